@@ -1,0 +1,47 @@
+# drdrill — the two commands a new user runs are `make drill` and `make test`.
+# Each installs or builds what it needs (Go modules through the module proxy,
+# mariadb-server via apt when root) or stops with one line saying what to install.
+
+SHELL := /bin/bash
+GO ?= go
+BUILD := build
+LABELS ?=
+REPEAT ?= 1
+STATICCHECK_VERSION := v0.8.2
+export CGO_ENABLED ?= 0
+
+.PHONY: all deps build drill test lint bench clean
+
+all: build
+
+deps:
+	@command -v $(GO) >/dev/null || { echo "drdrill: go not found: install Go 1.26 (https://go.dev/doc/install)" >&2; exit 1; }
+	@scripts/ensure-mariadb.sh
+	@$(GO) mod download
+
+build: | deps
+	@mkdir -p $(BUILD)
+	$(GO) build -o $(BUILD)/drdrill ./cmd/drdrill
+	$(GO) build -o $(BUILD)/ginkgo github.com/onsi/ginkgo/v2/ginkgo
+
+## drill: lab up → suites (LABELS=…, REPEAT=N) → reports/<run-id>/ → lab down (always)
+drill: build
+	$(BUILD)/drdrill drill --labels '$(LABELS)' --repeat $(REPEAT)
+
+## test: lint, unit and real-process tests, and the drill suites against a real lab
+test: build lint
+	$(GO) test -count=1 -timeout 25m ./...
+	$(BUILD)/drdrill drill --reports $(BUILD)/test-reports --labels 'smoke'
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt would change: $$out" >&2; exit 1; fi
+	$(GO) vet ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
+
+## bench: one line per figure, `drdrill-bench <name> <value> <unit>`
+bench: build
+	$(GO) run ./cmd/drdrill-bench
+
+clean:
+	rm -rf $(BUILD)

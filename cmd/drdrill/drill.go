@@ -1,0 +1,168 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/drdrill/drdrill/internal/lab"
+)
+
+func init() {
+	register("drill", "run the drill suites against a fresh lab (or --outputs) into reports/<run-id>/", drill)
+}
+
+// findGinkgo prefers the ginkgo built next to drdrill (make build), then PATH.
+func findGinkgo() (string, error) {
+	if exe, err := os.Executable(); err == nil {
+		p := filepath.Join(filepath.Dir(exe), "ginkgo")
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+	}
+	if p, err := exec.LookPath("ginkgo"); err == nil {
+		return p, nil
+	}
+	return "", errors.New("ginkgo not found: run `make build` (it builds build/ginkgo) or `go install github.com/onsi/ginkgo/v2/ginkgo@v2.34.0`")
+}
+
+func newRunID(reports string) string {
+	base := time.Now().UTC().Format("20060102T150405Z")
+	id := base
+	for i := 2; ; i++ {
+		if _, err := os.Stat(filepath.Join(reports, id)); errors.Is(err, os.ErrNotExist) {
+			return id
+		}
+		id = fmt.Sprintf("%s-%d", base, i)
+	}
+}
+
+func drill(args []string) error {
+	fs := flag.NewFlagSet("drill", flag.ContinueOnError)
+	reports := fs.String("reports", "reports", "directory that receives reports/<run-id>/")
+	labels := fs.String("labels", "", "Ginkgo label filter, e.g. signoff or 'smoke && !freeze'")
+	suites := fs.String("suites", "./suites/drill", "suite packages to run")
+	outputsFile := fs.String("outputs", "", "attach to this outputs file instead of starting a lab")
+	runID := fs.String("run-id", "", "run id (default: UTC timestamp)")
+	timeout := fs.Duration("timeout", 30*time.Minute, "suite timeout")
+	repeat := fs.Int("repeat", 1, "run the suites this many times on one lab (iteration reports in iter-N/)")
+	lf := newLabFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := lf.validate(); err != nil {
+		return err
+	}
+	if *repeat < 1 {
+		return usageError{"--repeat must be at least 1"}
+	}
+	ginkgo, err := findGinkgo()
+	if err != nil {
+		return err
+	}
+	if *runID == "" {
+		*runID = newRunID(*reports)
+	}
+	runDir, err := filepath.Abs(filepath.Join(*reports, *runID))
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(runDir, 0o755); err != nil {
+		return fmt.Errorf("run directory %s: %w", runDir, err)
+	}
+	start := time.Now()
+	fmt.Printf("drdrill drill %s → %s\n", *runID, runDir)
+
+	out := *outputsFile
+	if out == "" {
+		labDir := filepath.Join(runDir, "lab")
+		exe, err := os.Executable()
+		if err != nil {
+			return err
+		}
+		fmt.Printf("[phase] lab up (%s)\n", labDir)
+		if _, err := lab.StartBackground(labDir, exe, lf.args(labDir), 2*time.Minute); err != nil {
+			return err
+		}
+		// The lab goes down whatever happens to the suites.
+		defer func() {
+			fmt.Println("[phase] lab down")
+			if _, err := lab.Stop(labDir, 30*time.Second); err != nil {
+				fmt.Fprintf(os.Stderr, "drdrill drill: lab down: %v\n", err)
+			}
+		}()
+		out = filepath.Join(labDir, lab.OutputsFile)
+		fmt.Printf("[phase] lab ready after %v\n", time.Since(start).Round(time.Millisecond))
+	} else if out, err = filepath.Abs(out); err != nil {
+		return err
+	}
+
+	failed := 0
+	for i := 1; i <= *repeat; i++ {
+		outDir := runDir
+		if *repeat > 1 {
+			outDir = filepath.Join(runDir, fmt.Sprintf("iter-%d", i))
+			fmt.Printf("[phase] iteration %d of %d\n", i, *repeat)
+		}
+		code, err := runSuites(ginkgo, outDir, runDir, out, *labels, *suites, *timeout)
+		if err != nil {
+			return err
+		}
+		if code != 0 {
+			failed++
+		}
+	}
+	fmt.Printf("[phase] suites finished after %v; %d of %d iteration(s) failed; reports in %s\n",
+		time.Since(start).Round(time.Millisecond), failed, *repeat, runDir)
+	if failed > 0 {
+		return exitError{1}
+	}
+	return nil
+}
+
+// runSuites runs ginkgo once and returns its exit code.
+func runSuites(ginkgo, outDir, runDir, outputsFile, labels, suites string, timeout time.Duration) (int, error) {
+	gargs := []string{"run", "--junit-report", "junit.xml", "--json-report", "ginkgo-report.json", "--output-dir", outDir,
+		"-v", "--poll-progress-after", "20s", "--poll-progress-interval", "10s", "--timeout", timeout.String()}
+	if strings.TrimSpace(labels) != "" {
+		gargs = append(gargs, "--label-filter", labels)
+	}
+	gargs = append(gargs, strings.Fields(suites)...)
+	cmd := exec.Command(ginkgo, gargs...)
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	cmd.Env = append(os.Environ(), "DRDRILL_OUTPUTS="+outputsFile, "DRDRILL_RUN_DIR="+runDir)
+	// Ctrl-C goes to ginkgo, which runs its cleanups; drdrill waits for it
+	// and then takes the lab down.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	fmt.Printf("[phase] suites: %s %s\n", ginkgo, strings.Join(gargs, " "))
+	if err := cmd.Start(); err != nil {
+		return 0, err
+	}
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		for {
+			select {
+			case s := <-sigs:
+				_ = cmd.Process.Signal(s)
+			case <-done:
+				return
+			}
+		}
+	}()
+	err := cmd.Wait()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode(), nil
+	}
+	return 0, err
+}

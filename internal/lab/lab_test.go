@@ -1,0 +1,224 @@
+package lab
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+)
+
+// startLab boots a real lab for a test, or skips when mariadbd is missing
+// outside CI (in CI a missing server is a failure: `make test` installs it).
+func startLab(t *testing.T, ctrl ControllerConfig) *Lab {
+	t.Helper()
+	bins, err := FindBinaries()
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+	tpl, err := EnsureTemplate(bins, CacheDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	runDir, err := os.MkdirTemp(shmOrTemp(), "drdrill-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, _ := OpenEventLog(runDir + "/../" + "drdrill-test-events.jsonl")
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	l, err := Up(ctx, Config{RunDir: runDir, CrossRegionLatency: 35 * time.Millisecond, Controller: ctrl,
+		Bins: bins, Template: tpl, Events: ev, Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(l.Down)
+	return l
+}
+
+func shmOrTemp() string {
+	if st, err := os.Stat("/dev/shm"); err == nil && st.IsDir() {
+		return "/dev/shm"
+	}
+	return os.TempDir()
+}
+
+func appDB(t *testing.T, l *Lab, addr string) *sql.DB {
+	t.Helper()
+	m := mysql.NewConfig()
+	m.User, m.Passwd = l.cfg.Template.Creds.AppUser, l.cfg.Template.Creds.AppPassword
+	m.Net, m.Addr, m.DBName = "tcp", addr, "drdrill"
+	m.Timeout, m.ReadTimeout, m.WriteTimeout = 2*time.Second, 2*time.Second, 2*time.Second
+	db, err := sql.Open("mysql", m.FormatDSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func insert(ctx context.Context, db *sql.DB, writer, seq int) error {
+	_, err := db.ExecContext(ctx, "INSERT INTO writes (writer, seq, invoked_ns, origin_server_id, committed_at) VALUES (?, ?, ?, @@server_id, NOW(6))", writer, seq, time.Now().UnixNano())
+	return err
+}
+
+func waitRow(t *testing.T, db *sql.DB, writer, seq int, within time.Duration) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for time.Since(start) < within {
+		var n int
+		if err := db.QueryRow("SELECT COUNT(*) FROM writes WHERE writer = ? AND seq = ?", writer, seq).Scan(&n); err == nil && n == 1 {
+			return time.Since(start)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("row (%d,%d) not visible within %v", writer, seq, within)
+	return 0
+}
+
+func endpoint(l *Lab, region string) string {
+	r, _ := l.region(region)
+	return r.client.Addr()
+}
+
+func TestWriteThroughWriterEndpointReachesSecondary(t *testing.T) {
+	l := startLab(t, DefaultControllerConfig())
+	ctx := context.Background()
+	w := appDB(t, l, l.WriterAddr())
+	if err := insert(ctx, w, 1, 1); err != nil {
+		t.Fatal(err)
+	}
+	took := waitRow(t, appDB(t, l, endpoint(l, SecondaryRegion)), 1, 1, time.Second)
+	t.Logf("write visible in %s after %v", SecondaryRegion, took)
+	st := l.Status(ctx)
+	if !st.Healthy || st.Primary != PrimaryRegion || st.Regions[0].Role != RolePrimary || st.Regions[1].Role != RoleSecondary {
+		t.Fatalf("status after up: %+v", st)
+	}
+	if !st.Regions[0].Writable || st.Regions[1].Writable {
+		t.Fatalf("writability: primary %v secondary %v", st.Regions[0].Writable, st.Regions[1].Writable)
+	}
+}
+
+func TestPromotionMovesWriterAndFencedOldPrimaryRejectsApp(t *testing.T) {
+	l := startLab(t, ControllerConfig{Interval: 100 * time.Millisecond, Timeout: 300 * time.Millisecond, Threshold: 3, AutoFailover: true})
+	ctx := context.Background()
+	oldPrimary := appDB(t, l, endpoint(l, PrimaryRegion))
+	if err := insert(ctx, oldPrimary, 1, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Promote(ctx, SecondaryRegion, PromoteOptions{Mode: Switchover}); err != nil {
+		t.Fatal(err)
+	}
+	if l.Primary() != SecondaryRegion {
+		t.Fatalf("primary is %s after promotion", l.Primary())
+	}
+	var sid int
+	w := appDB(t, l, l.WriterAddr())
+	if err := w.QueryRow("SELECT @@server_id").Scan(&sid); err != nil {
+		t.Fatal(err)
+	}
+	if want := l.regions[1].server.Config().ServerID; sid != want {
+		t.Fatalf("writer endpoint reaches server_id %d, want %s's %d", sid, SecondaryRegion, want)
+	}
+	if err := insert(ctx, w, 1, 2); err != nil {
+		t.Fatalf("write on new primary: %v", err)
+	}
+	err := insert(ctx, appDB(t, l, endpoint(l, PrimaryRegion)), 1, 3)
+	var me *mysql.MySQLError
+	if !errors.As(err, &me) || me.Number != 1290 {
+		t.Fatalf("write on fenced old primary returned %v, want error 1290 (read-only)", err)
+	}
+	// The old primary now replicates from the new one: switchover, RPO 0.
+	waitRow(t, appDB(t, l, endpoint(l, PrimaryRegion)), 1, 2, 2*time.Second)
+	if st := l.Status(ctx); !st.Healthy {
+		t.Fatalf("not healthy after switchover: %+v", st)
+	}
+}
+
+func TestCrashedPrimaryFailsOverAutomatically(t *testing.T) {
+	l := startLab(t, DefaultControllerConfig())
+	ctx := context.Background()
+	for _, name := range []string{"client-" + PrimaryRegion, "repl-" + PrimaryRegion, "repl-" + SecondaryRegion} {
+		b := true
+		if err := l.SetLink(name, LinkFaults{Blackhole: &b}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start := time.Now()
+	if err := l.Kill(PrimaryRegion); err != nil {
+		t.Fatal(err)
+	}
+	for l.Primary() != SecondaryRegion {
+		if time.Since(start) > 10*time.Second {
+			t.Fatal("no automatic failover within 10s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Logf("failover after %v", time.Since(start))
+	did, err := l.Recover(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("recover: %v", did)
+	st := l.Status(ctx)
+	if !st.Healthy || st.Primary != SecondaryRegion {
+		b, _ := fmt.Printf("%+v", st)
+		t.Fatalf("after recover: healthy=%v primary=%s %d", st.Healthy, st.Primary, b)
+	}
+	if did, err := l.Recover(ctx); err != nil || len(did) != 0 {
+		t.Fatalf("second recover did %v, %v; want nothing (idempotent)", did, err)
+	}
+}
+
+// A partition, a failover without fencing and a write on the old primary
+// leave diverged GTID histories; recovery must detect that and re-seed, and
+// the zombie write must be gone from both regions afterwards.
+func TestDivergedOldPrimaryIsReseeded(t *testing.T) {
+	l := startLab(t, DefaultControllerConfig())
+	ctx := context.Background()
+	l.PauseController(true) // no automatic fencing: the zombie write must land
+	b := true
+	for _, name := range []string{"repl-" + PrimaryRegion, "repl-" + SecondaryRegion} {
+		if err := l.SetLink(name, LinkFaults{Blackhole: &b}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old := appDB(t, l, endpoint(l, PrimaryRegion))
+	if err := insert(ctx, old, 7, 1); err != nil { // an established session on the old primary
+		t.Fatal(err)
+	}
+	if err := l.Promote(ctx, SecondaryRegion, PromoteOptions{Mode: Failover, NoFence: true}); err != nil {
+		t.Fatal(err)
+	}
+	if err := insert(ctx, old, 7, 2); err != nil {
+		t.Fatalf("zombie write on unfenced old primary should succeed: %v", err)
+	}
+	did, err := l.Recover(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("recover: %v", did)
+	var sawDiverged bool
+	for _, e := range l.cfg.Events.Since(0) {
+		sawDiverged = sawDiverged || e.Kind == "diverged"
+	}
+	if !sawDiverged {
+		t.Fatal("divergence was not detected")
+	}
+	if st := l.Status(ctx); !st.Healthy || st.Primary != SecondaryRegion {
+		t.Fatalf("not healthy after recover: %+v", st)
+	}
+	for _, region := range []string{PrimaryRegion, SecondaryRegion} {
+		var n int
+		if err := appDB(t, l, endpoint(l, region)).QueryRow("SELECT COUNT(*) FROM writes WHERE writer = 7 AND seq = 2").Scan(&n); err != nil || n != 0 {
+			t.Fatalf("%s: zombie row count %d (%v), want 0 after re-seed", region, n, err)
+		}
+	}
+}

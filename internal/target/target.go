@@ -1,0 +1,99 @@
+// Package target is the one interface the suites see: a deployed DR stack
+// (the embedded lab now, AWS later) described by its outputs file. Suites
+// never import the lab or AWS packages; faults find the capabilities they
+// need on a Target by type assertion, like etcd's failpoints do on a cluster.
+package target
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/drdrill/drdrill/internal/outputs"
+	"github.com/go-sql-driver/mysql"
+)
+
+// Region is one region's place in the topology.
+type Region struct {
+	Name        string   `json:"name"`
+	Role        string   `json:"role"` // primary, secondary, fenced
+	Reachable   bool     `json:"reachable"`
+	Writable    bool     `json:"writable"`
+	Replicating bool     `json:"replicating"`
+	LagMs       *float64 `json:"lag_ms,omitempty"`
+	Detail      string   `json:"detail,omitempty"`
+}
+
+// Topology is the stack's state as the target sees it.
+type Topology struct {
+	Primary string   `json:"primary"`
+	Regions []Region `json:"regions"`
+	// Healthy: the primary is writable, the secondary replicates, no fault is active.
+	Healthy bool `json:"healthy"`
+	// Detail explains an unhealthy topology in one line.
+	Detail string `json:"detail,omitempty"`
+}
+
+// Event is a control-plane event: detect, promote, fence, rejoin, reseed, alarm.
+type Event struct {
+	Seq    int    `json:"seq"`
+	TimeNs int64  `json:"time_ns"`
+	Kind   string `json:"kind"`
+	Region string `json:"region,omitempty"`
+	Detail string `json:"detail,omitempty"`
+}
+
+// Alarm is an alarm's current state.
+type Alarm struct {
+	Name  string `json:"name"`
+	State string `json:"state"`
+}
+
+// Target is a deployed DR stack.
+type Target interface {
+	// Kind is "lab" or "aws".
+	Kind() string
+	Outputs() outputs.Outputs
+	// Regions lists the regions, primary region of the deployment first.
+	Regions() []string
+	Topology(ctx context.Context) (Topology, error)
+	// Writer opens the application's view of the global writer endpoint.
+	Writer() (*sql.DB, error)
+	// Reader opens an application connection to one region's endpoint.
+	Reader(region string) (*sql.DB, error)
+	// Events returns control-plane events with Seq > after.
+	Events(ctx context.Context, after int) ([]Event, error)
+	Alarms(ctx context.Context) ([]Alarm, error)
+	// Recover rolls back everything and returns the stack to a healthy
+	// two-region topology, telling what it did.
+	Recover(ctx context.Context) ([]string, error)
+	Close() error
+}
+
+// Open reads an outputs file and returns the target it describes.
+func Open(outputsPath string) (Target, error) {
+	out, err := outputs.Read(outputsPath)
+	if err != nil {
+		return nil, err
+	}
+	switch k := out[outputs.TargetKind]; k {
+	case "lab":
+		return openLab(out)
+	case "", "aws":
+		return nil, fmt.Errorf("outputs file %s describes an AWS stack; the AWS target is not built yet (use the lab: `make drill`)", outputsPath)
+	default:
+		return nil, fmt.Errorf("outputs file %s: unknown %s %q (want lab or aws)", outputsPath, outputs.TargetKind, k)
+	}
+}
+
+// appDB opens a pool for the application user. Timeouts are short so a
+// blackholed endpoint shows up as a timeout, never a hang.
+func appDB(addr, user, password, db string) (*sql.DB, error) {
+	m := mysql.NewConfig()
+	m.User, m.Passwd = user, password
+	m.Net, m.Addr, m.DBName = "tcp", addr, db
+	m.Timeout, m.ReadTimeout, m.WriteTimeout = time.Second, 2*time.Second, 2*time.Second
+	m.InterpolateParams = true
+	return sql.Open("mysql", m.FormatDSN())
+}
