@@ -1,0 +1,127 @@
+// Package history records a drill as it happens — every write, lag sample,
+// fault and control-plane event — in an append-only JSON Lines file, and
+// reads it back for checking. Like a Jepsen history, it is the evidence:
+// checks are pure functions over it, so a run can be re-evaluated later.
+package history
+
+import (
+	"time"
+)
+
+// Outcome is a Jepsen outcome.
+type Outcome uint8
+
+const (
+	// OK: acknowledged by the database; the write must survive.
+	OK Outcome = iota + 1
+	// Fail: certainly not applied (refused before sending, or an error reply).
+	Fail
+	// Info: unknown (timeout or connection lost after sending).
+	Info
+)
+
+func (o Outcome) String() string {
+	switch o {
+	case OK:
+		return "ok"
+	case Fail:
+		return "fail"
+	case Info:
+		return "info"
+	}
+	return "?"
+}
+
+// ParseOutcome is the inverse of String.
+func ParseOutcome(s string) (Outcome, bool) {
+	switch s {
+	case "ok":
+		return OK, true
+	case "fail":
+		return Fail, true
+	case "info":
+		return Info, true
+	}
+	return 0, false
+}
+
+// Op is one write: a unique (Writer, Seq) row. Times are nanoseconds since
+// the history started, on the monotonic clock.
+type Op struct {
+	Writer   int     `json:"w"`
+	Seq      int64   `json:"s"`
+	Invoke   int64   `json:"i"`
+	Complete int64   `json:"c"`
+	Outcome  Outcome `json:"-"`
+	Err      string  `json:"e,omitempty"`
+}
+
+// LagSample is one replication-lag measurement in a region.
+type LagSample struct {
+	Region string  `json:"region"`
+	At     int64   `json:"at"`
+	Ms     float64 `json:"ms"`
+}
+
+// Event is a fault or control-plane event. Source is "fault", "controller"
+// or "harness"; Kind is e.g. inject, rollback, detect, promote, fence.
+type Event struct {
+	At     int64  `json:"at"`
+	Source string `json:"source"`
+	Kind   string `json:"kind"`
+	Region string `json:"region,omitempty"`
+	Fault  string `json:"fault,omitempty"`
+	ID     string `json:"id,omitempty"`
+	Detail string `json:"detail,omitempty"`
+}
+
+// Row is a surviving row read from a region at the end of a scenario.
+type Row struct {
+	Writer      int
+	Seq         int64
+	Origin      uint32 // server_id (or instance id) that accepted the write
+	CommittedAt int64  // on the history's clock, converted from the server's wall time
+}
+
+// RowSet is the final read of one region.
+type RowSet struct {
+	Region   string `json:"region"`
+	Role     string `json:"role"`
+	ServerID uint32 `json:"server_id"`
+	At       int64  `json:"at"`
+	Rows     []Row  `json:"-"`
+}
+
+// Meta is the first line of a history.
+type Meta struct {
+	Version   int               `json:"version"`
+	Run       string            `json:"run"`
+	Scenario  string            `json:"scenario"`
+	Target    string            `json:"target"`
+	StartWall int64             `json:"start_wall_ns"`
+	RateHz    float64           `json:"rate_hz"`
+	Writers   int               `json:"writers"`
+	Labels    map[string]string `json:"labels,omitempty"`
+}
+
+// Version is the history format version.
+const Version = 1
+
+// History is a history read back from disk.
+type History struct {
+	Meta   Meta
+	Ops    []Op
+	Lag    []LagSample
+	Events []Event
+	Rows   []RowSet
+	// Torn is set when the last line was cut off (the writer crashed mid-line);
+	// TornNote says so in words.
+	Torn     bool
+	TornNote string
+}
+
+// WallToRel converts a wall-clock time (ns) to the history's clock.
+func (m Meta) WallToRel(wallNs int64) int64 { return wallNs - m.StartWall }
+
+// Duration converts a history time to a duration since the start.
+func Duration(ns int64) time.Duration { return time.Duration(ns) }

@@ -1,0 +1,130 @@
+package history
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func record(t *testing.T, path string) *Recorder {
+	t.Helper()
+	r, err := Create(path, Meta{Run: "r1", Scenario: "s", Target: "lab", RateHz: 200, Writers: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Op(Op{Writer: 1, Seq: 1, Invoke: 10, Complete: 20, Outcome: OK})
+	r.Op(Op{Writer: 2, Seq: 1, Invoke: 11, Complete: 30, Outcome: Info, Err: "i/o timeout \"quoted\"\n"})
+	r.Op(Op{Writer: 1, Seq: 2, Invoke: 40, Complete: 41, Outcome: Fail, Err: "Error 1290"})
+	r.Lag(LagSample{Region: "us-west-2", At: 50, Ms: 36.5})
+	r.Event(Event{At: 60, Source: "fault", Kind: "inject", Fault: "region-crash", ID: "f1", Region: "us-east-1"})
+	if err := r.Rows(RowSet{Region: "us-west-2", Role: "primary", ServerID: 20001, At: 70,
+		Rows: []Row{{Writer: 1, Seq: 1, Origin: 10001, CommittedAt: 15}}}); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func TestRoundTrip(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "history.jsonl")
+	r := record(t, p)
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	h, err := ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.Torn || h.Meta.Run != "r1" || h.Meta.StartWall == 0 || len(h.Ops) != 3 || len(h.Lag) != 1 || len(h.Events) != 1 || len(h.Rows) != 1 {
+		t.Fatalf("read back %+v", h)
+	}
+	if h.Ops[1].Outcome != Info || h.Ops[1].Err != "i/o timeout \"quoted\"\n" || h.Ops[2].Outcome != Fail {
+		t.Fatalf("ops %+v", h.Ops)
+	}
+	if got := h.Rows[0]; got.ServerID != 20001 || len(got.Rows) != 1 || got.Rows[0].Origin != 10001 {
+		t.Fatalf("rows %+v", got)
+	}
+}
+
+// The recorder flushes on its own: a reader sees operations without Close,
+// which is what bounds a harness crash to one flush interval.
+func TestRecorderFlushesWithoutClose(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "history.jsonl")
+	r := record(t, p)
+	defer r.Close()
+	if err := r.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	h, err := ReadFile(p)
+	if err != nil || len(h.Ops) != 3 {
+		t.Fatalf("after sync: %v ops, %v", len(h.Ops), err)
+	}
+}
+
+func TestTornLastLineIsAcceptedAndReported(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "history.jsonl")
+	r := record(t, p)
+	r.Close()
+	f, _ := os.OpenFile(p, os.O_APPEND|os.O_WRONLY, 0)
+	f.WriteString(`{"t":"op","w":1,"s":3,"i":5`)
+	f.Close()
+	h, err := ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !h.Torn || !strings.Contains(h.TornNote, "line 8") || len(h.Ops) != 3 {
+		t.Fatalf("torn=%v note=%q ops=%d", h.Torn, h.TornNote, len(h.Ops))
+	}
+}
+
+func TestCorruptionIsAnErrorNamingTheLine(t *testing.T) {
+	cases := map[string]string{
+		"garbage mid-file":               "{\"t\":\"meta\",\"version\":1}\n{\"t\":\"op\",\"w\":1,\"s\":1,\"i\":1,\"c\":2,\"r\":\"ok\"}\nnot json\n{\"t\":\"op\",\"w\":1,\"s\":2,\"i\":1,\"c\":2,\"r\":\"ok\"}\n",
+		"bad outcome":                    "{\"t\":\"meta\",\"version\":1}\n{\"t\":\"op\",\"w\":1,\"s\":1,\"i\":1,\"c\":2,\"r\":\"maybe\"}\n",
+		"complete before invoke":         "{\"t\":\"meta\",\"version\":1}\n{\"t\":\"op\",\"w\":1,\"s\":1,\"i\":9,\"c\":2,\"r\":\"ok\"}\n",
+		"unknown type":                   "{\"t\":\"meta\",\"version\":1}\n{\"t\":\"weird\"}\n",
+		"corrupt last line with newline": "{\"t\":\"meta\",\"version\":1}\n{\"t\":\"op\",\"w\":1,\n",
+	}
+	wantLine := map[string]string{"garbage mid-file": "line 3", "bad outcome": "line 2", "complete before invoke": "line 2", "unknown type": "line 2", "corrupt last line with newline": "line 2"}
+	for name, body := range cases {
+		_, err := Read(strings.NewReader(body))
+		if err == nil || !strings.Contains(err.Error(), wantLine[name]) {
+			t.Errorf("%s: got %v, want an error naming %s", name, err, wantLine[name])
+		}
+	}
+	if _, err := Read(strings.NewReader("")); err == nil || !strings.Contains(err.Error(), "no meta line") {
+		t.Errorf("empty history: %v", err)
+	}
+	if _, err := Read(strings.NewReader("{\"t\":\"meta\",\"version\":99}\n")); err == nil || !strings.Contains(err.Error(), "version 99") {
+		t.Errorf("future version: %v", err)
+	}
+}
+
+// FuzzRead: the reader never panics, and the fast path for operation lines
+// agrees with encoding/json on every line it accepts.
+func FuzzRead(f *testing.F) {
+	f.Add([]byte(`{"t":"op","w":1,"s":2,"i":3,"c":4,"r":"ok"}`))
+	f.Add([]byte(`{"t":"op","w":-1,"s":0,"i":0,"c":0,"r":"info"}`))
+	f.Add([]byte(`{"t":"op","w":1,"s":2,"i":3,"c":4,"r":"fail","e":"x"}`))
+	f.Add([]byte(`{"t":"op","w":01,"s":2,"i":3,"c":4,"r":"ok"}`))
+	f.Add([]byte(`{"t":"lag","region":"a","at":1,"ms":2}`))
+	f.Fuzz(func(t *testing.T, line []byte) {
+		if op, ok := parseOpFast(line); ok {
+			if !json.Valid(line) {
+				t.Fatalf("fast path accepted invalid JSON %q", line)
+			}
+			want, err := parseOpJSON(line)
+			if err != nil {
+				t.Fatalf("fast path accepted %q, encoding/json rejects it: %v", line, err)
+			}
+			if !reflect.DeepEqual(op, want) {
+				t.Fatalf("fast %+v != json %+v for %q", op, want, line)
+			}
+		}
+		doc := append([]byte("{\"t\":\"meta\",\"version\":1}\n"), line...)
+		_, _ = Read(bytes.NewReader(doc))
+	})
+}
