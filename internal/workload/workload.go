@@ -1,0 +1,202 @@
+// Package workload drives writes through the writer endpoint at a fixed rate
+// and records each one in the history with a Jepsen outcome.
+package workload
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/drdrill/drdrill/internal/history"
+)
+
+// Config sets the write rate and concurrency.
+type Config struct {
+	// Rate is the total writes per second across writers (default 200).
+	Rate float64
+	// Writers is the number of independent writers (default 4). Each owns a
+	// sequence of unique (writer, seq) rows.
+	Writers int
+	// MaxInFlight bounds concurrent operations (default 64). When it is
+	// reached, a scheduled write is recorded as fail without being sent.
+	MaxInFlight int
+	// Timeout bounds one operation (default 1s); a timeout after sending is info.
+	Timeout time.Duration
+	// FirstWriter numbers writers from here, so several workloads can share a table.
+	FirstWriter int
+}
+
+func (c *Config) defaults() {
+	if c.Rate <= 0 {
+		c.Rate = 200
+	}
+	if c.Writers <= 0 {
+		c.Writers = 4
+	}
+	if c.MaxInFlight <= 0 {
+		c.MaxInFlight = 64
+	}
+	if c.Timeout <= 0 {
+		c.Timeout = time.Second
+	}
+}
+
+// Stats summarises a finished workload.
+type Stats struct {
+	OK, Fail, Info int64
+	Scheduled      int64
+	Elapsed        time.Duration
+}
+
+// AckedPerSec is the acknowledged write rate.
+func (s Stats) AckedPerSec() float64 { return float64(s.OK) / s.Elapsed.Seconds() }
+
+// Workload is a running write workload.
+type Workload struct {
+	cfg    Config
+	db     *sql.DB
+	rec    *history.Recorder
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	ops    sync.WaitGroup
+	sem    chan struct{}
+	start  time.Time
+
+	ok, fail, info, scheduled atomic.Int64
+}
+
+// Insert is the statement every write runs. origin_server_id and
+// committed_at are evaluated by the server that accepts the write.
+const Insert = "INSERT INTO writes (writer, seq, invoked_ns, origin_server_id, committed_at) VALUES (?, ?, ?, @@server_id, NOW(6))"
+
+// Start begins writing through db (the writer endpoint) until Stop.
+func Start(db *sql.DB, rec *history.Recorder, cfg Config) *Workload {
+	cfg.defaults()
+	db.SetMaxOpenConns(cfg.MaxInFlight)
+	db.SetMaxIdleConns(cfg.MaxInFlight)
+	db.SetConnMaxLifetime(30 * time.Second)
+	ctx, cancel := context.WithCancel(context.Background())
+	w := &Workload{cfg: cfg, db: db, rec: rec, cancel: cancel, sem: make(chan struct{}, cfg.MaxInFlight), start: time.Now()}
+	// Each writer follows an absolute schedule: write k is due at
+	// start + offset + k*period. A ticker would drop ticks under load and
+	// silently lower the rate.
+	period := time.Duration(float64(time.Second) * float64(cfg.Writers) / cfg.Rate)
+	for i := 0; i < cfg.Writers; i++ {
+		offset := period * time.Duration(i) / time.Duration(cfg.Writers)
+		w.wg.Add(1)
+		go w.writer(ctx, cfg.FirstWriter+i, offset, period)
+	}
+	return w
+}
+
+func (w *Workload) writer(ctx context.Context, id int, offset, period time.Duration) {
+	defer w.wg.Done()
+	for seq := int64(1); ; seq++ {
+		due := w.start.Add(offset + time.Duration(seq-1)*period)
+		if d := time.Until(due); d > 0 {
+			t := time.NewTimer(d)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
+		} else if ctx.Err() != nil {
+			return
+		}
+		w.scheduled.Add(1)
+		select {
+		case w.sem <- struct{}{}:
+		default:
+			now := w.rec.Now()
+			w.record(history.Op{Writer: id, Seq: seq, Invoke: now, Complete: now, Outcome: history.Fail, Err: "not sent: in-flight limit reached"})
+			continue
+		}
+		w.ops.Add(1)
+		go func(seq int64) {
+			defer w.ops.Done()
+			defer func() { <-w.sem }()
+			w.record(w.do(id, seq))
+		}(seq)
+	}
+}
+
+func (w *Workload) record(op history.Op) {
+	switch op.Outcome {
+	case history.OK:
+		w.ok.Add(1)
+	case history.Fail:
+		w.fail.Add(1)
+	default:
+		w.info.Add(1)
+	}
+	w.rec.Op(op)
+}
+
+// do runs one write. Getting a connection sends nothing, so its failure is
+// a certain fail; after the statement is sent only a server error reply is
+// certain, anything else (timeout, lost connection) is info.
+func (w *Workload) do(writer int, seq int64) history.Op {
+	ctx, cancel := context.WithTimeout(context.Background(), w.cfg.Timeout)
+	defer cancel()
+	invoke := time.Now()
+	op := history.Op{Writer: writer, Seq: seq, Invoke: w.rec.Rel(invoke)}
+	conn, err := w.db.Conn(ctx)
+	if err == nil {
+		_, err = conn.ExecContext(ctx, Insert, writer, seq, invoke.UnixNano())
+		if err != nil && !errors.Is(err, driver.ErrBadConn) {
+			op.Outcome = Classify(err)
+		} else if err != nil {
+			op.Outcome = history.Fail // ErrBadConn: the driver sent nothing
+		}
+		_ = conn.Close()
+	} else {
+		op.Outcome = history.Fail
+	}
+	op.Complete = w.rec.Now()
+	if err == nil {
+		op.Outcome = history.OK
+	} else {
+		op.Err = err.Error()
+	}
+	return op
+}
+
+// Classify maps an error from a sent statement to a Jepsen outcome.
+func Classify(err error) history.Outcome {
+	var me *mysql.MySQLError
+	if errors.As(err, &me) {
+		return history.Fail // the server answered: an autocommit insert that errors is not applied
+	}
+	var ne *net.OpError
+	if errors.As(err, &ne) && ne.Op == "dial" {
+		return history.Fail
+	}
+	return history.Info
+}
+
+// Stop ends the workload and waits for in-flight operations (each bounded
+// by the timeout) so that every invoked operation is in the history.
+func (w *Workload) Stop() Stats {
+	w.cancel()
+	w.wg.Wait()
+	w.ops.Wait()
+	return w.Stats()
+}
+
+// Stats are the counts so far.
+func (w *Workload) Stats() Stats {
+	return Stats{OK: w.ok.Load(), Fail: w.fail.Load(), Info: w.info.Load(), Scheduled: w.scheduled.Load(), Elapsed: time.Since(w.start)}
+}
+
+func (s Stats) String() string {
+	return fmt.Sprintf("%d scheduled: %d ok, %d fail, %d info in %v (%.0f acked/s)", s.Scheduled, s.OK, s.Fail, s.Info, s.Elapsed.Round(time.Millisecond), s.AckedPerSec())
+}
