@@ -175,7 +175,9 @@ func Check(h *history.History, cfg Config) Result {
 
 	// Fault timeline: the first injection, its rollback, the first promotion after it.
 	var faultAt, rollbackAt, promoteAt, detectAt int64 = -1, -1, -1, -1
-	for _, e := range h.Events {
+	events := append([]history.Event(nil), h.Events...)
+	sort.SliceStable(events, func(i, j int) bool { return events[i].At < events[j].At })
+	for _, e := range events {
 		switch {
 		case e.Source == "fault" && e.Kind == "inject" && faultAt < 0:
 			faultAt = e.At

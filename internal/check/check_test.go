@@ -171,7 +171,7 @@ func TestUnaffectedFaultHasZeroRTO(t *testing.T) {
 func TestLagPercentilesPerPhase(t *testing.T) {
 	h := &history.History{Events: []history.Event{ev(100, "fault", "inject"), ev(200, "fault", "rollback")}}
 	for i := 1; i <= 100; i++ {
-		h.Lag = append(h.Lag, history.LagSample{Region: "us-west-2", At: int64(i) * msNs, Ms: float64(i)})          // before: 1..99
+		h.Lag = append(h.Lag, history.LagSample{Region: "us-west-2", At: int64(i) * msNs, Ms: float64(i)})            // before: 1..99
 		h.Lag = append(h.Lag, history.LagSample{Region: "us-west-2", At: int64(100+i) * msNs, Ms: float64(1000 + i)}) // during (with the 100 ms sample of the first series) / after
 	}
 	r := Check(h, Config{})

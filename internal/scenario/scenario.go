@@ -1,0 +1,277 @@
+// Package scenario runs one drill scenario's measurement around its faults:
+// traffic and heartbeat into a history, fault and controller events into the
+// same history, a final read of every region, and the check. The suites
+// call it; it sees the stack only through the target interface.
+package scenario
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/drdrill/drdrill/internal/check"
+	"github.com/drdrill/drdrill/internal/fault"
+	"github.com/drdrill/drdrill/internal/heartbeat"
+	"github.com/drdrill/drdrill/internal/history"
+	"github.com/drdrill/drdrill/internal/ledger"
+	"github.com/drdrill/drdrill/internal/target"
+	"github.com/drdrill/drdrill/internal/workload"
+)
+
+// Options configure a scenario.
+type Options struct {
+	Dir       string // reports/<run>/<scenario>/
+	Run       string
+	Name      string
+	Workload  workload.Config
+	Heartbeat heartbeat.Config
+	Check     check.Config
+	Ledger    *ledger.Ledger
+	Logf      func(format string, args ...any)
+}
+
+// Scenario is a scenario in progress.
+type Scenario struct {
+	opt      Options
+	t        target.Target
+	rec      *history.Recorder
+	writer   *sql.DB
+	hbWriter *sql.DB
+	readers  map[string]*sql.DB
+	wl       *workload.Workload
+	hb       *heartbeat.Heartbeat
+	first    int
+	base     int // controller events before the scenario
+	handles  []*fault.Handle
+	stopped  bool
+}
+
+// HistoryFile is the history's name in a scenario directory.
+const HistoryFile = "history.jsonl"
+
+// Start opens the endpoints, clears the stale heartbeat and starts traffic.
+func Start(ctx context.Context, t target.Target, opt Options) (s *Scenario, err error) {
+	if opt.Logf == nil {
+		opt.Logf = func(string, ...any) {}
+	}
+	s = &Scenario{opt: opt, t: t, readers: map[string]*sql.DB{}}
+	defer func() {
+		if err != nil {
+			s.close()
+		}
+	}()
+	if s.writer, err = t.Writer(); err != nil {
+		return nil, err
+	}
+	if s.hbWriter, err = t.Writer(); err != nil {
+		return nil, err
+	}
+	s.hbWriter.SetMaxOpenConns(1)
+	s.hbWriter.SetConnMaxLifetime(2 * time.Second)
+	for _, r := range t.Regions() {
+		db, err := t.Reader(r)
+		if err != nil {
+			return nil, err
+		}
+		db.SetMaxOpenConns(2)
+		s.readers[r] = db
+	}
+	// Writers get ids no earlier scenario used, so the final read can pick
+	// this scenario's rows out of a table that earlier drills also filled.
+	if err := s.writer.QueryRowContext(ctx, "SELECT COALESCE(MAX(writer), 0) + 1 FROM writes").Scan(&s.first); err != nil {
+		return nil, fmt.Errorf("writer endpoint %s: %w", t.Outputs()["GlobalWriterEndpoint"], err)
+	}
+	opt.Workload.FirstWriter = s.first
+	if ev, err := t.Events(ctx, 0); err == nil && len(ev) > 0 {
+		s.base = ev[len(ev)-1].Seq
+	}
+	w := opt.Workload
+	if w.Rate <= 0 {
+		w.Rate = 200
+	}
+	if w.Writers <= 0 {
+		w.Writers = 4
+	}
+	s.opt.Workload = w
+	s.rec, err = history.Create(filepath.Join(opt.Dir, HistoryFile), history.Meta{Run: opt.Run, Scenario: opt.Name,
+		Target: t.Kind(), RateHz: w.Rate, Writers: w.Writers, Labels: map[string]string{"first_writer": strconv.Itoa(s.first)}})
+	if err != nil {
+		return nil, err
+	}
+	if s.hb, err = heartbeat.Start(ctx, s.hbWriter, s.readers, s.rec, opt.Heartbeat); err != nil {
+		return nil, fmt.Errorf("heartbeat: %w", err)
+	}
+	s.wl = workload.Start(s.writer, s.rec, w)
+	return s, nil
+}
+
+// Recorder is the scenario's history recorder.
+func (s *Scenario) Recorder() *history.Recorder { return s.rec }
+
+// Workload is the running workload.
+func (s *Scenario) Workload() *workload.Workload { return s.wl }
+
+// LatestLag is the newest heartbeat lag per region (ms).
+func (s *Scenario) LatestLag() map[string]float64 { return s.hb.Latest() }
+
+// Inject injects a fault and records it in the history; the fault's time
+// (the start of RTO) is the moment just before injection begins.
+func (s *Scenario) Inject(ctx context.Context, name string, p fault.Params) (*fault.Handle, error) {
+	at := s.rec.Now()
+	h, err := fault.Inject(ctx, s.t, s.opt.Ledger, name, p, "suite")
+	if err != nil {
+		return nil, err
+	}
+	s.rec.Event(history.Event{At: at, Source: "fault", Kind: "inject", Fault: name, ID: h.ID, Region: h.Params["region"], Detail: fmt.Sprint(map[string]string(h.Params))})
+	s.handles = append(s.handles, h)
+	s.opt.Logf("injected %s (%s) %v", name, h.ID, map[string]string(h.Params))
+	return h, nil
+}
+
+// Rollback undoes a fault and records it.
+func (s *Scenario) Rollback(ctx context.Context, h *fault.Handle) error {
+	at := s.rec.Now()
+	err := h.Rollback(ctx)
+	detail := ""
+	if err != nil {
+		detail = err.Error()
+	}
+	s.rec.Event(history.Event{At: at, Source: "fault", Kind: "rollback", Fault: h.Fault.Name(), ID: h.ID, Detail: detail})
+	s.opt.Logf("rolled back %s (%s): %v", h.Fault.Name(), h.ID, err)
+	return err
+}
+
+// Mark records a harness event (a phase boundary, an observation).
+func (s *Scenario) Mark(kind, detail string) {
+	s.rec.Event(history.Event{At: s.rec.Now(), Source: "harness", Kind: kind, Detail: detail})
+}
+
+// StopTraffic stops the workload and heartbeat; every invoked write is
+// then in the history.
+func (s *Scenario) StopTraffic() workload.Stats {
+	if s.stopped {
+		return s.wl.Stats()
+	}
+	s.stopped = true
+	st := s.wl.Stop()
+	s.hb.Stop()
+	s.opt.Logf("traffic stopped: %s", st)
+	return st
+}
+
+// FinalRead reads this scenario's rows from every reachable region, with
+// each region's role, into the history. A region that cannot be read (a
+// crashed one) is noted, not fatal; the primary must be readable.
+func (s *Scenario) FinalRead(ctx context.Context) error {
+	s.StopTraffic()
+	topo, err := s.t.Topology(ctx)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, r := range topo.Regions {
+		rs, err := s.readRegion(ctx, r)
+		if err != nil {
+			s.Mark("final-read-failed", r.Name+": "+err.Error())
+			if r.Name == topo.Primary {
+				errs = append(errs, fmt.Errorf("final read of primary %s: %w", r.Name, err))
+			}
+			continue
+		}
+		if err := s.rec.Rows(rs); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (s *Scenario) readRegion(ctx context.Context, r target.Region) (history.RowSet, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	db := s.readers[r.Name]
+	rs := history.RowSet{Region: r.Name, Role: r.Role, At: s.rec.Now()}
+	var sid uint32
+	if err := db.QueryRowContext(ctx, "SELECT @@server_id").Scan(&sid); err != nil {
+		return rs, err
+	}
+	rs.ServerID = sid
+	rows, err := db.QueryContext(ctx, "SELECT writer, seq, origin_server_id, UNIX_TIMESTAMP(committed_at) FROM writes WHERE writer >= ? AND writer < ?",
+		s.first, s.first+s.opt.Workload.Writers)
+	if err != nil {
+		return rs, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var row history.Row
+		var ts string
+		if err := rows.Scan(&row.Writer, &row.Seq, &row.Origin, &ts); err != nil {
+			return rs, err
+		}
+		row.CommittedAt = s.rec.WallToRel(parseUnixDecimal(ts))
+		rs.Rows = append(rs.Rows, row)
+	}
+	return rs, rows.Err()
+}
+
+// parseUnixDecimal turns "1764409812.123456" into nanoseconds without float rounding.
+func parseUnixDecimal(s string) int64 {
+	sec, frac, _ := strings.Cut(s, ".")
+	n, _ := strconv.ParseInt(sec, 10, 64)
+	frac = (frac + "000000000")[:9]
+	f, _ := strconv.ParseInt(frac, 10, 64)
+	return n*1e9 + f
+}
+
+// RollbackAll rolls back every fault not yet rolled back, newest first.
+func (s *Scenario) RollbackAll(ctx context.Context) error {
+	var errs []error
+	for i := len(s.handles) - 1; i >= 0; i-- {
+		errs = append(errs, s.Rollback(ctx, s.handles[i]))
+	}
+	return errors.Join(errs...)
+}
+
+// Finish copies the controller's events into the history, closes it, reads
+// it back from disk and checks it — the same path `drdrill report` takes.
+func (s *Scenario) Finish(ctx context.Context) (check.Result, error) {
+	s.StopTraffic()
+	if ev, err := s.t.Events(ctx, s.base); err == nil {
+		for _, e := range ev {
+			s.rec.Event(history.Event{At: s.rec.WallToRel(e.TimeNs), Source: "controller", Kind: e.Kind, Region: e.Region, Detail: e.Detail})
+		}
+	} else {
+		s.opt.Logf("controller events unavailable: %v", err)
+	}
+	if err := s.rec.Close(); err != nil {
+		return check.Result{}, err
+	}
+	s.close()
+	h, err := history.ReadFile(filepath.Join(s.opt.Dir, HistoryFile))
+	if err != nil {
+		return check.Result{}, err
+	}
+	res := check.Check(h, s.opt.Check)
+	b, _ := json.MarshalIndent(res, "", "  ")
+	if err := os.WriteFile(filepath.Join(s.opt.Dir, "check.json"), b, 0o644); err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+func (s *Scenario) close() {
+	for _, db := range []*sql.DB{s.writer, s.hbWriter} {
+		if db != nil {
+			db.Close()
+		}
+	}
+	for _, db := range s.readers {
+		db.Close()
+	}
+}
