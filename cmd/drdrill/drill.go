@@ -77,6 +77,9 @@ func drill(args []string) error {
 	if err := os.MkdirAll(runDir, 0o755); err != nil {
 		return fmt.Errorf("run directory %s: %w", runDir, err)
 	}
+	// A closed stdout (`| head`) must not kill the drill before it takes
+	// its lab down; the lab also watches this process (--exit-with).
+	signal.Ignore(syscall.SIGPIPE)
 	start := time.Now()
 	fmt.Printf("drdrill drill %s → %s\n", *runID, runDir)
 
@@ -87,6 +90,7 @@ func drill(args []string) error {
 		if err != nil {
 			return err
 		}
+		*lf.exitWith = os.Getpid()
 		fmt.Printf("[phase] lab up (%s)\n", labDir)
 		if _, err := lab.StartBackground(labDir, exe, lf.args(labDir), 2*time.Minute); err != nil {
 			return err
@@ -141,7 +145,7 @@ func runSuites(ginkgo, outDir, runDir, outputsFile, labels, suites string, timeo
 	// Ctrl-C goes to ginkgo, which runs its cleanups; drdrill waits for it
 	// and then takes the lab down.
 	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer signal.Stop(sigs)
 	fmt.Printf("[phase] suites: %s %s\n", ginkgo, strings.Join(gargs, " "))
 	if err := cmd.Start(); err != nil {

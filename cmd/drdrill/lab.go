@@ -58,6 +58,7 @@ type labFlags struct {
 	timeout   *time.Duration
 	threshold *int
 	noAuto    *bool
+	exitWith  *int
 }
 
 func newLabFlags(fs *flag.FlagSet) labFlags {
@@ -69,6 +70,7 @@ func newLabFlags(fs *flag.FlagSet) labFlags {
 		timeout:   fs.Duration("probe-timeout", d.Timeout, "failover controller probe timeout"),
 		threshold: fs.Int("failure-threshold", d.Threshold, "consecutive failed probes before an automatic failover"),
 		noAuto:    fs.Bool("no-auto-failover", false, "monitor only: never promote automatically"),
+		exitWith:  fs.Int("exit-with", 0, "stop the lab when this process exits (used by `drdrill drill`)"),
 	}
 }
 
@@ -84,6 +86,9 @@ func (f labFlags) args(dir string) []string {
 		"--probe-timeout", f.timeout.String(), "--failure-threshold", fmt.Sprint(*f.threshold)}
 	if *f.noAuto {
 		a = append(a, "--no-auto-failover")
+	}
+	if *f.exitWith > 0 {
+		a = append(a, "--exit-with", fmt.Sprint(*f.exitWith))
 	}
 	return a
 }
@@ -136,7 +141,7 @@ func labRun(args []string) error {
 	}
 	ctrl := lab.ControllerConfig{Interval: *lf.interval, Timeout: *lf.timeout, Threshold: *lf.threshold, AutoFailover: !*lf.noAuto}
 	start := time.Now()
-	return lab.Supervise(context.Background(), lab.Options{Dir: dir, CrossRegionLatency: *lf.latency, Controller: ctrl},
+	return lab.Supervise(context.Background(), lab.Options{Dir: dir, CrossRegionLatency: *lf.latency, Controller: ctrl, ExitWith: *lf.exitWith},
 		func(info lab.Info, out outputs.Outputs) {
 			fmt.Printf("lab ready in %v (pid %d): writer %s, control socket %s — Ctrl-C stops it\n",
 				time.Since(start).Round(time.Millisecond), info.PID, out[outputs.GlobalWriterEndpoint], info.Socket)

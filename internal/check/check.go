@@ -297,7 +297,19 @@ func Check(h *history.History, cfg Config) Result {
 				}
 			}
 		}
-		if promoteAt >= 0 {
+		if tl, ok := primaryTimeline(h.Meta, events); ok {
+			for _, region := range order {
+				for _, row := range final[region].Rows {
+					if row.Origin != tl.at(row.CommittedAt) {
+						r.ZombieCount++
+						if len(r.Zombies) < cfg.Examples {
+							r.Zombies = append(r.Zombies, rowRef(region, row))
+						}
+					}
+				}
+			}
+		} else if promoteAt >= 0 {
+			r.Notes = append(r.Notes, "promotions carry no server ids: zombies judged as rows committed after the first promotion by a server other than the final primary")
 			for _, region := range order {
 				for _, row := range final[region].Rows {
 					if row.CommittedAt > promoteAt && row.Origin != primary.ServerID {
@@ -322,6 +334,39 @@ func Check(h *history.History, cfg Config) Result {
 	}
 	r.Lag, r.LagResolutionMs = lag(h, faultAt, rollbackAt)
 	return r
+}
+
+// timeline is which server was the primary from when on.
+type timeline struct {
+	from []int64
+	sid  []uint32
+}
+
+func (t timeline) at(ns int64) uint32 {
+	i := sort.Search(len(t.from), func(i int) bool { return t.from[i] > ns }) - 1
+	return t.sid[max(i, 0)]
+}
+
+// primaryTimeline builds the primary's server id over time from the
+// starting primary and every promotion. A row whose origin is not the
+// primary at its commit time was accepted by a server that should no longer
+// (or not yet) take writes: a zombie, the split-brain evidence.
+func primaryTimeline(m history.Meta, events []history.Event) (timeline, bool) {
+	if m.PrimaryServerID == 0 {
+		return timeline{}, false
+	}
+	t := timeline{from: []int64{math.MinInt64}, sid: []uint32{m.PrimaryServerID}}
+	for _, e := range events {
+		// A promotion moves the primary; a primary that restarts under a
+		// new server id (nobody failed over) keeps the role under that id.
+		if e.Source == "controller" && (e.Kind == "promote" || e.Kind == "primary-restart") {
+			if e.ServerID == 0 {
+				return timeline{}, false
+			}
+			t.from, t.sid = append(t.from, e.At), append(t.sid, e.ServerID)
+		}
+	}
+	return t, true
 }
 
 func rowRef(region string, row history.Row) RowRef {

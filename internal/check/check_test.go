@@ -183,3 +183,34 @@ func TestLagPercentilesPerPhase(t *testing.T) {
 		t.Fatalf("during %+v after %+v", during, after)
 	}
 }
+
+// Two promotions (10001 → 20001 → 10002, the failback path): each server's
+// writes are legitimate while it is the primary and zombies outside that.
+func TestZombiesFollowThePrimaryTimeline(t *testing.T) {
+	o := ops(6, 100, allOK)
+	rowsAt := func(sid uint32, seq, at int64) history.Row {
+		return history.Row{Writer: 1, Seq: seq, Origin: sid, CommittedAt: at * msNs}
+	}
+	all := []history.Row{
+		rowsAt(10001, 1, 100), // primary at the start
+		rowsAt(20001, 2, 400), // promoted at 300
+		rowsAt(10001, 3, 450), // old primary after losing the role: zombie
+		rowsAt(20001, 4, 650), // after the failback at 600: zombie
+		rowsAt(10002, 5, 700), // re-seeded us-east-1, primary again
+		rowsAt(10003, 6, 900), // the same region restarted as primary at 800 under a new id
+	}
+	promote := func(at int64, sid uint32) history.Event {
+		return history.Event{At: at * msNs, Source: "controller", Kind: "promote", ServerID: sid}
+	}
+	h := &history.History{Meta: history.Meta{RateHz: 10, PrimaryServerID: 10001}, Ops: o,
+		Events: []history.Event{ev(250, "fault", "inject"), promote(300, 20001), promote(600, 10002),
+			{At: 800 * msNs, Source: "controller", Kind: "primary-restart", ServerID: 10003}},
+		Rows: []history.RowSet{{Region: "us-east-1", Role: "primary", ServerID: 10002, Rows: all}}}
+	r := Check(h, Config{})
+	if r.ZombieCount != 2 || r.Zombies[0].Seq != 3 || r.Zombies[1].Seq != 4 {
+		t.Fatalf("zombies %d %+v, want seq 3 and 4", r.ZombieCount, r.Zombies)
+	}
+	if len(r.Notes) != 0 {
+		t.Fatalf("notes %v", r.Notes)
+	}
+}

@@ -53,12 +53,16 @@ type Heartbeat struct {
 
 	mu     sync.Mutex
 	latest map[string]float64
+	// startNs: values stamped earlier are stale rows (from an earlier run or
+	// not yet replaced on a replica) and never count as samples.
+	startNs int64
 }
 
 // Start clears any stale heartbeat row (an old row reads as a huge lag),
 // then writes through writer and samples each region's reader.
 func Start(ctx context.Context, writer *sql.DB, readers map[string]*sql.DB, rec *history.Recorder, cfg Config) (*Heartbeat, error) {
 	cfg.defaults()
+	startNs := time.Now().UnixNano()
 	if _, err := writer.ExecContext(ctx, "DELETE FROM heartbeat WHERE id = ?", RowID); err != nil {
 		return nil, err
 	}
@@ -66,7 +70,7 @@ func Start(ctx context.Context, writer *sql.DB, readers map[string]*sql.DB, rec 
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	h := &Heartbeat{cfg: cfg, rec: rec, cancel: cancel, latest: map[string]float64{}}
+	h := &Heartbeat{cfg: cfg, rec: rec, cancel: cancel, latest: map[string]float64{}, startNs: startNs}
 	h.wg.Add(1 + len(readers))
 	go h.write(ctx, writer)
 	for region, db := range readers {
@@ -107,7 +111,7 @@ func (h *Heartbeat) read(ctx context.Context, region string, db *sql.DB) {
 		err := db.QueryRowContext(qctx, "SELECT ts_ns FROM heartbeat WHERE id = ?", RowID).Scan(&ts)
 		cancel()
 		now := time.Now()
-		if err != nil {
+		if err != nil || ts < h.startNs {
 			continue
 		}
 		var lag float64

@@ -73,6 +73,8 @@ type Event struct {
 	Fault  string `json:"fault,omitempty"`
 	ID     string `json:"id,omitempty"`
 	Detail string `json:"detail,omitempty"`
+	// ServerID on a controller promote event is the new primary's server id.
+	ServerID uint32 `json:"server_id,omitempty"`
 }
 
 // Row is a surviving row read from a region at the end of a scenario.
@@ -94,14 +96,16 @@ type RowSet struct {
 
 // Meta is the first line of a history.
 type Meta struct {
-	Version   int               `json:"version"`
-	Run       string            `json:"run"`
-	Scenario  string            `json:"scenario"`
-	Target    string            `json:"target"`
-	StartWall int64             `json:"start_wall_ns"`
-	RateHz    float64           `json:"rate_hz"`
-	Writers   int               `json:"writers"`
-	Labels    map[string]string `json:"labels,omitempty"`
+	Version   int     `json:"version"`
+	Run       string  `json:"run"`
+	Scenario  string  `json:"scenario"`
+	Target    string  `json:"target"`
+	StartWall int64   `json:"start_wall_ns"`
+	RateHz    float64 `json:"rate_hz"`
+	Writers   int     `json:"writers"`
+	// PrimaryServerID is the primary's server id when the history started.
+	PrimaryServerID uint32            `json:"primary_server_id,omitempty"`
+	Labels          map[string]string `json:"labels,omitempty"`
 }
 
 // Version is the history format version.

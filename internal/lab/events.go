@@ -17,6 +17,9 @@ type Event struct {
 	Kind   string `json:"kind"`
 	Region string `json:"region,omitempty"`
 	Detail string `json:"detail,omitempty"`
+	// ServerID is set on promote events: the new primary's server_id, which
+	// lets a checker tell legitimate writes from zombie writes.
+	ServerID uint32 `json:"server_id,omitempty"`
 }
 
 // EventLog keeps events in memory and appends them to a JSON Lines file.
@@ -37,9 +40,14 @@ func OpenEventLog(path string) (*EventLog, error) {
 
 // Add records an event and returns it.
 func (l *EventLog) Add(kind, region, detail string) Event {
+	return l.AddEvent(Event{Kind: kind, Region: region, Detail: detail})
+}
+
+// AddEvent records an event with every field; Seq and TimeNs are set here.
+func (l *EventLog) AddEvent(e Event) Event {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	e := Event{Seq: len(l.events) + 1, TimeNs: time.Now().UnixNano(), Kind: kind, Region: region, Detail: detail}
+	e.Seq, e.TimeNs = len(l.events)+1, time.Now().UnixNano()
 	l.events = append(l.events, e)
 	if l.f != nil {
 		b, _ := json.Marshal(e)

@@ -109,7 +109,17 @@ func (l *Lab) restartLocked(ctx context.Context, r *Region) error {
 	}
 	l.event("restart", r.Name, fmt.Sprintf("server_id %d", r.server.Config().ServerID))
 	if r == l.primary {
-		return setReadOnly(ctx, r.server.Admin(), false)
+		// Nobody failed over: the restarted server resumes as the primary,
+		// under its new server_id.
+		if err := setReadOnly(ctx, r.server.Admin(), false); err != nil {
+			return err
+		}
+		sid := uint32(r.server.Config().ServerID)
+		if l.cfg.Events != nil {
+			l.cfg.Events.AddEvent(Event{Kind: "primary-restart", Region: r.Name, ServerID: sid,
+				Detail: fmt.Sprintf("restarted primary writable again (server_id %d)", sid)})
+		}
+		return nil
 	}
 	r.role = RoleFenced
 	return nil
@@ -198,7 +208,12 @@ func (l *Lab) promoteLocked(ctx context.Context, t *Region, opt PromoteOptions) 
 	l.writer.SetUpstream(t.client.Addr())
 	t.role, l.primary = RolePrimary, t
 	old.role = RoleFenced
-	l.event("promote", t.Name, fmt.Sprintf("%s; writer endpoint now routes to %s", opt.Mode, t.Name))
+	sid := uint32(t.server.Config().ServerID)
+	if l.cfg.Events != nil {
+		l.cfg.Events.AddEvent(Event{Kind: "promote", Region: t.Name, ServerID: sid,
+			Detail: fmt.Sprintf("%s; writer endpoint now routes to %s (server_id %d)", opt.Mode, t.Name, sid)})
+	}
+	l.logf("event promote %s %s", t.Name, opt.Mode)
 	if opt.Mode == Switchover {
 		if err := replicateFrom(ctx, old.server.Admin(), old.replIn.Addr(), l.cfg.Template.Creds, true); err != nil {
 			return fmt.Errorf("%s: rejoin as secondary: %w", old.Name, err)

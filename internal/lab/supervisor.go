@@ -119,6 +119,9 @@ type Options struct {
 	Dir                string
 	CrossRegionLatency time.Duration
 	Controller         ControllerConfig
+	// ExitWith, if set, is a PID whose exit stops the lab: a drill that
+	// dies, even by SIGKILL, never leaves its lab running.
+	ExitWith int
 }
 
 // cleanStale removes what a crashed lab left in dir: its servers (after
@@ -212,6 +215,18 @@ func Supervise(ctx context.Context, opt Options, ready func(Info, outputs.Output
 	defer os.Remove(info.Socket)
 	shutdownCtx, shutdown := context.WithCancel(ctx)
 	defer shutdown()
+	if opt.ExitWith > 0 {
+		go func() {
+			for shutdownCtx.Err() == nil {
+				if syscall.Kill(opt.ExitWith, 0) != nil {
+					ev.Add("down", "", fmt.Sprintf("process %d that owns the lab has exited", opt.ExitWith))
+					shutdown()
+					return
+				}
+				time.Sleep(500 * time.Millisecond)
+			}
+		}()
+	}
 	srv := &http.Server{Handler: l.handler(shutdown)}
 	go func() { _ = srv.Serve(ln) }()
 	defer srv.Close()

@@ -89,6 +89,10 @@ func Start(ctx context.Context, t target.Target, opt Options) (s *Scenario, err 
 		return nil, fmt.Errorf("writer endpoint %s: %w", t.Outputs()["GlobalWriterEndpoint"], err)
 	}
 	opt.Workload.FirstWriter = s.first
+	var primarySID uint32
+	if err := s.writer.QueryRowContext(ctx, "SELECT @@server_id").Scan(&primarySID); err != nil {
+		return nil, fmt.Errorf("writer endpoint: %w", err)
+	}
 	if ev, err := t.Events(ctx, 0); err == nil && len(ev) > 0 {
 		s.base = ev[len(ev)-1].Seq
 	}
@@ -101,7 +105,7 @@ func Start(ctx context.Context, t target.Target, opt Options) (s *Scenario, err 
 	}
 	s.opt.Workload = w
 	s.rec, err = history.Create(filepath.Join(opt.Dir, HistoryFile), history.Meta{Run: opt.Run, Scenario: opt.Name,
-		Target: t.Kind(), RateHz: w.Rate, Writers: w.Writers, Labels: map[string]string{"first_writer": strconv.Itoa(s.first)}})
+		Target: t.Kind(), RateHz: w.Rate, Writers: w.Writers, PrimaryServerID: primarySID, Labels: map[string]string{"first_writer": strconv.Itoa(s.first)}})
 	if err != nil {
 		return nil, err
 	}
@@ -244,7 +248,7 @@ func (s *Scenario) Finish(ctx context.Context) (check.Result, error) {
 	s.StopTraffic()
 	if ev, err := s.t.Events(ctx, s.base); err == nil {
 		for _, e := range ev {
-			s.rec.Event(history.Event{At: s.rec.WallToRel(e.TimeNs), Source: "controller", Kind: e.Kind, Region: e.Region, Detail: e.Detail})
+			s.rec.Event(history.Event{At: s.rec.WallToRel(e.TimeNs), Source: "controller", Kind: e.Kind, Region: e.Region, Detail: e.Detail, ServerID: e.ServerID})
 		}
 	} else {
 		s.opt.Logf("controller events unavailable: %v", err)

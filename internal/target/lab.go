@@ -139,5 +139,8 @@ func (l *Lab) Alarms(ctx context.Context) ([]Alarm, error) {
 // Recover heals the lab.
 func (l *Lab) Recover(ctx context.Context) ([]string, error) { return l.client.Recover(ctx) }
 
+// Failback recovers the lab and switches the primary back to us-east-1.
+func (l *Lab) Failback(ctx context.Context) ([]string, error) { return l.client.Failback(ctx) }
+
 // Close releases nothing: the lab's lifetime is the supervisor's.
 func (l *Lab) Close() error { return nil }

@@ -37,11 +37,12 @@ type Topology struct {
 
 // Event is a control-plane event: detect, promote, fence, rejoin, reseed, alarm.
 type Event struct {
-	Seq    int    `json:"seq"`
-	TimeNs int64  `json:"time_ns"`
-	Kind   string `json:"kind"`
-	Region string `json:"region,omitempty"`
-	Detail string `json:"detail,omitempty"`
+	Seq      int    `json:"seq"`
+	TimeNs   int64  `json:"time_ns"`
+	Kind     string `json:"kind"`
+	Region   string `json:"region,omitempty"`
+	Detail   string `json:"detail,omitempty"`
+	ServerID uint32 `json:"server_id,omitempty"`
 }
 
 // Alarm is an alarm's current state.
@@ -68,6 +69,9 @@ type Target interface {
 	// Recover rolls back everything and returns the stack to a healthy
 	// two-region topology, telling what it did.
 	Recover(ctx context.Context) ([]string, error)
+	// Failback recovers and then moves the primary back to the deployment's
+	// original primary region by a planned switchover (RPO 0).
+	Failback(ctx context.Context) ([]string, error)
 	Close() error
 }
 

@@ -157,6 +157,13 @@ func (w *Workload) do(writer int, seq int64) history.Op {
 		} else if err != nil {
 			op.Outcome = history.Fail // ErrBadConn: the driver sent nothing
 		}
+		if IsReadOnly(err) {
+			// The connection reached a server that is no longer the primary
+			// (it was opened just before the writer endpoint moved). A
+			// well-behaved client drops it and reconnects through the
+			// endpoint, as AWS advises for the global writer endpoint.
+			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+		}
 		_ = conn.Close()
 	} else {
 		op.Outcome = history.Fail
@@ -168,6 +175,13 @@ func (w *Workload) do(writer int, seq int64) history.Op {
 		op.Err = err.Error()
 	}
 	return op
+}
+
+// IsReadOnly reports a read-only refusal (MySQL/MariaDB error 1290, and
+// 1836 for a read-only transaction).
+func IsReadOnly(err error) bool {
+	var me *mysql.MySQLError
+	return errors.As(err, &me) && (me.Number == 1290 || me.Number == 1836)
 }
 
 // Classify maps an error from a sent statement to a Jepsen outcome.

@@ -6,12 +6,11 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
-	"github.com/drdrill/drdrill/internal/target"
 	"github.com/drdrill/drdrill/suites/framework"
 )
 
-// tgt is the stack under drill, opened once per suite from $DRDRILL_OUTPUTS.
-var tgt target.Target
+// d is the drill context, opened once per suite from $DRDRILL_OUTPUTS.
+var d *framework.Drill
 
 func TestDrill(t *testing.T) {
 	RegisterFailHandler(Fail)
@@ -19,5 +18,18 @@ func TestDrill(t *testing.T) {
 }
 
 var _ = BeforeSuite(func() {
-	tgt = framework.OpenTarget()
+	d = framework.Setup()
+})
+
+// The scenarios run in runbook order on one stack; each starts from and
+// returns to the steady state, and a failure does not stop the next one.
+var _ = Describe("DR drill", Ordered, ContinueOnFailure, func() {
+	steadyState()
+	plannedSwitchover()
+	regionOutage()
+	regionFreeze()
+	partition()
+	replicationLag()
+	monitorFailure()
+	failback()
 })

@@ -1,0 +1,198 @@
+// Package policy is the SLO policy a drill is judged against: RPO, RTO and
+// lag targets per scenario, in YAML, like a Resilience Hub resiliency policy
+// but checked against measured values.
+package policy
+
+import (
+	"bytes"
+	_ "embed"
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/drdrill/drdrill/internal/check"
+)
+
+//go:embed default-lab.yaml
+var defaultLab []byte
+
+//go:embed default-aws.yaml
+var defaultAWS []byte
+
+// Limits are the targets for one scenario; nil means no target.
+type Limits struct {
+	RPOLostWrites *int     `yaml:"rpo_lost_writes,omitempty" json:"rpo_lost_writes,omitempty"`
+	RPOMs         *float64 `yaml:"rpo_ms,omitempty" json:"rpo_ms,omitempty"`
+	RTOMs         *float64 `yaml:"rto_ms,omitempty" json:"rto_ms,omitempty"`
+	LagP99Ms      *float64 `yaml:"lag_p99_ms,omitempty" json:"lag_p99_ms,omitempty"`
+	ZombieWrites  *int     `yaml:"zombie_writes,omitempty" json:"zombie_writes,omitempty"`
+}
+
+// Policy is a whole policy file.
+type Policy struct {
+	Version   int               `yaml:"version" json:"version"`
+	Default   Limits            `yaml:"default" json:"default"`
+	Scenarios map[string]Limits `yaml:"scenarios" json:"scenarios"`
+	// Source says where the policy came from (a path or "built-in lab").
+	Source string `yaml:"-" json:"source"`
+}
+
+// Default returns the built-in policy for a target kind ("lab" or "aws").
+func Default(kind string) Policy {
+	src, name := defaultLab, "built-in lab policy"
+	if kind == "aws" {
+		src, name = defaultAWS, "built-in aws policy"
+	}
+	p, err := Parse(src, name)
+	if err != nil {
+		panic(err) // the embedded files are tested
+	}
+	return p
+}
+
+// Load reads a policy file; errors name the file, the line and the fix.
+func Load(path string) (Policy, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return Policy{}, fmt.Errorf("policy file %s does not exist (omit --policy to use the built-in policy)", path)
+	}
+	if err != nil {
+		return Policy{}, err
+	}
+	return Parse(b, path)
+}
+
+// Parse decodes a policy strictly: unknown keys and wrong types are errors.
+func Parse(b []byte, source string) (Policy, error) {
+	var p Policy
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&p); err != nil {
+		return Policy{}, fmt.Errorf("policy %s: %v (keys: version, default, scenarios.<name>.{rpo_lost_writes, rpo_ms, rto_ms, lag_p99_ms, zombie_writes})", source, err)
+	}
+	if p.Version != 1 {
+		return Policy{}, fmt.Errorf("policy %s: version %d; this drdrill reads version 1", source, p.Version)
+	}
+	for name, l := range p.Scenarios {
+		if err := l.validate(); err != nil {
+			return Policy{}, fmt.Errorf("policy %s: scenarios.%s: %w", source, name, err)
+		}
+	}
+	if err := p.Default.validate(); err != nil {
+		return Policy{}, fmt.Errorf("policy %s: default: %w", source, err)
+	}
+	p.Source = source
+	return p, nil
+}
+
+func (l Limits) validate() error {
+	for name, v := range map[string]*float64{"rpo_ms": l.RPOMs, "rto_ms": l.RTOMs, "lag_p99_ms": l.LagP99Ms} {
+		if v != nil && *v < 0 {
+			return fmt.Errorf("%s must not be negative", name)
+		}
+	}
+	for name, v := range map[string]*int{"rpo_lost_writes": l.RPOLostWrites, "zombie_writes": l.ZombieWrites} {
+		if v != nil && *v < 0 {
+			return fmt.Errorf("%s must not be negative", name)
+		}
+	}
+	return nil
+}
+
+// For returns a scenario's limits: its own, falling back to the default's.
+func (p Policy) For(scenario string) Limits {
+	l := p.Scenarios[scenario]
+	d := p.Default
+	if l.RPOLostWrites == nil {
+		l.RPOLostWrites = d.RPOLostWrites
+	}
+	if l.RPOMs == nil {
+		l.RPOMs = d.RPOMs
+	}
+	if l.RTOMs == nil {
+		l.RTOMs = d.RTOMs
+	}
+	if l.LagP99Ms == nil {
+		l.LagP99Ms = d.LagP99Ms
+	}
+	if l.ZombieWrites == nil {
+		l.ZombieWrites = d.ZombieWrites
+	}
+	return l
+}
+
+// Breach is one check that missed its target.
+type Breach struct {
+	Check      string  `json:"check"`
+	Measured   float64 `json:"measured"`
+	Target     float64 `json:"target"`
+	Resolution float64 `json:"resolution"`
+	Unit       string  `json:"unit"`
+	Message    string  `json:"message"`
+}
+
+func (b Breach) String() string { return b.Message }
+
+// Measurement is one judged figure.
+type Measurement struct {
+	Check      string   `json:"check"`
+	Measured   float64  `json:"measured"`
+	Target     *float64 `json:"target,omitempty"`
+	Resolution float64  `json:"resolution"`
+	Unit       string   `json:"unit"`
+	Met        bool     `json:"met"`
+}
+
+// Judge compares a check result with the limits. Figures the result could
+// not judge (no final read, not recovered) are breaches when a target exists:
+// an unmeasured RPO must never pass a sign-off.
+func (l Limits) Judge(scenario string, r check.Result) ([]Measurement, []Breach) {
+	var ms []Measurement
+	var bs []Breach
+	add := func(name string, measured float64, target *float64, resolution float64, unit string, judged bool, why string) {
+		m := Measurement{Check: name, Measured: measured, Target: target, Resolution: resolution, Unit: unit, Met: true}
+		if target != nil {
+			switch {
+			case !judged:
+				m.Met = false
+				bs = append(bs, Breach{Check: name, Target: *target, Unit: unit,
+					Message: fmt.Sprintf("%s %s: not measured (%s); target %g %s", scenario, name, why, *target, unit)})
+			case measured > *target:
+				m.Met = false
+				bs = append(bs, Breach{Check: name, Measured: measured, Target: *target, Resolution: resolution, Unit: unit,
+					Message: fmt.Sprintf("%s %s: measured %.4g %s (±%.3g) exceeds the target %g %s", scenario, name, measured, unit, resolution, *target, unit)})
+			}
+		}
+		ms = append(ms, m)
+	}
+	ip := func(v *int) *float64 {
+		if v == nil {
+			return nil
+		}
+		f := float64(*v)
+		return &f
+	}
+	add("rpo_lost_writes", float64(r.RPO.LostWrites), ip(l.RPOLostWrites), 0, "writes", r.RPO.Judged, "no final read of the primary")
+	add("rpo_ms", r.RPO.SpanMs, l.RPOMs, r.RPO.ResolutionMs, "ms", r.RPO.Judged, "no final read of the primary")
+	if r.RTO.Judged {
+		add("rto_ms", r.RTO.Ms, l.RTOMs, r.RTO.ResolutionMs, "ms", r.RTO.Recovered, "writes never succeeded for a whole stability window")
+	}
+	add("zombie_writes", float64(r.ZombieCount), ip(l.ZombieWrites), 0, "writes", r.RPO.Judged, "no final read")
+	if l.LagP99Ms != nil {
+		worst, judged := 0.0, false
+		for _, phases := range r.Lag {
+			for _, phase := range []string{"steady", "before"} {
+				if p, ok := phases[phase]; ok && p.N > 0 {
+					judged = true
+					worst = max(worst, p.P99)
+				}
+			}
+		}
+		add("lag_p99_ms", worst, l.LagP99Ms, r.LagResolutionMs, "ms", judged, "no lag samples before the fault")
+	}
+	sort.Slice(bs, func(i, j int) bool { return bs[i].Check < bs[j].Check })
+	return ms, bs
+}

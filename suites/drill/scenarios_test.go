@@ -1,0 +1,197 @@
+package drill_test
+
+import (
+	"context"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/drdrill/drdrill/internal/fault"
+	"github.com/drdrill/drdrill/suites/framework"
+)
+
+// Every scenario starts from and returns to the steady state, and undoes
+// its faults through DeferCleanup, newest first, even when a step fails.
+func beginScenario(ctx context.Context, name string) (string, string) {
+	d.Restore()
+	topo := framework.ExpectSteadyState(ctx, d.Target, time.Minute)
+	secondary := d.Target.Regions()[1]
+	if topo.Primary == secondary {
+		secondary = d.Target.Regions()[0]
+	}
+	return topo.Primary, secondary
+}
+
+func plannedSwitchover() bool {
+	return Describe("Planned switchover", Label("planned-switchover", "smoke", "gameday", "signoff"), func() {
+		It("moves the primary with no acknowledged write lost (RPO 0)", func(ctx SpecContext) {
+			_, secondary := beginScenario(ctx, "planned-switchover")
+			s := d.Begin(ctx, "planned-switchover")
+			framework.Hold(ctx, "writes before the switchover", 2*time.Second)
+			h := d.Inject(ctx, s, "planned-switchover", nil)
+			d.WaitPrimary(ctx, secondary, 30*time.Second)
+			framework.Hold(ctx, "writes on the new primary for the stability window", 3*time.Second)
+			By("reading what survived in every region")
+			Expect(s.FinalRead(ctx)).To(Succeed())
+			Expect(s.Rollback(ctx, h)).To(Succeed())
+			res, err := s.Finish(ctx)
+			Expect(err).NotTo(HaveOccurred())
+			d.Judge("planned-switchover", res)
+		}, SpecTimeout(3*time.Minute))
+	})
+}
+
+func regionOutage() bool {
+	return Describe("Region outage", Label("region-outage", "gameday", "signoff"), func() {
+		It("fails over automatically and loses at most what the policy allows", func(ctx SpecContext) {
+			_, secondary := beginScenario(ctx, "region-outage")
+			s := d.Begin(ctx, "region-outage")
+			framework.Hold(ctx, "writes before the outage", 2*time.Second)
+			h := d.Inject(ctx, s, "region-crash", nil)
+			took := d.WaitPrimary(ctx, secondary, 30*time.Second)
+			framework.Record("failover_observed_ms", took.Milliseconds())
+			framework.Hold(ctx, "writes on the new primary for the stability window", 3*time.Second)
+			By("reading what survived on the new primary")
+			Expect(s.FinalRead(ctx)).To(Succeed())
+			Expect(s.Rollback(ctx, h)).To(Succeed())
+			res, err := s.Finish(ctx)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(res.RTO.DetectMs).NotTo(BeNil(), "the controller never reported detecting the outage")
+			d.Judge("region-outage", res)
+		}, SpecTimeout(3*time.Minute))
+	})
+}
+
+func regionFreeze() bool {
+	return Describe("Region freeze", Label("region-freeze", "gameday"), func() {
+		It("fails over from a frozen primary and re-seeds it instead of resuming it", func(ctx SpecContext) {
+			primary, secondary := beginScenario(ctx, "region-freeze")
+			s := d.Begin(ctx, "region-freeze")
+			framework.Hold(ctx, "writes before the freeze", 2*time.Second)
+			h := d.Inject(ctx, s, "region-freeze", nil)
+			d.WaitPrimary(ctx, secondary, 30*time.Second)
+			framework.Hold(ctx, "writes on the new primary for the stability window", 3*time.Second)
+			Expect(s.FinalRead(ctx)).To(Succeed())
+			Expect(s.Rollback(ctx, h)).To(Succeed())
+			res, err := s.Finish(ctx)
+			Expect(err).NotTo(HaveOccurred())
+			By("checking the frozen old primary was re-seeded, not resumed")
+			ev, err := d.Target.Events(ctx, 0)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(ev).To(ContainElement(And(HaveField("Kind", "reseed"), HaveField("Region", primary))))
+			d.Judge("region-freeze", res)
+		}, SpecTimeout(3*time.Minute))
+	})
+}
+
+func partition() bool {
+	return Describe("Partition", Label("partition", "gameday", "signoff"), func() {
+		It("fences the old primary: no zombie commit, divergence healed by re-seed", func(ctx SpecContext) {
+			primary, secondary := beginScenario(ctx, "partition")
+			s := d.Begin(ctx, "partition")
+			framework.Hold(ctx, "writes before the partition", 2*time.Second)
+			d.Inject(ctx, s, "partition", nil)
+			framework.Hold(ctx, "both regions up, replication cut, writes still acknowledged by the primary", time.Second)
+			d.Inject(ctx, s, "unplanned-failover", fault.Params{"region": secondary})
+			d.WaitPrimary(ctx, secondary, 30*time.Second)
+			framework.Hold(ctx, "writes on the new primary while the old one is fenced", 3*time.Second)
+			By("reading both regions before healing the partition")
+			Expect(s.FinalRead(ctx)).To(Succeed())
+			Expect(s.RollbackAll(ctx)).To(Succeed())
+			res, err := s.Finish(ctx)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(res.Divergent[primary]).To(BeNumerically(">", 0), "the partition should have left writes only the old primary has")
+			By("checking the divergence was detected and the old primary re-seeded")
+			ev, err := d.Target.Events(ctx, 0)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(ev).To(ContainElement(And(HaveField("Kind", "diverged"), HaveField("Region", primary))))
+			framework.Record("divergent_rows", res.Divergent[primary])
+			d.Judge("partition", res)
+		}, SpecTimeout(3*time.Minute))
+	})
+}
+
+func replicationLag() bool {
+	return Describe("Replication lag", Label("replication-lag", "gameday"), func() {
+		It("raises the lag alarm above 500 ms and clears it after the rollback", func(ctx SpecContext) {
+			beginScenario(ctx, "replication-lag")
+			alarm := d.Target.Outputs()["ReplicationLagAlarmName"]
+			Expect(alarm).NotTo(BeEmpty(), "outputs lack ReplicationLagAlarmName")
+			s := d.Begin(ctx, "replication-lag")
+			framework.Hold(ctx, "writes before the degradation", 2*time.Second)
+			h := d.Inject(ctx, s, "wan-degradation", fault.Params{"latency_ms": "700"})
+			framework.Record("alarm_to_alarm_ms", d.WaitAlarm(ctx, alarm, "ALARM", 30*time.Second).Milliseconds())
+			Expect(s.Rollback(ctx, h)).To(Succeed())
+			framework.Record("alarm_to_ok_ms", d.WaitAlarm(ctx, alarm, "OK", 30*time.Second).Milliseconds())
+			framework.Hold(ctx, "writes after the rollback", 2*time.Second)
+			Expect(s.FinalRead(ctx)).To(Succeed())
+			res, err := s.Finish(ctx)
+			Expect(err).NotTo(HaveOccurred())
+			during := 0.0
+			for _, phases := range res.Lag {
+				during = max(during, phases["during"].Max)
+			}
+			framework.Record("lag_max_ms_during", during)
+			Expect(during).To(BeNumerically(">", 500), "the degradation should push lag above 500 ms")
+			d.Judge("replication-lag", res)
+		}, SpecTimeout(3*time.Minute))
+	})
+}
+
+func monitorFailure() bool {
+	return Describe("Monitor failure", Label("monitor-failure", "gameday", "signoff"), func() {
+		It("reports that the stack would not have recovered on its own", func(ctx SpecContext) {
+			primary, _ := beginScenario(ctx, "monitor-failure")
+			s := d.Begin(ctx, "monitor-failure")
+			framework.Hold(ctx, "writes before the failure", 2*time.Second)
+			d.Inject(ctx, s, "monitor-failure", nil)
+			crash := d.Inject(ctx, s, "region-crash", nil)
+			framework.Hold(ctx, "a primary outage with no health monitor", 3*time.Second)
+			topo, err := d.Target.Topology(ctx)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(topo.Primary).To(Equal(primary), "an automatic failover happened although the monitor was down")
+			framework.Record("recovered_automatically", false)
+			AddReportEntry("verdict", "the stack would not have recovered on its own: no health monitor, no failover")
+			By("restoring the crashed region by hand")
+			Expect(s.Rollback(ctx, crash)).To(Succeed())
+			framework.Hold(ctx, "writes after the manual recovery", 3*time.Second)
+			Expect(s.FinalRead(ctx)).To(Succeed())
+			res, err := s.Finish(ctx)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(res.FailoverMs).To(BeNil(), "no promotion may happen while the monitor is down")
+			d.Judge("monitor-failure", res)
+		}, SpecTimeout(3*time.Minute))
+	})
+}
+
+func failback() bool {
+	return Describe("Failback", Label("failback", "gameday", "signoff"), func() {
+		var primary, secondary string
+		It("switches over to the secondary under load", func(ctx SpecContext) {
+			primary, secondary = beginScenario(ctx, "failback")
+			s := d.Begin(ctx, "failback")
+			framework.Hold(ctx, "writes before the switchover", 2*time.Second)
+			d.Inject(ctx, s, "planned-switchover", nil)
+			d.WaitPrimary(ctx, secondary, 30*time.Second)
+			framework.Hold(ctx, "writes on "+secondary, 2*time.Second)
+			By("failing back to " + primary)
+			_, err := d.Target.Failback(ctx)
+			Expect(err).NotTo(HaveOccurred())
+			d.WaitPrimary(ctx, primary, 30*time.Second)
+			framework.Hold(ctx, "writes on "+primary+" again", 3*time.Second)
+			s.StopTraffic()
+			By("waiting until every region has caught up")
+			framework.ExpectSteadyState(ctx, d.Target, time.Minute)
+			framework.Hold(ctx, "replication catch-up", time.Second)
+			Expect(s.FinalRead(ctx)).To(Succeed())
+			res, err := s.Finish(ctx)
+			Expect(err).NotTo(HaveOccurred())
+			By("checking every acknowledged write is in both regions")
+			Expect(res.FinalPrimary).To(Equal(primary))
+			Expect(res.RPO.LostWrites).To(BeZero())
+			Expect(res.Missing[secondary]).To(BeZero(), "%s lacks rows the primary has", secondary)
+			d.Judge("failback", res)
+		}, SpecTimeout(3*time.Minute))
+	})
+}

@@ -1,0 +1,211 @@
+package framework
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/drdrill/drdrill/internal/check"
+	"github.com/drdrill/drdrill/internal/fault"
+	"github.com/drdrill/drdrill/internal/ledger"
+	"github.com/drdrill/drdrill/internal/outputs"
+	"github.com/drdrill/drdrill/internal/policy"
+	"github.com/drdrill/drdrill/internal/scenario"
+	"github.com/drdrill/drdrill/internal/target"
+	"github.com/drdrill/drdrill/internal/workload"
+)
+
+// Environment the drill command passes to the suites.
+const (
+	RunDirEnv = "DRDRILL_RUN_DIR"
+	PolicyEnv = "DRDRILL_POLICY"
+	RateEnv   = "DRDRILL_RATE"
+)
+
+// Drill is what every scenario needs: the target, the policy, where to
+// write, and the fault ledger.
+type Drill struct {
+	Target target.Target
+	Policy policy.Policy
+	RunDir string
+	Ledger *ledger.Ledger
+	Rate   float64
+}
+
+// Setup opens everything once per suite (call it from BeforeSuite).
+func Setup() *Drill {
+	d := &Drill{Target: OpenTarget(), Rate: 200}
+	d.RunDir = os.Getenv(RunDirEnv)
+	if d.RunDir == "" {
+		d.RunDir = filepath.Join(os.TempDir(), fmt.Sprintf("drdrill-run-%d", time.Now().UnixNano()))
+	}
+	if p := os.Getenv(PolicyEnv); p != "" {
+		var err error
+		d.Policy, err = policy.Load(p)
+		Expect(err).NotTo(HaveOccurred())
+	} else {
+		d.Policy = policy.Default(d.Target.Kind())
+	}
+	if v := os.Getenv(RateEnv); v != "" {
+		_, err := fmt.Sscan(v, &d.Rate)
+		Expect(err).NotTo(HaveOccurred(), "$%s=%q", RateEnv, v)
+	}
+	// The lab keeps its ledger in its own directory, so `drdrill recover
+	// --dir LAB` finds faults whichever process injected them.
+	ledgerDir := d.RunDir
+	if dir := d.Target.Outputs()[outputs.LabDir]; dir != "" {
+		ledgerDir = dir
+	}
+	d.Ledger = ledger.Open(ledgerDir)
+	active, err := d.Ledger.Active()
+	Expect(err).NotTo(HaveOccurred())
+	Expect(active).To(BeEmpty(), "faults from an earlier run are still injected (%s): run `drdrill recover` first", d.Ledger.Path())
+	pb, _ := json.MarshalIndent(d.Policy, "", "  ")
+	Expect(os.MkdirAll(d.RunDir, 0o755)).To(Succeed())
+	Expect(os.WriteFile(filepath.Join(d.RunDir, "policy.json"), pb, 0o644)).To(Succeed())
+	AddReportEntry("policy", d.Policy.Source)
+	return d
+}
+
+// Begin starts a scenario's measurement; traffic stops when the spec ends.
+func (d *Drill) Begin(ctx context.Context, name string) *scenario.Scenario {
+	By(fmt.Sprintf("starting %.0f writes/s through the writer endpoint and the lag heartbeat", d.Rate))
+	s, err := scenario.Start(ctx, d.Target, scenario.Options{Dir: filepath.Join(d.RunDir, name), Run: filepath.Base(d.RunDir),
+		Name: name, Ledger: d.Ledger, Workload: workload.Config{Rate: d.Rate, Writers: 4},
+		Logf: func(f string, a ...any) { GinkgoWriter.Printf(f+"\n", a...) }})
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(func() { s.StopTraffic() })
+	return s
+}
+
+// Inject injects a fault and registers its rollback right away.
+func (d *Drill) Inject(ctx context.Context, s *scenario.Scenario, name string, p fault.Params) *fault.Handle {
+	By("injecting " + name)
+	h, err := s.Inject(ctx, name, p)
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(func(ctx SpecContext) {
+		Expect(s.Rollback(ctx, h)).To(Succeed())
+	}, NodeTimeout(2*time.Minute))
+	return h
+}
+
+// Restore returns the stack to its original, healthy topology after a
+// scenario and checks the steady state again. Register it first in a spec
+// so it runs after every rollback.
+func (d *Drill) Restore() {
+	DeferCleanup(func(ctx SpecContext) {
+		By("restoring the original topology")
+		did, err := d.Target.Failback(ctx)
+		Expect(err).NotTo(HaveOccurred())
+		if len(did) > 0 {
+			GinkgoWriter.Printf("restore: %s\n", strings.Join(did, "; "))
+		}
+		ExpectSteadyState(ctx, d.Target, time.Minute)
+	}, NodeTimeout(3*time.Minute))
+}
+
+// Hold keeps traffic running for a while, printing progress.
+func Hold(ctx context.Context, why string, d time.Duration) {
+	By(fmt.Sprintf("holding %v: %s", d, why))
+	end := time.Now().Add(d)
+	for time.Now().Before(end) {
+		select {
+		case <-ctx.Done():
+			Fail("interrupted while " + why)
+		case <-time.After(min(time.Until(end), 2*time.Second)):
+		}
+		if left := time.Until(end); left > 0 {
+			GinkgoWriter.Printf("[hold] %s: %.1f s left\n", why, left.Seconds())
+		}
+	}
+}
+
+// WaitFor polls cond until it holds, printing progress every 2 s.
+func WaitFor(ctx context.Context, what string, within time.Duration, cond func(ctx context.Context) (bool, string, error)) time.Duration {
+	By("waiting for " + what)
+	start := time.Now()
+	last := start
+	for {
+		ok, status, err := cond(ctx)
+		if ok && err == nil {
+			GinkgoWriter.Printf("[wait] %s after %v\n", what, time.Since(start).Round(time.Millisecond))
+			return time.Since(start)
+		}
+		if time.Since(start) > within {
+			Fail(fmt.Sprintf("%s did not happen within %v (last: %s %v)", what, within, status, err))
+		}
+		if time.Since(last) >= 2*time.Second {
+			last = time.Now()
+			GinkgoWriter.Printf("[wait] %s: %.1f s of %v, %s\n", what, time.Since(start).Seconds(), within, status)
+		}
+		select {
+		case <-ctx.Done():
+			Fail("interrupted while waiting for " + what)
+		case <-time.After(25 * time.Millisecond):
+		}
+	}
+}
+
+// WaitPrimary waits until region is the primary.
+func (d *Drill) WaitPrimary(ctx context.Context, region string, within time.Duration) time.Duration {
+	return WaitFor(ctx, region+" to become the primary", within, func(ctx context.Context) (bool, string, error) {
+		topo, err := d.Target.Topology(ctx)
+		return err == nil && topo.Primary == region, "primary " + topo.Primary, err
+	})
+}
+
+// WaitAlarm waits until the named alarm is in state.
+func (d *Drill) WaitAlarm(ctx context.Context, name, state string, within time.Duration) time.Duration {
+	return WaitFor(ctx, fmt.Sprintf("alarm %s to go to %s", name, state), within, func(ctx context.Context) (bool, string, error) {
+		alarms, err := d.Target.Alarms(ctx)
+		for _, a := range alarms {
+			if a.Name == name {
+				return a.State == state, a.State, err
+			}
+		}
+		return false, "alarm not found", err
+	})
+}
+
+// Record attaches a measured value; Ginkgo writes it as a JUnit property.
+func Record(name string, value any) { AddReportEntry(name, value) }
+
+// Judge attaches every measurement to the report and fails the spec on a
+// breach of the policy, naming value, target and resolution.
+func (d *Drill) Judge(name string, res check.Result) {
+	GinkgoWriter.Printf("check: %s\n", res.Summary())
+	for _, n := range res.Notes {
+		GinkgoWriter.Printf("note: %s\n", n)
+	}
+	ms, breaches := d.Policy.For(name).Judge(name, res)
+	for _, m := range ms {
+		Record(m.Check, m.Measured)
+	}
+	Record("ops_ok", res.Ops.OK)
+	Record("ops_fail", res.Ops.Fail)
+	Record("ops_info", res.Ops.Info)
+	Record("rpo_resolution_ms", res.RPO.ResolutionMs)
+	if res.RTO.DetectMs != nil {
+		Record("detect_ms", *res.RTO.DetectMs)
+	}
+	if res.RTO.PromoteMs != nil {
+		Record("promote_ms", *res.RTO.PromoteMs)
+	}
+	for region, phases := range res.Lag {
+		for phase, p := range phases {
+			Record(fmt.Sprintf("lag_p99_ms_%s_%s", phase, region), p.P99)
+		}
+	}
+	var msgs []string
+	for _, b := range breaches {
+		msgs = append(msgs, b.Message)
+	}
+	Expect(msgs).To(BeEmpty(), "SLO policy %s breached:\n%s", d.Policy.Source, strings.Join(msgs, "\n"))
+}
