@@ -273,5 +273,9 @@ func printStatus(st lab.Status) {
 	if st.Controller.Paused {
 		ctrl = "PAUSED (no automatic failover)"
 	}
-	fmt.Printf("controller: %s, last decision %s\n", ctrl, st.Controller.LastDecision.Action)
+	last := "none yet"
+	if st.Controller.LastDecision.Action != "" {
+		last = st.Controller.LastDecision.String()
+	}
+	fmt.Printf("controller: %s; last decision: %s\n", ctrl, last)
 }

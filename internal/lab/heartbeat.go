@@ -98,6 +98,9 @@ func (h *labHeartbeat) read() {
 		s := h.l.other(p)
 		srv, frozen := s.server, s.frozen
 		h.l.mu.Unlock()
+		h.mu.Lock()
+		delete(h.lag, p.Name) // a primary has no replication lag; drop its old figure
+		h.mu.Unlock()
 		if srv == nil || !srv.Alive() || frozen {
 			h.evaluate(s.Name, -1)
 			continue

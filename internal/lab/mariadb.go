@@ -37,6 +37,13 @@ func FindBinaries() (Binaries, error) {
 		return ""
 	}
 	b := Binaries{Server: find("mariadbd", "mysqld"), InstallDB: find("mariadb-install-db", "mysql_install_db")}
+	if p := os.Getenv("DRDRILL_MARIADBD"); p != "" {
+		st, err := os.Stat(p)
+		if err != nil || st.IsDir() || st.Mode()&0o111 == 0 {
+			return b, fmt.Errorf("$DRDRILL_MARIADBD=%s is not an executable mariadbd: fix or unset it", p)
+		}
+		b.Server = p
+	}
 	if b.Server == "" {
 		return b, ErrNoMariaDB
 	}

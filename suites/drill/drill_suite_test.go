@@ -32,4 +32,5 @@ var _ = Describe("DR drill", Ordered, ContinueOnFailure, func() {
 	replicationLag()
 	monitorFailure()
 	failback()
+	holdFaults()
 })

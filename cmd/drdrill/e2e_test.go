@@ -1,0 +1,220 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/drdrill/drdrill/internal/lab"
+	"github.com/drdrill/drdrill/internal/ledger"
+)
+
+// These tests drive the real binaries: drdrill itself and the compiled drill
+// suite, against real labs, as a user or a CI job would.
+
+var bin, suiteBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "drdrill-e2e-")
+	if err != nil {
+		panic(err)
+	}
+	bin = filepath.Join(dir, "drdrill")
+	suiteBin = filepath.Join(dir, "drill.test")
+	for _, args := range [][]string{{"build", "-o", bin, "."}, {"test", "-c", "-o", suiteBin, "../../suites/drill"}} {
+		if out, err := exec.Command("go", args...).CombinedOutput(); err != nil {
+			os.Stderr.Write(out)
+			panic(err)
+		}
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func needMariaDB(t *testing.T) {
+	if _, err := lab.FindBinaries(); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+}
+
+type result struct {
+	out  string
+	code int
+}
+
+func run(t *testing.T, env []string, args ...string) result {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	var b bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &b, &b
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return result{b.String(), code}
+}
+
+func mustRun(t *testing.T, args ...string) string {
+	t.Helper()
+	r := run(t, nil, args...)
+	if r.code != 0 {
+		t.Fatalf("drdrill %s: exit %d\n%s", strings.Join(args, " "), r.code, r.out)
+	}
+	return r.out
+}
+
+// labProcesses lists live processes whose command line mentions marker.
+func labProcesses(marker string) []string {
+	var out []string
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil || !bytes.Contains(b, []byte(marker)) {
+			continue
+		}
+		st, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if i := bytes.LastIndexByte(st, ')'); i > 0 && bytes.HasPrefix(bytes.TrimSpace(st[i+1:]), []byte("Z")) {
+			continue // exited, waiting to be reaped
+		}
+		out = append(out, e.Name()+" "+string(bytes.ReplaceAll(b, []byte{0}, []byte{' '})))
+	}
+	return out
+}
+
+func startLabE2E(t *testing.T) (string, lab.Info) {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "lab")
+	mustRun(t, "lab", "up", "--dir", dir)
+	t.Cleanup(func() { run(t, nil, "lab", "down", "--dir", dir) })
+	info, err := lab.ReadInfo(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir, info
+}
+
+func TestLabLifecycleAndBadInputs(t *testing.T) {
+	needMariaDB(t)
+	dir, info := startLabE2E(t)
+	if out := mustRun(t, "lab", "status", "--dir", dir); !strings.Contains(out, "us-east-1  primary") || !strings.Contains(out, "us-west-2  secondary") {
+		t.Fatalf("status:\n%s", out)
+	}
+	if r := run(t, nil, "lab", "up", "--dir", dir); r.code == 0 || !strings.Contains(r.out, "already running") {
+		t.Fatalf("second lab up: exit %d\n%s", r.code, r.out)
+	}
+	// SIGKILL the supervisor: its servers die with it (parent-death signal),
+	// and lab down cleans whatever is left.
+	if err := syscall.Kill(info.PID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if r := run(t, nil, "lab", "status", "--dir", dir); r.code == 0 || !strings.Contains(r.out, "not answering") {
+		t.Fatalf("status of a dead lab: exit %d\n%s", r.code, r.out)
+	}
+	mustRun(t, "lab", "down", "--dir", dir)
+	if left := labProcesses(info.RunDir); len(left) > 0 {
+		t.Fatalf("processes left after kill -9 and lab down: %v", left)
+	}
+	if left := labProcesses("--dir " + dir); len(left) > 0 {
+		t.Fatalf("supervisor left: %v", left)
+	}
+	if out := mustRun(t, "lab", "down", "--dir", dir); !strings.Contains(out, "no lab running") {
+		t.Fatalf("second lab down:\n%s", out)
+	}
+	// A stale directory (pidfile of a dead process) is cleaned, not refused.
+	os.MkdirAll(dir, 0o755)
+	os.WriteFile(filepath.Join(dir, "supervisor.pid"), []byte("999999\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "lab.json"), []byte(`{"pid":999999,"run_dir":"/nonexistent"}`), 0o644)
+	if out := mustRun(t, "lab", "up", "--dir", dir); !strings.Contains(out, "lab up in") {
+		t.Fatalf("lab up on a stale dir:\n%s", out)
+	}
+	mustRun(t, "lab", "down", "--dir", dir)
+}
+
+func TestClearErrors(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "none")
+	cases := []struct {
+		env  []string
+		args []string
+		want string
+	}{
+		{nil, []string{"lab", "status", "--dir", dir}, "no lab in"},
+		{nil, []string{"recover", "--dir", dir}, "does not exist"},
+		{[]string{"DRDRILL_MARIADBD=/nonexistent/mariadbd"}, []string{"lab", "run", "--dir", dir}, "DRDRILL_MARIADBD=/nonexistent/mariadbd is not an executable"},
+		{nil, []string{"fault", "inject", "--dir", dir}, "which fault?"},
+		{nil, []string{"lab", "up", "--dir", dir, "--failure-threshold", "0"}, "--failure-threshold >= 1"},
+		{nil, []string{"nonsense"}, "unknown command"},
+	}
+	for _, c := range cases {
+		r := run(t, c.env, c.args...)
+		if r.code == 0 || !strings.Contains(r.out, c.want) || strings.Contains(r.out, "panic") {
+			t.Errorf("drdrill %s: exit %d, output %q; want a clear error containing %q", strings.Join(c.args, " "), r.code, r.out, c.want)
+		}
+	}
+}
+
+// kill -9 of the suite process while two faults are injected, then
+// `drdrill recover`: no fault left, a healthy topology, and recover is
+// idempotent.
+func TestRecoverAfterKillDashNineMidFault(t *testing.T) {
+	needMariaDB(t)
+	dir, _ := startLabE2E(t)
+	cmd := exec.Command(suiteBin, "--ginkgo.label-filter=hold-faults", "--ginkgo.v")
+	cmd.Env = append(os.Environ(), "DRDRILL_OUTPUTS="+filepath.Join(dir, lab.OutputsFile),
+		"DRDRILL_RUN_DIR="+t.TempDir(), "DRDRILL_HOLD_FAULTS=partition,region-crash")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	l := ledger.Open(dir)
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		active, _ := l.Active()
+		injected := 0
+		for _, e := range active {
+			if e.State == ledger.Injected {
+				injected++
+			}
+		}
+		if injected == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("faults not injected within 60s:\n%s", out.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait()
+	if status := run(t, nil, "lab", "status", "--dir", dir); status.code == 0 {
+		t.Fatalf("lab healthy while faults are held?\n%s", status.out)
+	}
+	rec := mustRun(t, "recover", "--dir", dir)
+	if !strings.Contains(rec, "rolled back region-crash") || !strings.Contains(rec, "rolled back partition") || !strings.Contains(rec, "healthy true") {
+		t.Fatalf("recover:\n%s", rec)
+	}
+	if active, err := l.Active(); err != nil || len(active) != 0 {
+		t.Fatalf("ledger still shows %v (%v)", active, err)
+	}
+	mustRun(t, "lab", "status", "--dir", dir) // exit 0 means healthy
+	if again := mustRun(t, "recover", "--dir", dir); !strings.Contains(again, "nothing to recover") {
+		t.Fatalf("second recover:\n%s", again)
+	}
+}
