@@ -15,6 +15,7 @@ package heartbeat
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"math/rand/v2"
 	"sync"
 	"time"
@@ -90,7 +91,13 @@ func (h *Heartbeat) write(ctx context.Context, db *sql.DB) {
 		case <-t.C:
 		}
 		qctx, cancel := context.WithTimeout(ctx, h.cfg.Timeout)
-		_, _ = db.ExecContext(qctx, "UPDATE heartbeat SET ts_ns = ?, origin_server_id = @@server_id WHERE id = ?", time.Now().UnixNano(), RowID)
+		if conn, err := db.Conn(qctx); err == nil {
+			if _, err := conn.ExecContext(qctx, "UPDATE heartbeat SET ts_ns = ?, origin_server_id = @@server_id WHERE id = ?", time.Now().UnixNano(), RowID); err != nil {
+				// e.g. read-only after a failover: reconnect through the writer endpoint
+				_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+			}
+			_ = conn.Close()
+		}
 		cancel()
 	}
 }

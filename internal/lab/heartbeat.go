@@ -3,6 +3,7 @@ package lab
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"sync"
 	"time"
 
@@ -78,7 +79,13 @@ func (h *labHeartbeat) write() {
 		case <-t.C:
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		_, _ = h.db.ExecContext(ctx, "REPLACE INTO drdrill.heartbeat (id, ts_ns, origin_server_id) VALUES (0, ?, @@server_id)", time.Now().UnixNano())
+		if conn, err := h.db.Conn(ctx); err == nil {
+			if _, err := conn.ExecContext(ctx, "REPLACE INTO drdrill.heartbeat (id, ts_ns, origin_server_id) VALUES (0, ?, @@server_id)", time.Now().UnixNano()); err != nil {
+				// e.g. read-only after a failover: reconnect through the writer endpoint
+				_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+			}
+			_ = conn.Close()
+		}
 		cancel()
 	}
 }

@@ -151,8 +151,15 @@ func (l *Lab) reseedLocked(ctx context.Context, r *Region) error {
 	if err := replicateFrom(ctx, r.server.Admin(), r.replIn.Addr(), l.cfg.Template.Creds, false); err != nil {
 		return fmt.Errorf("%s: %w", r.Name, err)
 	}
+	// A fresh copy replays the primary's whole binlog. Until it has, it is
+	// not a usable secondary: promoting it would lose far more than lag.
+	if g, err := gtids(ctx, l.primary.server.Admin()); err == nil {
+		if err := waitGTID(ctx, r.server.Admin(), g.Binlog, time.Minute); err != nil {
+			return fmt.Errorf("re-seeded %s did not catch up with %s: %w", r.Name, l.primary.Name, err)
+		}
+	}
 	r.role = RoleSecondary
-	l.event("reseed", r.Name, fmt.Sprintf("fresh datadir, server_id %d", r.server.Config().ServerID))
+	l.event("reseed", r.Name, fmt.Sprintf("fresh datadir, server_id %d, caught up with %s", r.server.Config().ServerID, l.primary.Name))
 	return nil
 }
 
@@ -287,6 +294,14 @@ func (l *Lab) rejoinLocked(ctx context.Context, r *Region, wait time.Duration) e
 	if err := replicateFrom(ctx, r.server.Admin(), r.replIn.Addr(), l.cfg.Template.Creds, true); err != nil {
 		return fmt.Errorf("%s: %w", r.Name, err)
 	}
+	// Rejoined means: both threads run and the server has applied the
+	// primary's binlog position as it was when replication restarted. That
+	// also proves the histories did not diverge; a diverged server stops
+	// with error 1236 (or a strict-mode error) instead.
+	target, err := gtids(ctx, l.primary.server.Admin())
+	if err != nil {
+		return fmt.Errorf("primary %s: %w", l.primary.Name, err)
+	}
 	deadline := time.Now().Add(wait)
 	for {
 		st, err := replicaStatus(ctx, r.server.Admin())
@@ -297,14 +312,7 @@ func (l *Lab) rejoinLocked(ctx context.Context, r *Region, wait time.Duration) e
 			l.event("diverged", r.Name, fmt.Sprintf("io %d %s; sql %d %s", st.LastIOErrno, st.LastIOError, st.LastSQLErrno, st.LastSQLError))
 			return l.reseedLocked(ctx, r)
 		}
-		if st.Healthy() && st.GTIDIOPos != "" {
-			// Connected and received a position: check the SQL thread keeps up
-			// without a strict-mode error before calling it rejoined.
-			time.Sleep(200 * time.Millisecond)
-			if st2, err := replicaStatus(ctx, r.server.Admin()); err == nil && st2.Diverged() {
-				l.event("diverged", r.Name, fmt.Sprintf("io %d %s; sql %d %s", st2.LastIOErrno, st2.LastIOError, st2.LastSQLErrno, st2.LastSQLError))
-				return l.reseedLocked(ctx, r)
-			}
+		if st.Healthy() && waitGTID(ctx, r.server.Admin(), target.Binlog, 200*time.Millisecond) == nil {
 			r.role = RoleSecondary
 			l.event("rejoin", r.Name, "replicating from "+l.primary.Name)
 			return nil
