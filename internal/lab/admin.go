@@ -12,6 +12,7 @@ import (
 // ReplicaStatus is the part of SHOW SLAVE STATUS the lab uses.
 type ReplicaStatus struct {
 	Configured      bool   `json:"configured"`
+	IOState         string `json:"io_state,omitempty"`
 	MasterPort      int    `json:"master_port,omitempty"`
 	IORunning       string `json:"io_running,omitempty"`
 	SQLRunning      string `json:"sql_running,omitempty"`
@@ -69,7 +70,7 @@ func replicaStatus(ctx context.Context, db *sql.DB) (ReplicaStatus, error) {
 		m[c] = vals[i].String
 	}
 	atoi := func(s string) int { n, _ := strconv.Atoi(s); return n }
-	st := ReplicaStatus{Configured: true, MasterPort: atoi(m["Master_Port"]),
+	st := ReplicaStatus{Configured: true, IOState: m["Slave_IO_State"], MasterPort: atoi(m["Master_Port"]),
 		IORunning: m["Slave_IO_Running"], SQLRunning: m["Slave_SQL_Running"],
 		LastIOErrno: atoi(m["Last_IO_Errno"]), LastIOError: m["Last_IO_Error"],
 		LastSQLErrno: atoi(m["Last_SQL_Errno"]), LastSQLError: m["Last_SQL_Error"],
@@ -79,6 +80,52 @@ func replicaStatus(ctx context.Context, db *sql.DB) (ReplicaStatus, error) {
 		st.SecondsBehind = &n
 	}
 	return st, nil
+}
+
+// Streaming reports that the master accepted the replica's start position
+// and is sending events: a diverged start position is refused (1236) before
+// the IO thread ever reaches this state.
+func (r ReplicaStatus) Streaming() bool {
+	return r.Healthy() && r.IOState == "Waiting for master to send event"
+}
+
+// sameOrigin reports whether have ends, in every domain of want, with a
+// transaction from the same server at a sequence number at least as high.
+// MASTER_GTID_WAIT compares sequence numbers only, which a diverged replica
+// can satisfy with a zombie transaction of its own.
+func sameOrigin(have, want string) bool {
+	type gtid struct {
+		server string
+		seq    int64
+	}
+	parse := func(s string) map[string]gtid {
+		out := map[string]gtid{}
+		for _, part := range strings.Split(s, ",") {
+			f := strings.Split(strings.TrimSpace(part), "-")
+			if len(f) != 3 {
+				continue
+			}
+			n, _ := strconv.ParseInt(f[2], 10, 64)
+			out[f[0]] = gtid{f[1], n}
+		}
+		return out
+	}
+	h := parse(have)
+	for domain, w := range parse(want) {
+		g, ok := h[domain]
+		if !ok || g.seq < w.seq || (g.seq == w.seq && g.server != w.server) {
+			return false
+		}
+	}
+	return true
+}
+
+// divergedFrom reports whether a read-only server whose binlog ends at have
+// holds a transaction the primary (binlog at primary) never had: it is ahead
+// in some domain, or level with it under another server's id. The master
+// does not refuse a replica that is merely ahead until it writes more.
+func divergedFrom(have, primary string) bool {
+	return strings.TrimSpace(have) != "" && !sameOrigin(primary, have)
 }
 
 // GTIDs are a server's GTID positions.

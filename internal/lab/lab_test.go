@@ -222,3 +222,42 @@ func TestDivergedOldPrimaryIsReseeded(t *testing.T) {
 		}
 	}
 }
+
+func TestSameOrigin(t *testing.T) {
+	cases := []struct {
+		have, want string
+		ok         bool
+	}{
+		{"0-20001-9", "0-20001-7", true},
+		{"0-20001-7", "0-20001-7", true},
+		{"0-10001-7", "0-20001-7", false}, // same seq, other server: a zombie, not the primary's write
+		{"0-20001-6", "0-20001-7", false},
+		{"", "0-20001-7", false},
+		{"0-1-5,1-2-3", "0-1-5", true},
+		{"0-1-5", "", true},
+	}
+	for _, c := range cases {
+		if got := sameOrigin(c.have, c.want); got != c.ok {
+			t.Errorf("sameOrigin(%q, %q) = %v", c.have, c.want, got)
+		}
+	}
+}
+
+func TestDivergedFrom(t *testing.T) {
+	cases := []struct {
+		have, primary string
+		diverged      bool
+	}{
+		{"0-10001-7", "0-10001-6", true},  // ahead: a zombie the new primary never had
+		{"0-10001-7", "0-20001-7", true},  // level, another server's transaction
+		{"0-10001-6", "0-20001-9", false}, // behind: replication decides (1236 if the 6 differs)
+		{"0-10001-6", "0-10001-6", false},
+		{"", "0-20001-3", false}, // fresh copy
+		{"0-20001-9", "0-20001-12", false},
+	}
+	for _, c := range cases {
+		if got := divergedFrom(c.have, c.primary); got != c.diverged {
+			t.Errorf("divergedFrom(%q, %q) = %v", c.have, c.primary, got)
+		}
+	}
+}

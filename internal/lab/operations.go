@@ -291,6 +291,20 @@ func (l *Lab) rejoinLocked(ctx context.Context, r *Region, wait time.Duration) e
 	if err := setReadOnly(ctx, r.server.Admin(), true); err != nil {
 		return err
 	}
+	// Read the fenced server's position first (it can no longer change),
+	// then the primary's: a server ahead of the primary diverged.
+	mine, err := gtids(ctx, r.server.Admin())
+	if err != nil {
+		return err
+	}
+	theirs, err := gtids(ctx, l.primary.server.Admin())
+	if err != nil {
+		return fmt.Errorf("primary %s: %w", l.primary.Name, err)
+	}
+	if divergedFrom(mine.Binlog, theirs.Binlog) {
+		l.event("diverged", r.Name, fmt.Sprintf("binlog %s holds transactions primary %s (at %s) never had", mine.Binlog, l.primary.Name, theirs.Binlog))
+		return l.reseedLocked(ctx, r)
+	}
 	if err := replicateFrom(ctx, r.server.Admin(), r.replIn.Addr(), l.cfg.Template.Creds, true); err != nil {
 		return fmt.Errorf("%s: %w", r.Name, err)
 	}
@@ -312,7 +326,11 @@ func (l *Lab) rejoinLocked(ctx context.Context, r *Region, wait time.Duration) e
 			l.event("diverged", r.Name, fmt.Sprintf("io %d %s; sql %d %s", st.LastIOErrno, st.LastIOError, st.LastSQLErrno, st.LastSQLError))
 			return l.reseedLocked(ctx, r)
 		}
-		if st.Healthy() && waitGTID(ctx, r.server.Admin(), target.Binlog, 200*time.Millisecond) == nil {
+		if st.Streaming() && waitGTID(ctx, r.server.Admin(), target.Binlog, 200*time.Millisecond) == nil {
+			if g, err := gtids(ctx, r.server.Admin()); err != nil || !sameOrigin(g.Current, target.Binlog) {
+				time.Sleep(50 * time.Millisecond)
+				continue
+			}
 			r.role = RoleSecondary
 			l.event("rejoin", r.Name, "replicating from "+l.primary.Name)
 			return nil
