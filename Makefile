@@ -31,7 +31,8 @@ drill: build
 ## test: lint, unit and real-process tests, and the drill suites against a real lab
 test: build lint
 	$(GO) test -count=1 -timeout 25m ./...
-	$(BUILD)/drdrill drill --reports $(BUILD)/test-reports --labels 'smoke'
+	@# the whole catalogue, twice on one lab: every fault rolls back to a steady state
+	$(BUILD)/drdrill drill --reports $(BUILD)/test-reports --repeat 2
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -141,7 +141,8 @@ func runSuites(ginkgo, outDir, runDir, outputsFile, labels, suites string, timeo
 	gargs = append(gargs, strings.Fields(suites)...)
 	cmd := exec.Command(ginkgo, gargs...)
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-	cmd.Env = append(os.Environ(), "DRDRILL_OUTPUTS="+outputsFile, "DRDRILL_RUN_DIR="+runDir)
+	// Each iteration's scenarios write under its own directory.
+	cmd.Env = append(os.Environ(), "DRDRILL_OUTPUTS="+outputsFile, "DRDRILL_RUN_DIR="+outDir)
 	// Ctrl-C goes to ginkgo, which runs its cleanups; drdrill waits for it
 	// and then takes the lab down.
 	sigs := make(chan os.Signal, 1)

@@ -153,7 +153,9 @@ func (c *controller) check() {
 	case decision.None:
 		// A fenced region that is reachable again rejoins as secondary,
 		// re-seeded if its history diverged. Never a failback.
-		if sRole == RoleFenced && sh.Reachable && time.Since(c.lastRejoin[s.Name]) > 2*time.Second {
+		// Not across a blackholed replication link: a re-seed there could
+		// not catch up, and the partition's rollback will trigger this again.
+		if sRole == RoleFenced && sh.Reachable && !s.replIn.State().Blackholed && time.Since(c.lastRejoin[s.Name]) > 2*time.Second {
 			c.lastRejoin[s.Name] = time.Now()
 			l.mu.Lock()
 			if s.role == RoleFenced && s != l.primary {

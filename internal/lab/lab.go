@@ -74,6 +74,12 @@ type Lab struct {
 	primary *Region
 	ctrl    *controller
 	hb      *labHeartbeat
+
+	// The last region snapshot, served by Status while a long operation
+	// (a re-seed catching up, a switchover waiting) holds mu.
+	snapMu   sync.Mutex
+	lastSnap []regionSnap
+	lastPrim string
 }
 
 func freePort() (int, error) {

@@ -38,24 +38,46 @@ type Status struct {
 	// Healthy is true when the primary is writable and the secondary
 	// replicates without error: the steady state every drill starts from.
 	Healthy bool `json:"healthy"`
+	// Busy is true while a topology change is in progress; roles are then
+	// from just before it.
+	Busy bool `json:"busy,omitempty"`
+}
+
+type regionSnap struct {
+	r         *Region
+	s         *Server
+	role      Role
+	frozen    bool
+	inc, port int
+}
+
+// snapshot copies the regions' state, waiting at most briefly for a
+// topology change to finish before falling back to the last copy.
+func (l *Lab) snapshot() ([]regionSnap, string, bool) {
+	deadline := time.Now().Add(300 * time.Millisecond)
+	for !l.mu.TryLock() {
+		if time.Now().After(deadline) {
+			l.snapMu.Lock()
+			defer l.snapMu.Unlock()
+			return l.lastSnap, l.lastPrim, true
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	var snaps []regionSnap
+	for _, r := range l.regions {
+		snaps = append(snaps, regionSnap{r, r.server, r.role, r.frozen, r.incarnation, r.port})
+	}
+	primary := l.primary.Name
+	l.mu.Unlock()
+	l.snapMu.Lock()
+	l.lastSnap, l.lastPrim = snaps, primary
+	l.snapMu.Unlock()
+	return snaps, primary, false
 }
 
 // Status reads every region over its control socket (bounded by short timeouts).
 func (l *Lab) Status(ctx context.Context) Status {
-	l.mu.Lock()
-	type snap struct {
-		r         *Region
-		s         *Server
-		role      Role
-		frozen    bool
-		inc, port int
-	}
-	var snaps []snap
-	for _, r := range l.regions {
-		snaps = append(snaps, snap{r, r.server, r.role, r.frozen, r.incarnation, r.port})
-	}
-	primary := l.primary.Name
-	l.mu.Unlock()
+	snaps, primary, busy := l.snapshot()
 
 	lag, alarm := l.hb.snapshot()
 	st := Status{TimeNs: time.Now().UnixNano(), Primary: primary, Writer: l.writer.State(),
@@ -100,6 +122,7 @@ func (l *Lab) Status(ctx context.Context) Status {
 	for _, k := range st.Links {
 		healthy = healthy && !k.Blackholed
 	}
-	st.Healthy = healthy && !st.Controller.Paused
+	st.Busy = busy
+	st.Healthy = healthy && !st.Controller.Paused && !busy
 	return st
 }

@@ -61,10 +61,11 @@ func Start(ctx context.Context, t target.Target, opt Options) (s *Scenario, err 
 	if opt.Logf == nil {
 		opt.Logf = func(string, ...any) {}
 	}
-	s = &Scenario{opt: opt, t: t, readers: map[string]*sql.DB{}}
+	sc := &Scenario{opt: opt, t: t, readers: map[string]*sql.DB{}}
+	s = sc
 	defer func() {
 		if err != nil {
-			s.close()
+			sc.close() // s is nil by now
 		}
 	}()
 	if s.writer, err = t.Writer(); err != nil {
