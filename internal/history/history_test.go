@@ -111,6 +111,8 @@ func FuzzRead(f *testing.F) {
 	f.Add([]byte(`{"t":"op","w":1,"s":2,"i":3,"c":4,"r":"fail","e":"x"}`))
 	f.Add([]byte(`{"t":"op","w":01,"s":2,"i":3,"c":4,"r":"ok"}`))
 	f.Add([]byte(`{"t":"lag","region":"a","at":1,"ms":2}`))
+	f.Add([]byte(`{"t":"rows","region":"us-west-2","role":"primary","server_id":20001,"at":70,"rows":[[1,1,10001,15],[2,-3,7,0]]}`))
+	f.Add([]byte(`{"t":"rows","region":"a","role":"b","server_id":1,"at":1,"rows":[]}`))
 	f.Fuzz(func(t *testing.T, line []byte) {
 		if op, ok := parseOpFast(line); ok {
 			if !json.Valid(line) {
@@ -122,6 +124,24 @@ func FuzzRead(f *testing.F) {
 			}
 			if !reflect.DeepEqual(op, want) {
 				t.Fatalf("fast %+v != json %+v for %q", op, want, line)
+			}
+		}
+		if bytes.HasPrefix(line, []byte(`{"t":"rows"`)) {
+			set, rows, err := parseRows(line)
+			var rl rowsLine
+			jerr := json.Unmarshal(line, &rl)
+			if err == nil && jerr == nil {
+				if set.Region != rl.Region || set.ServerID != rl.ServerID || len(rows) != len(rl.Rows) {
+					t.Fatalf("rows fast path %+v/%d != json %+v/%d for %q", set, len(rows), rl.RowSet, len(rl.Rows), line)
+				}
+				for i, x := range rl.Rows {
+					if (rows[i] != Row{Writer: int(x[0]), Seq: x[1], Origin: uint32(x[2]), CommittedAt: x[3]}) {
+						t.Fatalf("row %d: fast %+v json %v", i, rows[i], x)
+					}
+				}
+			}
+			if err == nil && jerr != nil {
+				t.Fatalf("rows fast path accepted %q that encoding/json rejects: %v", line, jerr)
 			}
 		}
 		doc := append([]byte("{\"t\":\"meta\",\"version\":1}\n"), line...)

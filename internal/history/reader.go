@@ -21,7 +21,11 @@ func ReadFile(path string) (*History, error) {
 		return nil, err
 	}
 	defer f.Close()
-	h, err := Read(f)
+	hint := 0
+	if st, err := f.Stat(); err == nil {
+		hint = int(st.Size() / 64) // an op line is ~60–80 bytes
+	}
+	h, err := read(f, hint)
 	if err != nil {
 		return nil, fmt.Errorf("history %s: %w", path, err)
 	}
@@ -31,9 +35,11 @@ func ReadFile(path string) (*History, error) {
 // Read parses a history. A cut-off last line (a crash mid-write) is dropped
 // and reported in Torn/TornNote; any other malformed line is an error that
 // names the line.
-func Read(r io.Reader) (*History, error) {
+func Read(r io.Reader) (*History, error) { return read(r, 0) }
+
+func read(r io.Reader, opsHint int) (*History, error) {
 	br := bufio.NewReaderSize(r, 1<<20)
-	h := &History{}
+	h := &History{Ops: make([]Op, 0, opsHint)}
 	var acc []byte
 	sawMeta := false
 	for n := 1; ; n++ {
@@ -120,14 +126,9 @@ func (h *History) parseLine(b []byte, sawMeta *bool) error {
 		}
 		h.Events = append(h.Events, e)
 	case "rows":
-		var rl rowsLine
-		if err := json.Unmarshal(b, &rl); err != nil {
+		set, rows, err := parseRows(b)
+		if err != nil {
 			return err
-		}
-		set := rl.RowSet
-		rows := make([]Row, len(rl.Rows))
-		for i, x := range rl.Rows {
-			rows[i] = Row{Writer: int(x[0]), Seq: x[1], Origin: uint32(x[2]), CommittedAt: x[3]}
 		}
 		// Chunks of one region's read are consecutive lines.
 		if k := len(h.Rows) - 1; k >= 0 && h.Rows[k].Region == set.Region && h.Rows[k].At == set.At {
@@ -140,6 +141,113 @@ func (h *History) parseLine(b []byte, sawMeta *bool) error {
 		return fmt.Errorf("unknown line type %q", head.T)
 	}
 	return nil
+}
+
+// parseRows decodes a rows line. The header goes through encoding/json; the
+// (large) rows array is parsed by hand when it has exactly the shape the
+// recorder writes, and through encoding/json otherwise.
+func parseRows(b []byte) (RowSet, []Row, error) {
+	const key = `,"rows":[`
+	if i := bytes.LastIndex(b, []byte(key)); i > 0 && bytes.HasSuffix(b, []byte("]}")) {
+		var set RowSet
+		head := append(append([]byte(nil), b[:i]...), '}')
+		if err := json.Unmarshal(head, &set); err == nil {
+			if rows, ok := parseRowArray(b[i+len(key) : len(b)-2]); ok {
+				return set, rows, nil
+			}
+		}
+	}
+	var rl rowsLine
+	if err := json.Unmarshal(b, &rl); err != nil {
+		return RowSet{}, nil, err
+	}
+	rows := make([]Row, len(rl.Rows))
+	for i, x := range rl.Rows {
+		if x[2] < 0 || x[2] > 1<<32-1 {
+			return RowSet{}, nil, fmt.Errorf("row origin %d out of range", x[2])
+		}
+		rows[i] = Row{Writer: int(x[0]), Seq: x[1], Origin: uint32(x[2]), CommittedAt: x[3]}
+	}
+	return rl.RowSet, rows, nil
+}
+
+// parseRowArray parses `[a,b,c,d],[a,b,c,d]` (the body of the rows array).
+func parseRowArray(b []byte) ([]Row, bool) {
+	if len(b) == 0 {
+		return nil, true
+	}
+	rows := make([]Row, 0, bytes.Count(b, []byte{'['}))
+	for len(b) > 0 {
+		if b[0] != '[' {
+			return nil, false
+		}
+		end := bytes.IndexByte(b, ']')
+		if end < 0 {
+			return nil, false
+		}
+		var v [4]int64
+		f := b[1:end]
+		for k := 0; k < 4; k++ {
+			j := bytes.IndexByte(f, ',')
+			if k == 3 {
+				j = len(f)
+			}
+			if j <= 0 {
+				return nil, false
+			}
+			n, ok := jsonInt(f[:j])
+			if !ok {
+				return nil, false
+			}
+			v[k] = n
+			if k < 3 {
+				f = f[j+1:]
+			}
+		}
+		if v[0] != int64(int(v[0])) || v[2] < 0 || v[2] > 1<<32-1 {
+			return nil, false
+		}
+		rows = append(rows, Row{Writer: int(v[0]), Seq: v[1], Origin: uint32(v[2]), CommittedAt: v[3]})
+		b = b[end+1:]
+		if len(b) > 0 {
+			if b[0] != ',' {
+				return nil, false
+			}
+			b = b[1:]
+			if len(b) == 0 {
+				return nil, false
+			}
+		}
+	}
+	return rows, true
+}
+
+// jsonInt parses a JSON integer (no leading zeros, no plus sign).
+func jsonInt(d []byte) (int64, bool) {
+	if len(d) == 0 || len(d) > 20 {
+		return 0, false
+	}
+	digits := d
+	if d[0] == '-' {
+		digits = d[1:]
+	}
+	if len(digits) == 0 || (digits[0] == '0' && len(digits) > 1) {
+		return 0, false
+	}
+	var n int64
+	for _, c := range digits {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		if n > (1<<63-1-int64(c-'0'))/10 {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	if d[0] == '-' {
+		n = -n
+	}
+	return n, true
 }
 
 type opJSON struct {

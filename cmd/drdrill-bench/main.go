@@ -1,0 +1,297 @@
+// Command drdrill-bench measures drdrill's performance targets and prints
+// one line per figure, `drdrill-bench <name> <value> <unit>`, so figures can
+// be compared across commits. Timing targets live here, not in unit tests.
+package main
+
+import (
+	"context"
+	"database/sql"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/drdrill/drdrill/internal/check"
+	"github.com/drdrill/drdrill/internal/heartbeat"
+	"github.com/drdrill/drdrill/internal/history"
+	"github.com/drdrill/drdrill/internal/lab"
+	"github.com/drdrill/drdrill/internal/link"
+	"github.com/drdrill/drdrill/internal/target"
+	"github.com/drdrill/drdrill/internal/workload"
+)
+
+func figure(name string, value float64, unit string) {
+	fmt.Printf("drdrill-bench %s %s %s\n", name, strconv.FormatFloat(value, 'f', -1, 64), unit)
+}
+
+func fail(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "drdrill-bench: "+format+"\n", args...)
+	os.Exit(1)
+}
+
+func main() {
+	if len(os.Args) == 3 && os.Args[1] == "checker-child" {
+		checkerChild(os.Args[2])
+		return
+	}
+	drdrill := flag.String("drdrill", "build/drdrill", "the drdrill binary (make build)")
+	only := flag.String("only", "", "comma-separated groups to run: proxy, checker, report, lab (default all)")
+	flag.Parse()
+	want := func(g string) bool { return *only == "" || strings.Contains(","+*only+",", ","+g+",") }
+	if want("proxy") {
+		benchProxy()
+	}
+	if want("checker") {
+		benchChecker()
+	}
+	if want("lab") {
+		benchLab(*drdrill)
+	}
+}
+
+// benchProxy: p50 round trip through a fault-free link minus direct.
+func benchProxy() {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fail("%v", err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go io.Copy(c, c)
+		}
+	}()
+	l, err := link.Listen("bench", "127.0.0.1:0", ln.Addr().String())
+	if err != nil {
+		fail("%v", err)
+	}
+	defer l.Close()
+	rtt := func(addr string) time.Duration {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			fail("%v", err)
+		}
+		defer c.Close()
+		buf := make([]byte, 64)
+		var d []time.Duration
+		for i := 0; i < 3000; i++ {
+			start := time.Now()
+			c.Write(buf)
+			io.ReadFull(c, buf)
+			if i >= 200 { // warm-up
+				d = append(d, time.Since(start))
+			}
+		}
+		sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
+		return d[len(d)/2]
+	}
+	direct, proxied := rtt(ln.Addr().String()), rtt(l.Addr())
+	figure("proxy_overhead_p50_us", float64((proxied - direct).Microseconds()), "us")
+}
+
+// generateHistory writes a 1,000,000-operation history with a crash at the
+// midpoint and final reads of both regions.
+func generateHistory(path string) {
+	const writers, perWriter = 4, 250_000
+	rec, err := history.Create(path, history.Meta{Run: "bench", Scenario: "generated", Target: "lab", RateHz: 1000, Writers: writers, PrimaryServerID: 10001})
+	if err != nil {
+		fail("%v", err)
+	}
+	const step = int64(time.Millisecond)
+	faultAt := int64(perWriter/2) * step
+	var primary, old []history.Row
+	for s := int64(1); s <= perWriter; s++ {
+		for w := 1; w <= writers; w++ {
+			at := s*step + int64(w)
+			op := history.Op{Writer: w, Seq: s, Invoke: at, Complete: at + step/2, Outcome: history.OK}
+			switch {
+			case at >= faultAt && at < faultAt+300*step:
+				op.Outcome = history.Info
+			case s%997 == 0:
+				op.Outcome = history.Fail
+			}
+			rec.Op(op)
+			if op.Outcome == history.Fail {
+				continue
+			}
+			row := history.Row{Writer: w, Seq: s, Origin: 10001, CommittedAt: at}
+			if at > faultAt+300*step {
+				row.Origin = 20001
+			}
+			if at < faultAt-30*step || at > faultAt+300*step {
+				primary = append(primary, row)
+			}
+			if at < faultAt {
+				old = append(old, row)
+			}
+		}
+		if s%1000 == 0 {
+			rec.Lag(history.LagSample{Region: "us-west-2", At: s * step, Ms: float64(30 + s%20)})
+		}
+	}
+	rec.Event(history.Event{At: faultAt, Source: "fault", Kind: "inject", Fault: "region-crash"})
+	rec.Event(history.Event{At: faultAt + 300*step, Source: "controller", Kind: "promote", ServerID: 20001})
+	rec.Rows(history.RowSet{Region: "us-east-1", Role: "fenced", ServerID: 10001, Rows: old})
+	rec.Rows(history.RowSet{Region: "us-west-2", Role: "primary", ServerID: 20001, Rows: primary})
+	if err := rec.Close(); err != nil {
+		fail("%v", err)
+	}
+}
+
+func checkerChild(path string) {
+	start := time.Now()
+	h, err := history.ReadFile(path)
+	if err != nil {
+		fail("%v", err)
+	}
+	r := check.Check(h, check.Config{})
+	fmt.Println(time.Since(start).Nanoseconds(), r.Ops.Total)
+}
+
+// benchChecker reads and checks the generated history in a child process
+// so that its peak RSS is the checker's own.
+func benchChecker() {
+	dir, err := os.MkdirTemp("", "drdrill-bench-")
+	if err != nil {
+		fail("%v", err)
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "history.jsonl")
+	generateHistory(path)
+	self, _ := os.Executable()
+	cmd := exec.Command(self, "checker-child", path)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		fail("checker child: %v", err)
+	}
+	var ns, ops int64
+	fmt.Sscan(string(out), &ns, &ops)
+	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	figure("checker_ops_per_s", float64(int64(float64(ops)/(float64(ns)/1e9))), "ops/s")
+	figure("checker_1m_ops_ms", float64(ns/1e6), "ms")
+	figure("checker_peak_rss_mb", float64(ru.Maxrss/1024), "MB")
+}
+
+func median(v []time.Duration) time.Duration {
+	sort.Slice(v, func(i, j int) bool { return v[i] < v[j] })
+	return v[len(v)/2]
+}
+
+func benchLab(drdrill string) {
+	if _, err := os.Stat(drdrill); err != nil {
+		fail("%s not found: run `make build` first", drdrill)
+	}
+	base, err := os.MkdirTemp("", "drdrill-bench-lab-")
+	if err != nil {
+		fail("%v", err)
+	}
+	defer os.RemoveAll(base)
+	// lab_up_ms: from starting the command to both regions replicating,
+	// template cached (the first run caches it and is not counted).
+	var ups []time.Duration
+	for i := 0; i < 4; i++ {
+		dir := filepath.Join(base, fmt.Sprintf("up-%d", i))
+		start := time.Now()
+		if out, err := exec.Command(drdrill, "lab", "up", "--dir", dir).CombinedOutput(); err != nil {
+			fail("lab up: %v\n%s", err, out)
+		}
+		if i > 0 {
+			ups = append(ups, time.Since(start))
+		}
+		if out, err := exec.Command(drdrill, "lab", "down", "--dir", dir).CombinedOutput(); err != nil {
+			fail("lab down: %v\n%s", err, out)
+		}
+	}
+	figure("lab_up_ms", float64(median(ups).Milliseconds()), "ms")
+
+	dir := filepath.Join(base, "lab")
+	if out, err := exec.Command(drdrill, "lab", "up", "--dir", dir).CombinedOutput(); err != nil {
+		fail("lab up: %v\n%s", err, out)
+	}
+	defer exec.Command(drdrill, "lab", "down", "--dir", dir).Run()
+	t, err := target.Open(filepath.Join(dir, lab.OutputsFile))
+	if err != nil {
+		fail("%v", err)
+	}
+	lagAndRSS(t, dir)
+	maxRate(t, dir)
+}
+
+// lagAndRSS runs 200 writes/s for 10 s over the 35 ms link.
+func lagAndRSS(t target.Target, dir string) {
+	rec, err := history.Create(filepath.Join(dir, "bench-lag.jsonl"), history.Meta{Run: "bench", RateHz: 200, Writers: 4})
+	if err != nil {
+		fail("%v", err)
+	}
+	writer, _ := t.Writer()
+	hbw, _ := t.Writer()
+	readers := map[string]*sql.DB{}
+	for _, r := range t.Regions() {
+		readers[r], _ = t.Reader(r)
+	}
+	hb, err := heartbeat.Start(context.Background(), hbw, readers, rec, heartbeat.Config{})
+	if err != nil {
+		fail("heartbeat: %v", err)
+	}
+	wl := workload.Start(writer, rec, workload.Config{Rate: 200, Writers: 4})
+	time.Sleep(5 * time.Second)
+	rss := 0.0
+	info, _ := lab.ReadInfo(dir)
+	for _, region := range t.Regions() {
+		b, _ := os.ReadFile(filepath.Join(info.RunDir, region, "mariadbd.pid"))
+		pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+		st, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+		for _, line := range strings.Split(string(st), "\n") {
+			if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
+				kb, _ := strconv.ParseFloat(f[1], 64)
+				rss += kb / 1024
+			}
+		}
+	}
+	time.Sleep(5 * time.Second)
+	wl.Stop()
+	hb.Stop()
+	rec.Close()
+	h, err := history.ReadFile(filepath.Join(dir, "bench-lag.jsonl"))
+	if err != nil {
+		fail("%v", err)
+	}
+	var lag []float64
+	for _, s := range h.Lag {
+		if s.Region == t.Regions()[1] {
+			lag = append(lag, s.Ms)
+		}
+	}
+	p := check.PercentilesOf(lag)
+	figure("lab_rss_mb", float64(int(rss)), "MB")
+	figure("replication_lag_p50_ms", float64(int(p.P50*10))/10, "ms")
+	figure("replication_lag_p99_ms", float64(int(p.P99*10))/10, "ms")
+	figure("workload_200_acked_per_s", float64(int(wl.Stats().AckedPerSec())), "writes/s")
+}
+
+// maxRate asks for far more than the lab can take and counts acknowledgements.
+func maxRate(t target.Target, dir string) {
+	rec, err := history.Create(filepath.Join(dir, "bench-rate.jsonl"), history.Meta{Run: "bench", RateHz: 4000, Writers: 16})
+	if err != nil {
+		fail("%v", err)
+	}
+	writer, _ := t.Writer()
+	wl := workload.Start(writer, rec, workload.Config{Rate: 4000, Writers: 16, MaxInFlight: 32})
+	time.Sleep(5 * time.Second)
+	st := wl.Stop()
+	rec.Close()
+	figure("canary_max_acked_writes_per_s", float64(int(st.AckedPerSec())), "writes/s")
+}
