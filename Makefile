@@ -10,7 +10,7 @@ REPEAT ?= 1
 STATICCHECK_VERSION := v0.8.2
 export CGO_ENABLED ?= 0
 
-.PHONY: all deps build drill test lint bench clean
+.PHONY: all deps build drill test lint bench report-check clean
 
 all: build
 
@@ -26,13 +26,19 @@ build: | deps
 
 ## drill: lab up → suites (LABELS=…, REPEAT=N) → reports/<run-id>/ → lab down (always)
 drill: build
-	$(BUILD)/drdrill drill --labels '$(LABELS)' --repeat $(REPEAT)
+	$(BUILD)/drdrill drill --labels '$(LABELS)' --repeat $(REPEAT) --policy '$(POLICY)'
 
 ## test: lint, unit and real-process tests, and the drill suites against a real lab
 test: build lint
 	$(GO) test -count=1 -timeout 25m ./...
 	@# the whole catalogue, twice on one lab: every fault rolls back to a steady state
 	$(BUILD)/drdrill drill --reports $(BUILD)/test-reports --repeat 2
+	scripts/report-check.sh $$(ls -d $(BUILD)/test-reports/*/ | sort | tail -1)index.html
+	scripts/report-check.sh $(BUILD)/test-reports/index.html
+
+## report-check: render the newest run's report in headless Chromium and save a screenshot
+report-check:
+	scripts/report-check.sh $$(ls -d reports/*/ | sort | tail -1)index.html
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -24,6 +24,7 @@ import (
 	"github.com/drdrill/drdrill/internal/history"
 	"github.com/drdrill/drdrill/internal/lab"
 	"github.com/drdrill/drdrill/internal/link"
+	"github.com/drdrill/drdrill/internal/report"
 	"github.com/drdrill/drdrill/internal/target"
 	"github.com/drdrill/drdrill/internal/workload"
 )
@@ -51,6 +52,9 @@ func main() {
 	}
 	if want("checker") {
 		benchChecker()
+	}
+	if want("report") {
+		benchReport()
 	}
 	if want("lab") {
 		benchLab(*drdrill)
@@ -183,6 +187,35 @@ func benchChecker() {
 	figure("checker_ops_per_s", float64(int64(float64(ops)/(float64(ns)/1e9))), "ops/s")
 	figure("checker_1m_ops_ms", float64(ns/1e6), "ms")
 	figure("checker_peak_rss_mb", float64(ru.Maxrss/1024), "MB")
+}
+
+// benchReport renders a run holding the generated 1M-operation history.
+func benchReport() {
+	dir, err := os.MkdirTemp("", "drdrill-bench-report-")
+	if err != nil {
+		fail("%v", err)
+	}
+	defer os.RemoveAll(dir)
+	run := filepath.Join(dir, "reports", "bench-run")
+	if err := os.MkdirAll(filepath.Join(run, "region-outage"), 0o755); err != nil {
+		fail("%v", err)
+	}
+	generateHistory(filepath.Join(run, "region-outage", "history.jsonl"))
+	start := time.Now()
+	r, err := report.Build(run, nil)
+	if err != nil {
+		fail("%v", err)
+	}
+	if err := report.Render(run, r); err != nil {
+		fail("%v", err)
+	}
+	took := time.Since(start)
+	st, err := os.Stat(filepath.Join(run, report.HTMLFile))
+	if err != nil {
+		fail("%v", err)
+	}
+	figure("report_render_ms", float64(took.Milliseconds()), "ms")
+	figure("report_html_kb", float64(st.Size()/1024), "KB")
 }
 
 func median(v []time.Duration) time.Duration {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -12,7 +13,12 @@ import (
 	"syscall"
 	"time"
 
+	"runtime"
+
 	"github.com/drdrill/drdrill/internal/lab"
+	"github.com/drdrill/drdrill/internal/outputs"
+	"github.com/drdrill/drdrill/internal/policy"
+	"github.com/drdrill/drdrill/internal/report"
 )
 
 func init() {
@@ -52,6 +58,7 @@ func drill(args []string) error {
 	outputsFile := fs.String("outputs", "", "attach to this outputs file instead of starting a lab")
 	runID := fs.String("run-id", "", "run id (default: UTC timestamp)")
 	timeout := fs.Duration("timeout", 30*time.Minute, "suite timeout")
+	policyFile := fs.String("policy", "", "SLO policy file (YAML); default: the built-in policy for the target")
 	repeat := fs.Int("repeat", 1, "run the suites this many times on one lab (iteration reports in iter-N/)")
 	lf := newLabFlags(fs)
 	if err := fs.Parse(args); err != nil {
@@ -108,6 +115,15 @@ func drill(args []string) error {
 		return err
 	}
 
+	meta := runMeta(*runID, *labels, *repeat, out)
+	if *policyFile != "" {
+		if _, err := policy.Load(*policyFile); err != nil {
+			return err
+		}
+		abs, _ := filepath.Abs(*policyFile)
+		*policyFile = abs
+	}
+	writeRunMeta(runDir, meta)
 	failed := 0
 	for i := 1; i <= *repeat; i++ {
 		outDir := runDir
@@ -115,7 +131,7 @@ func drill(args []string) error {
 			outDir = filepath.Join(runDir, fmt.Sprintf("iter-%d", i))
 			fmt.Printf("[phase] iteration %d of %d\n", i, *repeat)
 		}
-		code, err := runSuites(ginkgo, outDir, runDir, out, *labels, *suites, *timeout)
+		code, err := runSuites(ginkgo, outDir, out, *labels, *suites, *policyFile, meta.Seed+int64(i-1), *timeout)
 		if err != nil {
 			return err
 		}
@@ -123,18 +139,74 @@ func drill(args []string) error {
 			failed++
 		}
 	}
-	fmt.Printf("[phase] suites finished after %v; %d of %d iteration(s) failed; reports in %s\n",
-		time.Since(start).Round(time.Millisecond), failed, *repeat, runDir)
-	if failed > 0 {
+	meta.FinishedNs = time.Now().UnixNano()
+	writeRunMeta(runDir, meta)
+	fmt.Printf("[phase] suites finished after %v; %d of %d iteration(s) failed\n", time.Since(start).Round(time.Millisecond), failed, *repeat)
+	verdictFailed := summarize(runDir, time.Since(start))
+	if failed > 0 || verdictFailed {
 		return exitError{1}
 	}
 	return nil
 }
 
+// summarize renders the run's reports and prints the one-screen summary.
+func summarize(runDir string, wall time.Duration) bool {
+	r, err := report.Build(runDir, nil)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "drdrill drill: report: %v\n", err)
+		return true
+	}
+	if err := report.Render(runDir, r); err != nil {
+		fmt.Fprintf(os.Stderr, "drdrill drill: report: %v\n", err)
+	}
+	var faults time.Duration
+	for _, s := range r.Scenarios {
+		for _, w := range s.Windows {
+			faults += time.Duration((w.ToMs - w.FromMs) * float64(time.Millisecond))
+		}
+	}
+	fmt.Println()
+	r.WriteTable(os.Stdout)
+	fmt.Printf("wall time %v, of which deliberate fault windows %v\n", wall.Round(time.Second), faults.Round(100*time.Millisecond))
+	fmt.Printf("reports: %s (summary.md, report.json, junit.xml) and %s\n", filepath.Join(runDir, report.HTMLFile), filepath.Join(filepath.Dir(runDir), report.HTMLFile))
+	return r.Verdict != "pass"
+}
+
+func gitCommit() string {
+	out, err := exec.Command("git", "rev-parse", "HEAD").Output()
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(out))
+}
+
+func runMeta(id, labels string, repeat int, outputsFile string) report.RunMeta {
+	m := report.RunMeta{ID: id, Labels: labels, Repeat: repeat, StartedNs: time.Now().UnixNano(), GitCommit: gitCommit(),
+		Seed: time.Now().Unix() % 100000, Target: "lab",
+		ToolVersions: map[string]string{"go": runtime.Version()}}
+	if o, err := outputs.Read(outputsFile); err == nil && o[outputs.TargetKind] != "" {
+		m.Target = o[outputs.TargetKind]
+	}
+	if b, err := lab.FindBinaries(); err == nil {
+		m.ToolVersions["mariadb"] = b.Version
+	}
+	if g, err := findGinkgo(); err == nil {
+		if out, err := exec.Command(g, "version").Output(); err == nil {
+			m.ToolVersions["ginkgo"] = strings.TrimSpace(string(out))
+		}
+	}
+	return m
+}
+
+func writeRunMeta(runDir string, m report.RunMeta) {
+	b, _ := json.MarshalIndent(m, "", "  ")
+	_ = os.WriteFile(filepath.Join(runDir, report.RunMetaFile), b, 0o644)
+}
+
 // runSuites runs ginkgo once and returns its exit code.
-func runSuites(ginkgo, outDir, runDir, outputsFile, labels, suites string, timeout time.Duration) (int, error) {
+func runSuites(ginkgo, outDir, outputsFile, labels, suites, policyFile string, seed int64, timeout time.Duration) (int, error) {
 	gargs := []string{"run", "--junit-report", "junit.xml", "--json-report", "ginkgo-report.json", "--output-dir", outDir,
-		"-v", "--poll-progress-after", "20s", "--poll-progress-interval", "10s", "--timeout", timeout.String()}
+		"-v", "--poll-progress-after", "20s", "--poll-progress-interval", "10s", "--timeout", timeout.String(), "--seed", fmt.Sprint(seed)}
 	if strings.TrimSpace(labels) != "" {
 		gargs = append(gargs, "--label-filter", labels)
 	}
@@ -143,6 +215,9 @@ func runSuites(ginkgo, outDir, runDir, outputsFile, labels, suites string, timeo
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	// Each iteration's scenarios write under its own directory.
 	cmd.Env = append(os.Environ(), "DRDRILL_OUTPUTS="+outputsFile, "DRDRILL_RUN_DIR="+outDir)
+	if policyFile != "" {
+		cmd.Env = append(cmd.Env, "DRDRILL_POLICY="+policyFile)
+	}
 	// Ctrl-C goes to ginkgo, which runs its cleanups; drdrill waits for it
 	// and then takes the lab down.
 	sigs := make(chan os.Signal, 1)

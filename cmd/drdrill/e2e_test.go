@@ -218,3 +218,39 @@ func TestRecoverAfterKillDashNineMidFault(t *testing.T) {
 		t.Fatalf("second recover:\n%s", again)
 	}
 }
+
+// `drdrill verdict` is the sign-off gate: exit 0 on a passing policy, 1 on
+// a failing one, naming each failing check; `drdrill report` re-renders.
+func TestVerdictGatesAndReportRerenders(t *testing.T) {
+	reports := t.TempDir()
+	runDir := filepath.Join(reports, "20261129T102824Z")
+	if err := os.CopyFS(runDir, os.DirFS("../../internal/report/testdata/run/20261129T102824Z")); err != nil {
+		t.Fatal(err)
+	}
+	if out := mustRun(t, "verdict", runDir); !strings.Contains(out, "verdict: PASS") {
+		t.Fatalf("default policy:\n%s", out)
+	}
+	strict := filepath.Join(t.TempDir(), "strict.yaml")
+	os.WriteFile(strict, []byte("version: 1\nscenarios:\n  region-outage:\n    rpo_lost_writes: 0\n    rto_ms: 100\n"), 0o644)
+	r := run(t, nil, "verdict", "--policy", strict, runDir)
+	if r.code != 1 || !strings.Contains(r.out, "FAIL region-outage rpo_lost_writes: measured 6 writes") || !strings.Contains(r.out, "FAIL region-outage rto_ms") {
+		t.Fatalf("strict policy: exit %d\n%s", r.code, r.out)
+	}
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	os.WriteFile(bad, []byte("version: 1\nscenarios:\n  region-outage:\n    rto: 1\n"), 0o644)
+	if r := run(t, nil, "verdict", "--policy", bad, runDir); r.code == 0 || !strings.Contains(r.out, "field rto not found") {
+		t.Fatalf("bad policy: exit %d\n%s", r.code, r.out)
+	}
+	out := mustRun(t, "report", runDir)
+	for _, f := range []string{"report.json", "summary.md", "index.html"} {
+		if _, err := os.Stat(filepath.Join(runDir, f)); err != nil {
+			t.Fatalf("report did not write %s:\n%s", f, out)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(reports, "index.html")); err != nil {
+		t.Fatal("no reports/index.html")
+	}
+	if r := run(t, nil, "report", filepath.Join(reports, "nonexistent")); r.code == 0 || !strings.Contains(r.out, "does not exist") {
+		t.Fatalf("report of a missing run: exit %d\n%s", r.code, r.out)
+	}
+}

@@ -1,0 +1,174 @@
+package report
+
+import (
+	"fmt"
+	"html/template"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/drdrill/drdrill/internal/svgplot"
+)
+
+var regionColors = []string{"#1f77b4", "#9467bd", "#17becf", "#8c564b"}
+
+func markColor(kind string) string {
+	switch kind {
+	case "detect":
+		return "#d62728"
+	case "promote", "primary-restart":
+		return "#2ca02c"
+	case "fence":
+		return "#ff7f0e"
+	case "diverged", "reseed":
+		return "#8c564b"
+	case "alarm":
+		return "#e377c2"
+	}
+	return "#555"
+}
+
+func (s Scenario) WritesChart() template.HTML {
+	c := svgplot.Chart{Title: "Writes by outcome", XLabel: "ms since scenario start", YLabel: "writes per bucket", BarWidth: s.BucketMs, XMax: s.DurationMs}
+	var ok, fail, info []svgplot.XY
+	for _, b := range s.Writes {
+		ok = append(ok, svgplot.XY{X: b.T, Y: float64(b.OK)})
+		fail = append(fail, svgplot.XY{X: b.T, Y: float64(b.Fail)})
+		info = append(info, svgplot.XY{X: b.T, Y: float64(b.Info)})
+	}
+	c.Series = []svgplot.Series{{Name: "acknowledged", Color: "#2ca02c", Bars: true, Points: ok},
+		{Name: "failed", Color: "#d62728", Bars: true, Points: fail},
+		{Name: "unknown (info)", Color: "#ff9f1c", Bars: true, Points: info}}
+	s.annotate(&c)
+	return template.HTML(c.SVG())
+}
+
+func (s Scenario) LagChart() template.HTML {
+	c := svgplot.Chart{Title: "Replication lag per region", XLabel: "ms since scenario start", YLabel: "lag ms", XMax: s.DurationMs}
+	regions := make([]string, 0, len(s.Lag))
+	for r := range s.Lag {
+		regions = append(regions, r)
+	}
+	sort.Strings(regions)
+	for i, r := range regions {
+		var pts []svgplot.XY
+		for _, p := range s.Lag[r] {
+			pts = append(pts, svgplot.XY{X: p.T, Y: p.V})
+		}
+		c.Series = append(c.Series, svgplot.Series{Name: r, Color: regionColors[i%len(regionColors)], Points: pts})
+	}
+	c.HLines = []svgplot.HLine{{At: 500, Label: "alarm 500 ms", Color: "#e377c2"}}
+	s.annotate(&c)
+	return template.HTML(c.SVG())
+}
+
+func (s Scenario) annotate(c *svgplot.Chart) {
+	for _, w := range s.Windows {
+		c.Bands = append(c.Bands, svgplot.Band{From: w.FromMs, To: w.ToMs, Label: w.Fault})
+	}
+	for _, m := range s.Markers {
+		if m.Kind == "rejoin" || m.Kind == "restart" {
+			continue // keep the plot readable; they are in the event table
+		}
+		c.Marks = append(c.Marks, svgplot.Mark{At: m.AtMs, Label: m.Kind + " " + m.Region, Color: markColor(m.Kind)})
+	}
+}
+
+// TargetsChart draws measured RPO and RTO against their targets, as bars.
+func (s Scenario) TargetsChart() template.HTML {
+	var rows []string
+	for _, m := range s.Measurements {
+		if m.Check != "rpo_ms" && m.Check != "rto_ms" && m.Check != "rpo_lost_writes" {
+			continue
+		}
+		scale := m.Measured
+		if m.Target != nil {
+			scale = max(scale, *m.Target)
+		}
+		if scale <= 0 {
+			scale = 1
+		}
+		color := "#2ca02c"
+		if !m.Met {
+			color = "#d62728"
+		}
+		target := ""
+		if m.Target != nil {
+			x := 120 + 500*(*m.Target)/scale
+			target = fmt.Sprintf(`<line x1="%.1f" x2="%.1f" y1="2" y2="20" stroke="#000" stroke-width="2"/><text x="%.1f" y="30" class="ml">target %g %s</text>`, x, x, x-30, *m.Target, m.Unit)
+		}
+		rows = append(rows, fmt.Sprintf(`<svg xmlns="http://www.w3.org/2000/svg" width="760" height="34" viewBox="0 0 760 34"><text x="0" y="15">%s</text><rect x="120" y="4" width="%.1f" height="14" fill="%s"/><text x="%.1f" y="15">%.4g %s ±%.3g</text>%s</svg>`,
+			m.Check, 500*m.Measured/scale, color, 126+500*m.Measured/scale, m.Measured, m.Unit, m.Resolution, target))
+	}
+	return template.HTML(strings.Join(rows, "<br>"))
+}
+
+// htmlMark avoids emoji: headless browsers and many fonts lack them.
+func htmlMark(v string) string {
+	switch v {
+	case "pass":
+		return "PASS"
+	case "fail":
+		return "FAIL"
+	}
+	return strings.ToUpper(v)
+}
+
+// WriteHTML writes the self-contained index.html of one run.
+func (r *Report) WriteHTML(w io.Writer) error {
+	return runTemplate.Execute(w, r)
+}
+
+var funcs = template.FuncMap{
+	"mark":  htmlMark,
+	"short": short,
+	"fig":   func(s Scenario, c string) string { return s.figure(c) },
+	"f1":    func(v float64) string { return fmt.Sprintf("%.1f", v) },
+	"style": func() template.CSS { return template.CSS(pageStyle + svgplot.Style) },
+	"deref": func(p *float64) string {
+		if p == nil {
+			return "–"
+		}
+		return fmt.Sprintf("%.0f", *p)
+	},
+	"join":  strings.Join,
+	"inc":   func(i int) int { return i + 1 },
+	"lower": strings.ToLower,
+}
+
+const pageStyle = `body{font:14px/1.45 system-ui,sans-serif;margin:24px;color:#222;max-width:1100px}
+h1{font-size:20px}h2{font-size:17px;margin-top:32px;border-top:1px solid #ddd;padding-top:14px}
+table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ddd;padding:3px 8px;text-align:left;font-size:13px}
+th{background:#f6f6f6}.pass{color:#1a7f37;font-weight:600}.fail{color:#cf222e;font-weight:600}.note{color:#8a6d00}
+.partial{background:#fff8c5;border:1px solid #d4a72c;padding:8px}code{background:#f3f3f3;padding:0 3px}
+.small{font-size:12px;color:#555}
+`
+
+var runTemplate = template.Must(template.New("run").Funcs(funcs).Parse(`<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>drdrill run {{.Run.ID}}</title>
+<style>{{style}}</style></head><body>
+<h1>drdrill run <code>{{.Run.ID}}</code> — <span class="{{.Verdict}}">{{mark .Verdict}}</span></h1>
+<p class="small">target {{.Run.Target}}{{if .Run.GitCommit}} · commit <code>{{short .Run.GitCommit}}</code>{{end}}{{if .Run.Labels}} · labels <code>{{.Run.Labels}}</code>{{end}} · policy {{.Policy.Source}}{{if .Run.Seed}} · seed {{.Run.Seed}}{{end}}{{range $k, $v := .Run.ToolVersions}} · {{$k}} {{$v}}{{end}}</p>
+{{if .Partial}}<p class="partial"><b>Partial report.</b> {{join .PartialReasons "; "}}</p>{{end}}
+{{range .Notes}}<p class="note">{{.}}</p>{{end}}
+<table><tr><th>scenario</th><th>verdict</th><th>lost writes</th><th>RPO ms</th><th>RTO ms</th><th>lag p99 ms</th><th>zombies</th></tr>
+{{range .Scenarios}}<tr><td><a href="#{{.Dir}}">{{.Name}}{{if .Iteration}} #{{.Iteration}}{{end}}</a></td><td class="{{.Verdict}}">{{mark .Verdict}}</td><td>{{fig . "rpo_lost_writes"}}</td><td>{{fig . "rpo_ms"}}</td><td>{{fig . "rto_ms"}}</td><td>{{fig . "lag_p99_ms"}}</td><td>{{fig . "zombie_writes"}}</td></tr>
+{{end}}</table>
+<p class="small">Cells read <code>measured ±resolution / target</code>; ✗ marks a breach. RPO is the time span of acknowledged writes missing from the new primary; RTO runs from the fault until writes succeed and keep succeeding for the stability window.</p>
+{{if .Specs}}<p>Specs: {{.Specs.Passed}} passed, {{.Specs.Failed}} failed, {{.Specs.Skipped}} skipped.</p>{{range .Specs.Failures}}<p class="fail">{{.}}</p>{{end}}{{end}}
+{{range .Scenarios}}
+<h2 id="{{.Dir}}">{{.Name}}{{if .Iteration}} #{{.Iteration}}{{end}} — <span class="{{.Verdict}}">{{mark .Verdict}}</span></h2>
+{{range .Breaches}}<p class="fail">{{.Message}}</p>{{end}}
+{{range .Notes}}<p class="note">{{.}}</p>{{end}}
+{{with .Result}}<p>{{.Ops.Total}} writes: {{.Ops.OK}} acknowledged, {{.Ops.Fail}} failed, {{.Ops.Info}} unknown ({{.InfoApplied}} found applied, {{.InfoNotApplied}} not). Lost: {{.RPO.LostWrites}} spanning {{f1 .RPO.SpanMs}} ms (±{{f1 .RPO.ResolutionMs}}). Detect {{deref .RTO.DetectMs}} ms, promote {{deref .RTO.PromoteMs}} ms{{if .RTO.Judged}}, RTO {{if .RTO.Recovered}}{{f1 .RTO.Ms}} ms{{else}}<b>not recovered</b>{{end}}{{end}}. Zombie writes: {{.ZombieCount}}.</p>{{end}}
+{{.TargetsChart}}
+{{.WritesChart}}
+{{.LagChart}}
+{{with .Result}}{{if .RPO.Lost}}<p><b>First lost writes</b> (acknowledged, absent on the new primary):</p><table><tr><th>writer</th><th>seq</th><th>invoked ms</th><th>acknowledged ms</th></tr>{{range .RPO.Lost}}<tr><td>{{.Writer}}</td><td>{{.Seq}}</td><td>{{f1 .InvokeMs}}</td><td>{{f1 .AckMs}}</td></tr>{{end}}</table>{{end}}
+{{if .Zombies}}<p><b>First zombie writes</b> (accepted by a server that was not the primary):</p><table><tr><th>region</th><th>writer</th><th>seq</th><th>origin server</th><th>committed ms</th></tr>{{range .Zombies}}<tr><td>{{.Region}}</td><td>{{.Writer}}</td><td>{{.Seq}}</td><td>{{.Origin}}</td><td>{{f1 .CommittedMs}}</td></tr>{{end}}</table>{{end}}{{end}}
+{{if .Markers}}<details><summary>Controller events ({{len .Markers}})</summary><table><tr><th>ms</th><th>event</th><th>region</th><th>detail</th></tr>{{range .Markers}}<tr><td>{{f1 .AtMs}}</td><td>{{.Kind}}</td><td>{{.Region}}</td><td>{{.Detail}}</td></tr>{{end}}</table></details>{{end}}
+{{end}}
+{{if .Ledger}}<h2>Fault ledger</h2><table><tr><th>id</th><th>fault</th><th>state</th><th>by</th></tr>{{range .Ledger}}<tr><td>{{.ID}}</td><td>{{.Fault}}</td><td>{{.State}}</td><td>{{.By}}</td></tr>{{end}}</table>{{end}}
+<p class="small">Generated by drdrill from the run's histories; re-render with <code>drdrill report DIR</code>.</p>
+</body></html>
+`))

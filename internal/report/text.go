@@ -1,0 +1,133 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+)
+
+// figure formats a measured value and its target for tables.
+func (s Scenario) figure(check string) string {
+	for _, m := range s.Measurements {
+		if m.Check != check {
+			continue
+		}
+		v := fmt.Sprintf("%.0f", m.Measured)
+		if m.Unit == "ms" && m.Measured < 100 {
+			v = fmt.Sprintf("%.1f", m.Measured)
+		}
+		if m.Resolution > 0 {
+			v += fmt.Sprintf(" ±%.0f", m.Resolution)
+		}
+		if m.Target != nil {
+			v += fmt.Sprintf(" / %g", *m.Target)
+		}
+		if !m.Met {
+			v += " ✗"
+		}
+		return v
+	}
+	return "–"
+}
+
+func (s Scenario) label() string {
+	if s.Iteration > 0 {
+		return fmt.Sprintf("%s #%d", s.Name, s.Iteration)
+	}
+	return s.Name
+}
+
+func verdictMark(v string) string {
+	switch v {
+	case "pass":
+		return "✅ pass"
+	case "fail":
+		return "❌ FAIL"
+	}
+	return "⚠️ " + v
+}
+
+// WriteMarkdown writes summary.md: one table, short enough for a PR comment.
+func (r *Report) WriteMarkdown(w io.Writer) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "## drdrill run `%s` — %s\n\n", r.Run.ID, verdictMark(r.Verdict))
+	meta := []string{"target " + orDash(r.Run.Target)}
+	if r.Run.GitCommit != "" {
+		meta = append(meta, "commit `"+short(r.Run.GitCommit)+"`")
+	}
+	if r.Run.Labels != "" {
+		meta = append(meta, "labels `"+r.Run.Labels+"`")
+	}
+	meta = append(meta, "policy "+orDash(r.Policy.Source))
+	fmt.Fprintf(&b, "%s\n\n", strings.Join(meta, " · "))
+	if r.Partial {
+		fmt.Fprintf(&b, "> **Partial report:** %s\n\n", strings.Join(r.PartialReasons, "; "))
+	}
+	b.WriteString("| scenario | verdict | lost writes | RPO ms | RTO ms | detect ms | lag p99 ms | zombies |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|\n")
+	for _, s := range r.Scenarios {
+		detect := "–"
+		if s.Result != nil && s.Result.RTO.DetectMs != nil {
+			detect = fmt.Sprintf("%.0f", *s.Result.RTO.DetectMs)
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", s.label(), verdictMark(s.Verdict),
+			s.figure("rpo_lost_writes"), s.figure("rpo_ms"), s.figure("rto_ms"), detect, s.figure("lag_p99_ms"), s.figure("zombie_writes"))
+	}
+	b.WriteString("\nCells read `measured ±resolution / target`; ✗ marks a breach.\n")
+	var breaches []string
+	for _, s := range r.Scenarios {
+		for _, br := range s.Breaches {
+			breaches = append(breaches, "- "+br.Message)
+		}
+	}
+	if len(breaches) > 0 {
+		fmt.Fprintf(&b, "\n**Breaches**\n\n%s\n", strings.Join(breaches, "\n"))
+	}
+	if r.Specs != nil && r.Specs.Failed > 0 {
+		fmt.Fprintf(&b, "\n**Failed specs** (%d)\n\n", r.Specs.Failed)
+		for _, f := range r.Specs.Failures {
+			fmt.Fprintf(&b, "- %s\n", strings.ReplaceAll(f, "\n", " "))
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// WriteTable writes the one-screen summary the drill prints at the end.
+func (r *Report) WriteTable(w io.Writer) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "SCENARIO\tVERDICT\tLOST\tRPO ms\tRTO ms\tLAG p99 ms\tZOMBIES\n")
+	for _, s := range r.Scenarios {
+		v := s.Verdict
+		if v != "pass" {
+			v = strings.ToUpper(v)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.label(), v, s.figure("rpo_lost_writes"), s.figure("rpo_ms"), s.figure("rto_ms"), s.figure("lag_p99_ms"), s.figure("zombie_writes"))
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "verdict: %s", strings.ToUpper(r.Verdict))
+	if r.Partial {
+		fmt.Fprintf(w, " (partial: %s)", strings.Join(r.PartialReasons, "; "))
+	}
+	fmt.Fprintln(w)
+	for _, s := range r.Scenarios {
+		for _, br := range s.Breaches {
+			fmt.Fprintf(w, "  breach: %s\n", br.Message)
+		}
+	}
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "–"
+	}
+	return s
+}
+
+func short(commit string) string {
+	if len(commit) > 12 {
+		return commit[:12]
+	}
+	return commit
+}
