@@ -10,7 +10,7 @@ REPEAT ?= 1
 STATICCHECK_VERSION := v0.8.2
 export CGO_ENABLED ?= 0
 
-.PHONY: all deps build drill test lint bench report-check clean
+.PHONY: all deps build drill test lint bench report-check lambda lambda-check clean
 
 all: build
 
@@ -24,12 +24,30 @@ build: | deps
 	$(GO) build -o $(BUILD)/drdrill ./cmd/drdrill
 	$(GO) build -o $(BUILD)/ginkgo github.com/onsi/ginkgo/v2/ginkgo
 
+LAMBDAS := healthmonitor failovertrigger
+
+## lambda: build/lambda/<fn>.zip for arm64 (Graviton), provided.al2023, reproducible
+lambda:
+	@for f in $(LAMBDAS); do \
+	  GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath -buildvcs=false \
+	    -ldflags='-s -w -buildid=' -o $(BUILD)/lambda/$$f/bootstrap ./lambda/$$f || exit 1; \
+	  $(GO) run ./cmd/lambdazip $(BUILD)/lambda/$$f.zip $(BUILD)/lambda/$$f/bootstrap || exit 1; \
+	  echo "built $(BUILD)/lambda/$$f.zip ($$(stat -c %s $(BUILD)/lambda/$$f.zip) bytes, sha256 $$(sha256sum $(BUILD)/lambda/$$f.zip | cut -c1-16))"; \
+	done
+
+## lambda-check: two builds give byte-identical zips
+lambda-check: lambda
+	@mkdir -p $(BUILD)/lambda-again && cp $(BUILD)/lambda/*.zip $(BUILD)/lambda-again/ && rm -rf $(BUILD)/lambda/*/bootstrap
+	@$(MAKE) --no-print-directory lambda >/dev/null
+	@for f in $(LAMBDAS); do cmp $(BUILD)/lambda/$$f.zip $(BUILD)/lambda-again/$$f.zip || { echo "lambda-check: $$f.zip differs between two builds" >&2; exit 1; }; done
+	@echo "lambda-check: both zips are byte-identical across builds"
+
 ## drill: lab up → suites (LABELS=…, REPEAT=N) → reports/<run-id>/ → lab down (always)
 drill: build
 	$(BUILD)/drdrill drill --labels '$(LABELS)' --repeat $(REPEAT) --policy '$(POLICY)'
 
 ## test: lint, unit and real-process tests, and the drill suites against a real lab
-test: build lint
+test: build lint lambda-check
 	$(GO) test -count=1 -timeout 25m ./...
 	@# the whole catalogue, twice on one lab: every fault rolls back to a steady state
 	$(BUILD)/drdrill drill --reports $(BUILD)/test-reports --repeat 2

@@ -19,6 +19,7 @@ import (
 	"syscall"
 	"time"
 
+	drdaws "github.com/drdrill/drdrill/internal/aws"
 	"github.com/drdrill/drdrill/internal/check"
 	"github.com/drdrill/drdrill/internal/heartbeat"
 	"github.com/drdrill/drdrill/internal/history"
@@ -52,6 +53,9 @@ func main() {
 	}
 	if want("checker") {
 		benchChecker()
+	}
+	if want("lambda") {
+		benchLambdaInit()
 	}
 	if want("report") {
 		benchReport()
@@ -187,6 +191,36 @@ func benchChecker() {
 	figure("checker_ops_per_s", float64(int64(float64(ops)/(float64(ns)/1e9))), "ops/s")
 	figure("checker_1m_ops_ms", float64(ns/1e6), "ms")
 	figure("checker_peak_rss_mb", float64(ru.Maxrss/1024), "MB")
+}
+
+// benchLambdaInit times each function's cold-start path (configuration and
+// SDK clients; no network), the best of 20.
+func benchLambdaInit() {
+	env := map[string]string{"AWS_REGION": "us-west-2", "DRDRILL_PEER_REGION": "us-east-1", "DRDRILL_PRIMARY_REGION": "us-east-1",
+		"DRDRILL_CLUSTER_ID": "c", "DRDRILL_CLUSTER_ENDPOINT": "c:3306", "DRDRILL_GLOBAL_CLUSTER_ID": "g",
+		"DRDRILL_SECRET_ARN": "arn:aws:secretsmanager:us-west-2:1:secret:s", "DRDRILL_TARGET_CLUSTER_ARN": "arn:aws:rds:us-west-2:1:cluster:c",
+		"DRDRILL_SNS_TOPIC_ARN": "arn:aws:sns:us-west-2:1:t"}
+	os.Setenv("AWS_ACCESS_KEY_ID", "AKIDBENCH")
+	os.Setenv("AWS_SECRET_ACCESS_KEY", "bench")
+	os.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	get := func(k string) string { return env[k] }
+	for _, fn := range []struct {
+		name string
+		init func() error
+	}{
+		{"lambda_healthmonitor_init_ms", func() error { _, err := drdaws.NewMonitorFromEnv(context.Background(), get, nil); return err }},
+		{"lambda_failovertrigger_init_ms", func() error { _, err := drdaws.NewTriggerFromEnv(context.Background(), get, nil); return err }},
+	} {
+		best := time.Hour
+		for i := 0; i < 20; i++ {
+			start := time.Now()
+			if err := fn.init(); err != nil {
+				fail("%s: %v", fn.name, err)
+			}
+			best = min(best, time.Since(start))
+		}
+		figure(fn.name, float64(best.Microseconds())/1000, "ms")
+	}
 }
 
 // benchReport renders a run holding the generated 1M-operation history.

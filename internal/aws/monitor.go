@@ -1,0 +1,239 @@
+package aws
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	awssdk "github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
+	"github.com/aws/aws-sdk-go-v2/service/rds"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/go-sql-driver/mysql"
+)
+
+// MonitorConfig configures one region's health monitor (from its environment).
+type MonitorConfig struct {
+	Region          string // this function's region
+	PeerRegion      string
+	ClusterID       string // this region's cluster identifier
+	Endpoint        string // this region's cluster endpoint (host:port) for the SQL probe
+	PeerEndpoint    string // the other region's writer/cluster endpoint, probed across the peering (optional)
+	GlobalClusterID string
+	SecretARN       string
+	ProbeTimeout    time.Duration
+}
+
+// MonitorConfigFromEnv reads DRDRILL_* settings; every missing one is named.
+func MonitorConfigFromEnv(get func(string) string) (MonitorConfig, error) {
+	e := newEnv(get)
+	c := MonitorConfig{
+		Region: e.req("AWS_REGION"), PeerRegion: e.req("DRDRILL_PEER_REGION"),
+		ClusterID: e.req("DRDRILL_CLUSTER_ID"), Endpoint: e.req("DRDRILL_CLUSTER_ENDPOINT"),
+		PeerEndpoint: e.opt("DRDRILL_PEER_ENDPOINT", ""), GlobalClusterID: e.req("DRDRILL_GLOBAL_CLUSTER_ID"),
+		SecretARN: e.req("DRDRILL_SECRET_ARN"),
+	}
+	var err error
+	if c.ProbeTimeout, err = e.duration("DRDRILL_PROBE_TIMEOUT", 2*time.Second); err != nil {
+		return c, err
+	}
+	return c, e.err()
+}
+
+// ProbeFunc runs one SQL probe and returns its latency.
+type ProbeFunc func(ctx context.Context, endpoint, user, password string, timeout time.Duration) (time.Duration, error)
+
+// SQLProbe connects with a short timeout and runs SELECT 1.
+func SQLProbe(ctx context.Context, endpoint, user, password string, timeout time.Duration) (time.Duration, error) {
+	m := mysql.NewConfig()
+	m.User, m.Passwd, m.Net, m.Addr = user, password, "tcp", endpoint
+	m.Timeout, m.ReadTimeout, m.WriteTimeout = timeout, timeout, timeout
+	m.TLSConfig = "preferred"
+	db, err := sql.Open("mysql", m.FormatDSN())
+	if err != nil {
+		return 0, err
+	}
+	defer db.Close()
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	start := time.Now()
+	var one int
+	err = db.QueryRowContext(ctx, "SELECT 1").Scan(&one)
+	return time.Since(start), err
+}
+
+// Monitor is the health-monitor function.
+type Monitor struct {
+	Cfg     MonitorConfig
+	RDS     RDSAPI
+	CW      CloudWatchAPI
+	Secrets SecretsAPI
+	Probe   ProbeFunc
+	Log     *slog.Logger
+}
+
+// MonitorResult is what one run found; it is also the function's response.
+type MonitorResult struct {
+	Region         string   `json:"region"`
+	ClusterID      string   `json:"cluster_id"`
+	ClusterStatus  string   `json:"cluster_status"`
+	Role           string   `json:"role"` // primary, secondary, unknown
+	Healthy        bool     `json:"healthy"`
+	ProbeLatencyMs float64  `json:"probe_latency_ms"`
+	PeerHealthy    *bool    `json:"peer_healthy,omitempty"`
+	LagMetric      string   `json:"lag_metric,omitempty"`
+	LagMs          *float64 `json:"lag_ms,omitempty"`
+	Reasons        []string `json:"reasons,omitempty"`
+}
+
+// Credentials are the database user and password from Secrets Manager
+// (the RDS-managed secret's JSON shape).
+type Credentials struct {
+	Username string `json:"username"`
+	Password string `json:"password"`
+}
+
+func readCredentials(ctx context.Context, sm SecretsAPI, arn string) (Credentials, error) {
+	out, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: &arn})
+	if err != nil {
+		return Credentials{}, fmt.Errorf("secret %s: %w", arn, err)
+	}
+	var c Credentials
+	if out.SecretString == nil || json.Unmarshal([]byte(*out.SecretString), &c) != nil || c.Username == "" {
+		return Credentials{}, fmt.Errorf("secret %s is not a JSON object with username and password", arn)
+	}
+	return c, nil
+}
+
+// Run checks the regional cluster, publishes the health metrics and returns
+// the result. A failed check is a result, not an error; an error means the
+// monitor itself could not do its job (it then publishes nothing, which the
+// alarms treat as missing data, never as healthy).
+func (m *Monitor) Run(ctx context.Context) (MonitorResult, error) {
+	c := m.Cfg
+	r := MonitorResult{Region: c.Region, ClusterID: c.ClusterID, Role: "unknown", Healthy: true}
+	unhealthy := func(why string) { r.Healthy = false; r.Reasons = append(r.Reasons, why) }
+
+	dc, err := m.RDS.DescribeDBClusters(ctx, &rds.DescribeDBClustersInput{DBClusterIdentifier: &c.ClusterID})
+	switch {
+	case err != nil:
+		unhealthy("DescribeDBClusters: " + err.Error())
+	case len(dc.DBClusters) == 0:
+		unhealthy("cluster " + c.ClusterID + " not found")
+	default:
+		r.ClusterStatus = awssdk.ToString(dc.DBClusters[0].Status)
+		if r.ClusterStatus != "available" {
+			unhealthy("cluster status " + r.ClusterStatus)
+		}
+	}
+	creds, credErr := readCredentials(ctx, m.Secrets, c.SecretARN)
+	if credErr != nil {
+		return r, credErr // cannot probe at all: the monitor is broken, not the region
+	}
+	lat, err := m.Probe(ctx, c.Endpoint, creds.Username, creds.Password, c.ProbeTimeout)
+	r.ProbeLatencyMs = float64(lat.Microseconds()) / 1000
+	if err != nil {
+		unhealthy(fmt.Sprintf("SQL probe of %s: %v", c.Endpoint, err))
+	}
+	var engineVersion string
+	gc, err := m.RDS.DescribeGlobalClusters(ctx, &rds.DescribeGlobalClustersInput{GlobalClusterIdentifier: &c.GlobalClusterID})
+	if err == nil && len(gc.GlobalClusters) > 0 {
+		engineVersion = awssdk.ToString(gc.GlobalClusters[0].EngineVersion)
+		for _, mem := range gc.GlobalClusters[0].GlobalClusterMembers {
+			if arnNames(awssdk.ToString(mem.DBClusterArn), c.ClusterID) {
+				r.Role = "secondary"
+				if awssdk.ToBool(mem.IsWriter) {
+					r.Role = "primary"
+				}
+			}
+		}
+	} else if err != nil {
+		r.Reasons = append(r.Reasons, "DescribeGlobalClusters: "+err.Error())
+	}
+	// Lag metrics exist only in the secondary region (and move after a failover).
+	if r.Role == "secondary" {
+		r.LagMetric = LagMetricFor(engineVersion)
+		if v, ok, err := latestMetric(ctx, m.CW, "AWS/RDS", r.LagMetric, "DBClusterIdentifier", c.ClusterID, 5*time.Minute); err == nil && ok {
+			r.LagMs = &v
+		}
+	}
+	if c.PeerEndpoint != "" {
+		_, err := m.Probe(ctx, c.PeerEndpoint, creds.Username, creds.Password, c.ProbeTimeout)
+		ok := err == nil
+		r.PeerHealthy = &ok
+		if !ok {
+			r.Reasons = append(r.Reasons, fmt.Sprintf("peer %s probe of %s: %v", c.PeerRegion, c.PeerEndpoint, err))
+		}
+	}
+	if err := m.publish(ctx, r); err != nil {
+		return r, err
+	}
+	if m.Log != nil {
+		m.Log.Info("health check", "result", r)
+	}
+	return r, nil
+}
+
+func bit(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func dim(region string) []cwtypes.Dimension {
+	return []cwtypes.Dimension{{Name: awssdk.String("Region"), Value: awssdk.String(region)}}
+}
+
+func (m *Monitor) publish(ctx context.Context, r MonitorResult) error {
+	data := []cwtypes.MetricDatum{
+		{MetricName: awssdk.String(MetricRegionHealthy), Dimensions: dim(m.Cfg.Region), Value: awssdk.Float64(bit(r.Healthy)), Unit: cwtypes.StandardUnitCount},
+		{MetricName: awssdk.String(MetricProbeLatency), Dimensions: dim(m.Cfg.Region), Value: awssdk.Float64(r.ProbeLatencyMs), Unit: cwtypes.StandardUnitMilliseconds},
+	}
+	if r.PeerHealthy != nil {
+		data = append(data, cwtypes.MetricDatum{MetricName: awssdk.String(MetricPeerHealthy), Dimensions: dim(m.Cfg.PeerRegion), Value: awssdk.Float64(bit(*r.PeerHealthy)), Unit: cwtypes.StandardUnitCount})
+	}
+	_, err := m.CW.PutMetricData(ctx, &cloudwatch.PutMetricDataInput{Namespace: awssdk.String(Namespace), MetricData: data})
+	if err != nil {
+		return fmt.Errorf("PutMetricData: %w", err)
+	}
+	return nil
+}
+
+// arnNames reports whether a cluster ARN names the cluster id.
+func arnNames(arn, id string) bool {
+	return arn == id || (len(arn) > len(id) && arn[len(arn)-len(id)-1:] == ":"+id)
+}
+
+// latestMetric returns the newest datapoint of a metric over the window.
+func latestMetric(ctx context.Context, cw CloudWatchAPI, ns, name, dimName, dimValue string, window time.Duration) (float64, bool, error) {
+	vals, err := metricValues(ctx, cw, ns, name, dimName, dimValue, window, time.Minute)
+	if err != nil || len(vals) == 0 {
+		return 0, false, err
+	}
+	return vals[0], true, nil
+}
+
+// metricValues returns a metric's datapoints, newest first.
+func metricValues(ctx context.Context, cw CloudWatchAPI, ns, name, dimName, dimValue string, window, period time.Duration) ([]float64, error) {
+	now := time.Now()
+	out, err := cw.GetMetricData(ctx, &cloudwatch.GetMetricDataInput{
+		StartTime: awssdk.Time(now.Add(-window)), EndTime: awssdk.Time(now), ScanBy: cwtypes.ScanByTimestampDescending,
+		MetricDataQueries: []cwtypes.MetricDataQuery{{Id: awssdk.String("m"), MetricStat: &cwtypes.MetricStat{
+			Metric: &cwtypes.Metric{Namespace: awssdk.String(ns), MetricName: awssdk.String(name),
+				Dimensions: []cwtypes.Dimension{{Name: awssdk.String(dimName), Value: awssdk.String(dimValue)}}},
+			Period: awssdk.Int32(int32(period.Seconds())), Stat: awssdk.String("Minimum")}}},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("GetMetricData %s: %w", name, err)
+	}
+	if len(out.MetricDataResults) == 0 {
+		return nil, errors.New("GetMetricData returned no result")
+	}
+	return out.MetricDataResults[0].Values, nil
+}

@@ -1,0 +1,144 @@
+package aws
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	awssdk "github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
+	"github.com/aws/aws-sdk-go-v2/service/rds"
+	rdstypes "github.com/aws/aws-sdk-go-v2/service/rds/types"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+)
+
+const secretARN = "arn:aws:secretsmanager:us-west-2:111122223333:secret:dr-db-test"
+
+func monitorStub(status string, writer bool, secret string) *stubAWS {
+	s := newStub()
+	s.on("RDS.DescribeDBClusters", func(call) (any, error) {
+		return &rds.DescribeDBClustersOutput{DBClusters: []rdstypes.DBCluster{{Status: awssdk.String(status)}}}, nil
+	})
+	s.on("RDS.DescribeGlobalClusters", func(call) (any, error) {
+		return &rds.DescribeGlobalClustersOutput{GlobalClusters: []rdstypes.GlobalCluster{{EngineVersion: awssdk.String("8.0.mysql_aurora.3.05.2"),
+			GlobalClusterMembers: []rdstypes.GlobalClusterMember{{DBClusterArn: awssdk.String(secondaryARN), IsWriter: awssdk.Bool(writer)}}}}}, nil
+	})
+	s.on("Secrets Manager.GetSecretValue", func(call) (any, error) {
+		return &secretsmanager.GetSecretValueOutput{SecretString: awssdk.String(secret)}, nil
+	})
+	s.on("CloudWatch.GetMetricData", func(call) (any, error) {
+		return &cloudwatch.GetMetricDataOutput{MetricDataResults: []cwtypes.MetricDataResult{{Values: []float64{42}}}}, nil
+	})
+	s.on("CloudWatch.PutMetricData", func(call) (any, error) { return &cloudwatch.PutMetricDataOutput{}, nil })
+	return s
+}
+
+func monitor(t *testing.T, s *stubAWS, probe ProbeFunc) *Monitor {
+	c := s.clients(t, "us-west-2")
+	return &Monitor{Cfg: MonitorConfig{Region: "us-west-2", PeerRegion: "us-east-1", ClusterID: "dr-secondary-test",
+		Endpoint: "secondary.cluster.example:3306", PeerEndpoint: "primary.cluster.example:3306", GlobalClusterID: "dr-global-test",
+		SecretARN: secretARN, ProbeTimeout: time.Second}, RDS: c.RDS, CW: c.CW, Secrets: c.Secrets, Probe: probe}
+}
+
+func okProbe(context.Context, string, string, string, time.Duration) (time.Duration, error) {
+	return 3 * time.Millisecond, nil
+}
+
+func TestMonitorHealthySecondaryPublishesHealthAndReadsRPOLag(t *testing.T) {
+	s := monitorStub("available", false, `{"username":"admin","password":"pw"}`)
+	var probed []string
+	r, err := monitor(t, s, func(ctx context.Context, ep, u, p string, to time.Duration) (time.Duration, error) {
+		probed = append(probed, ep+" as "+u)
+		return okProbe(ctx, ep, u, p, to)
+	}).Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.Healthy || r.Role != "secondary" || r.LagMetric != "AuroraGlobalDBRPOLag" || r.LagMs == nil || *r.LagMs != 42 {
+		t.Fatalf("result %+v", r)
+	}
+	if len(probed) != 2 || probed[0] != "secondary.cluster.example:3306 as admin" {
+		t.Fatalf("probes %v", probed)
+	}
+	got := published(t, s)
+	if got["RegionHealthy/us-west-2"] != 1 || got["PeerHealthy/us-east-1"] != 1 || got["ProbeLatency/us-west-2"] != 3 {
+		t.Errorf("published %v", got)
+	}
+	get, _ := s.find("CloudWatch.GetMetricData")
+	q := get.Params.(*cloudwatch.GetMetricDataInput).MetricDataQueries[0].MetricStat
+	if awssdk.ToString(q.Metric.Namespace) != "AWS/RDS" || awssdk.ToString(q.Metric.MetricName) != "AuroraGlobalDBRPOLag" ||
+		awssdk.ToString(q.Metric.Dimensions[0].Value) != "dr-secondary-test" {
+		t.Errorf("lag query %+v", q.Metric)
+	}
+}
+
+func TestMonitorUnhealthyCluster(t *testing.T) {
+	s := monitorStub("failing-over", true, `{"username":"admin","password":"pw"}`)
+	r, err := monitor(t, s, func(context.Context, string, string, string, time.Duration) (time.Duration, error) {
+		return time.Second, errors.New("i/o timeout")
+	}).Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Healthy || r.Role != "primary" || r.LagMs != nil || r.PeerHealthy == nil || *r.PeerHealthy {
+		t.Fatalf("result %+v", r)
+	}
+	if !strings.Contains(strings.Join(r.Reasons, ";"), "cluster status failing-over") {
+		t.Fatalf("reasons %v", r.Reasons)
+	}
+	if got := published(t, s); got["RegionHealthy/us-west-2"] != 0 || got["PeerHealthy/us-east-1"] != 0 {
+		t.Errorf("published %v", got)
+	}
+}
+
+func TestMonitorWithUnreadableSecretPublishesNothing(t *testing.T) {
+	s := monitorStub("available", false, `not json`)
+	_, err := monitor(t, s, okProbe).Run(context.Background())
+	if err == nil || !strings.Contains(err.Error(), secretARN) {
+		t.Fatalf("got %v", err)
+	}
+	if _, called := s.find("CloudWatch.PutMetricData"); called {
+		t.Fatal("a monitor that cannot probe must not publish health")
+	}
+}
+
+func TestLagMetricFor(t *testing.T) {
+	for v, want := range map[string]string{"8.0.mysql_aurora.3.04.0": "AuroraGlobalDBRPOLag", "8.0.mysql_aurora.3.03.1": "AuroraGlobalDBReplicationLag",
+		"5.7.mysql_aurora.2.12.0": "AuroraGlobalDBRPOLag", "5.7.mysql_aurora.2.11.2": "AuroraGlobalDBReplicationLag", "garbage": "AuroraGlobalDBReplicationLag"} {
+		if got := LagMetricFor(v); got != want {
+			t.Errorf("LagMetricFor(%s) = %s, want %s", v, got, want)
+		}
+	}
+}
+
+func TestMonitorConfigFromEnvNamesMissing(t *testing.T) {
+	_, err := MonitorConfigFromEnv(func(string) string { return "" })
+	if err == nil || !strings.Contains(err.Error(), "DRDRILL_SECRET_ARN") || !strings.Contains(err.Error(), "DRDRILL_CLUSTER_ENDPOINT") {
+		t.Fatalf("%v", err)
+	}
+}
+
+// published returns metric/region → value from the PutMetricData call,
+// checking namespace and that no datum carries an explicit timestamp.
+func published(t *testing.T, s *stubAWS) map[string]float64 {
+	t.Helper()
+	put, ok := s.find("CloudWatch.PutMetricData")
+	if !ok {
+		t.Fatal("no PutMetricData")
+	}
+	in := put.Params.(*cloudwatch.PutMetricDataInput)
+	if awssdk.ToString(in.Namespace) != Namespace {
+		t.Errorf("namespace %q", awssdk.ToString(in.Namespace))
+	}
+	out := map[string]float64{}
+	for _, d := range in.MetricData {
+		if d.Timestamp != nil {
+			t.Errorf("%s carries a timestamp", awssdk.ToString(d.MetricName))
+		}
+		out[awssdk.ToString(d.MetricName)+"/"+awssdk.ToString(d.Dimensions[0].Value)] = awssdk.ToFloat64(d.Value)
+	}
+	return out
+}

@@ -1,0 +1,194 @@
+package aws
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	awssdk "github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
+	"github.com/aws/aws-sdk-go-v2/service/rds"
+	rdstypes "github.com/aws/aws-sdk-go-v2/service/rds/types"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+
+	"github.com/drdrill/drdrill/internal/decision"
+)
+
+const (
+	primaryARN   = "arn:aws:rds:us-east-1:111122223333:cluster:dr-primary-test"
+	secondaryARN = "arn:aws:rds:us-west-2:111122223333:cluster:dr-secondary-test"
+	topicARN     = "arn:aws:sns:us-west-2:111122223333:dr-alerts-test"
+)
+
+type world struct {
+	peer          []float64 // PeerHealthy of the primary, newest first
+	failoverState string
+	targetWriter  bool
+	targetStatus  string
+}
+
+func (w world) stub() *stubAWS {
+	s := newStub()
+	s.on("RDS.DescribeGlobalClusters", func(c call) (any, error) {
+		g := rdstypes.GlobalCluster{GlobalClusterIdentifier: awssdk.String("dr-global-test"), EngineVersion: awssdk.String("8.0.mysql_aurora.3.05.2"),
+			GlobalClusterMembers: []rdstypes.GlobalClusterMember{
+				{DBClusterArn: awssdk.String(primaryARN), IsWriter: awssdk.Bool(!w.targetWriter)},
+				{DBClusterArn: awssdk.String(secondaryARN), IsWriter: awssdk.Bool(w.targetWriter)}}}
+		if w.failoverState != "" {
+			g.FailoverState = &rdstypes.FailoverState{Status: rdstypes.FailoverStatus(w.failoverState)}
+		}
+		return &rds.DescribeGlobalClustersOutput{GlobalClusters: []rdstypes.GlobalCluster{g}}, nil
+	})
+	s.on("CloudWatch.GetMetricData", func(c call) (any, error) {
+		return &cloudwatch.GetMetricDataOutput{MetricDataResults: []cwtypes.MetricDataResult{{Id: awssdk.String("m"), Values: w.peer}}}, nil
+	})
+	status := w.targetStatus
+	if status == "" {
+		status = "available"
+	}
+	s.on("RDS.DescribeDBClusters", func(c call) (any, error) {
+		return &rds.DescribeDBClustersOutput{DBClusters: []rdstypes.DBCluster{{Status: awssdk.String(status)}}}, nil
+	})
+	s.on("RDS.FailoverGlobalCluster", func(c call) (any, error) { return &rds.FailoverGlobalClusterOutput{}, nil })
+	s.on("RDS.SwitchoverGlobalCluster", func(c call) (any, error) { return &rds.SwitchoverGlobalClusterOutput{}, nil })
+	s.on("SNS.Publish", func(c call) (any, error) { return &sns.PublishOutput{MessageId: awssdk.String("m-1")}, nil })
+	return s
+}
+
+func trigger(t *testing.T, s *stubAWS, dry bool) *Trigger {
+	c := s.clients(t, "us-west-2")
+	return &Trigger{Cfg: TriggerConfig{Region: "us-west-2", PrimaryRegion: "us-east-1", GlobalClusterID: "dr-global-test",
+		TargetClusterARN: secondaryARN, Threshold: 3, TopicARN: topicARN, DryRun: dry, Period: time.Minute},
+		RDS: c.RDS, CW: c.CW, SNS: c.SNS}
+}
+
+func TestTriggerBranches(t *testing.T) {
+	cases := []struct {
+		name   string
+		w      world
+		event  string
+		dry    bool
+		action decision.Action
+		op     string // the RDS action that must (only) be called
+	}{
+		{"healthy primary: nothing", world{peer: []float64{1, 1, 1}}, `{}`, false, decision.None, ""},
+		{"two failed checks: wait", world{peer: []float64{0, 0, 1}}, `{}`, false, decision.Wait, ""},
+		{"three failed checks: failover with data loss", world{peer: []float64{0, 0, 0, 1}}, `{}`, false, decision.Failover, "RDS.FailoverGlobalCluster"},
+		{"flapping: wait", world{peer: []float64{0, 1, 0, 0}}, `{}`, false, decision.Wait, ""},
+		{"no data (broken monitor): wait", world{peer: nil}, `{}`, false, decision.Wait, ""},
+		{"failover already in progress: wait", world{peer: []float64{0, 0, 0}, failoverState: "failing-over"}, `{}`, false, decision.Wait, ""},
+		{"switchover in progress: wait", world{peer: []float64{0, 0, 0}, failoverState: "switching-over"}, `{}`, false, decision.Wait, ""},
+		{"secondary unavailable: wait", world{peer: []float64{0, 0, 0}, targetStatus: "failing-over"}, `{}`, false, decision.Wait, ""},
+		{"target already primary: no failback", world{peer: []float64{0, 0, 0}, targetWriter: true}, `{}`, false, decision.None, ""},
+		{"switchover requested with primary reachable", world{peer: []float64{1}}, `{"action":"switchover"}`, false, decision.Switchover, "RDS.SwitchoverGlobalCluster"},
+		{"dry run decides but does not call", world{peer: []float64{0, 0, 0}}, `{}`, true, decision.Failover, ""},
+		{"alarm event via SNS evaluates like the schedule", world{peer: []float64{0, 0, 0}}, `{"Records":[{"EventSource":"aws:sns","Sns":{"Message":"{\"NewStateValue\":\"ALARM\"}"}}]}`, false, decision.Failover, "RDS.FailoverGlobalCluster"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s := c.w.stub()
+			res, err := trigger(t, s, c.dry).Run(context.Background(), []byte(c.event))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Decision.Action != c.action {
+				t.Fatalf("decision %v, want %s", res.Decision, c.action)
+			}
+			for _, op := range []string{"RDS.FailoverGlobalCluster", "RDS.SwitchoverGlobalCluster"} {
+				_, called := s.find(op)
+				if called != (op == c.op) {
+					t.Fatalf("%s called=%v; calls %v", op, called, s.ops())
+				}
+			}
+			pub, ok := s.find("SNS.Publish")
+			if !ok || pub.Form.Get("TopicArn") != topicARN || !strings.Contains(pub.Form.Get("Message"), string(c.action)) {
+				t.Fatalf("decision not published to SNS: %+v", pub)
+			}
+			if c.dry && !strings.Contains(pub.Form.Get("Subject"), "dry run") {
+				t.Fatalf("dry-run subject %q", pub.Form.Get("Subject"))
+			}
+		})
+	}
+}
+
+// The exact parameters on the wire: FailoverGlobalCluster with
+// AllowDataLoss=true and the secondary cluster's ARN as the target, sent to
+// the secondary region's endpoint.
+func TestFailoverRequestParameters(t *testing.T) {
+	s := world{peer: []float64{0, 0, 0}}.stub()
+	if _, err := trigger(t, s, false).Run(context.Background(), []byte(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	f, _ := s.find("RDS.FailoverGlobalCluster")
+	want := map[string]string{"Action": "FailoverGlobalCluster", "GlobalClusterIdentifier": "dr-global-test",
+		"TargetDbClusterIdentifier": secondaryARN, "AllowDataLoss": "true"}
+	for k, v := range want {
+		if got := f.Form.Get(k); got != v {
+			t.Errorf("%s = %q, want %q (body %s)", k, got, v, f.Body)
+		}
+	}
+	if f.Form.Has("Switchover") {
+		t.Error("a failover must not ask for a switchover")
+	}
+	m, _ := s.find("CloudWatch.GetMetricData")
+	q := m.Params.(*cloudwatch.GetMetricDataInput).MetricDataQueries[0].MetricStat.Metric
+	if awssdk.ToString(q.MetricName) != MetricPeerHealthy || awssdk.ToString(q.Namespace) != Namespace || awssdk.ToString(q.Dimensions[0].Value) != "us-east-1" {
+		t.Errorf("health query %+v", q)
+	}
+	sw := world{peer: []float64{1}}.stub()
+	if _, err := trigger(t, sw, false).Run(context.Background(), []byte(`{"action":"switchover"}`)); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := sw.find("RDS.SwitchoverGlobalCluster")
+	if c.Form.Get("TargetDbClusterIdentifier") != secondaryARN || c.Form.Get("GlobalClusterIdentifier") != "dr-global-test" {
+		t.Fatalf("switchover body %s", c.Body)
+	}
+}
+
+func TestTriggerRefusesAClusterOutsideItsGlobalCluster(t *testing.T) {
+	s := world{peer: []float64{0, 0, 0}}.stub()
+	tr := trigger(t, s, false)
+	tr.Cfg.TargetClusterARN = "arn:aws:rds:us-west-2:111122223333:cluster:someone-else"
+	if _, err := tr.Run(context.Background(), []byte(`{}`)); err == nil || !strings.Contains(err.Error(), "refusing") {
+		t.Fatalf("got %v", err)
+	}
+	if _, called := s.find("RDS.FailoverGlobalCluster"); called {
+		t.Fatal("acted on a foreign cluster")
+	}
+}
+
+func TestFailedFailoverIsReportedAndPublished(t *testing.T) {
+	s := world{peer: []float64{0, 0, 0}}.stub()
+	s.on("RDS.FailoverGlobalCluster", func(call) (any, error) { return nil, errors.New("InvalidGlobalClusterStateFault") })
+	_, err := trigger(t, s, false).Run(context.Background(), []byte(`{}`))
+	if err == nil {
+		t.Fatal("a failed FailoverGlobalCluster must be an error")
+	}
+	pub, _ := s.find("SNS.Publish")
+	var body map[string]any
+	json.Unmarshal([]byte(pub.Form.Get("Message")), &body)
+	if !strings.Contains(body["error"].(string), "InvalidGlobalClusterStateFault") {
+		t.Fatalf("published %v", body)
+	}
+}
+
+func TestTriggerConfigFromEnv(t *testing.T) {
+	_, err := TriggerConfigFromEnv(func(string) string { return "" })
+	if err == nil || !strings.Contains(err.Error(), "DRDRILL_GLOBAL_CLUSTER_ID") || !strings.Contains(err.Error(), "DRDRILL_TARGET_CLUSTER_ARN") {
+		t.Fatalf("%v", err)
+	}
+	env := map[string]string{"AWS_REGION": "us-west-2", "DRDRILL_PRIMARY_REGION": "us-east-1", "DRDRILL_GLOBAL_CLUSTER_ID": "g",
+		"DRDRILL_TARGET_CLUSTER_ARN": secondaryARN, "DRDRILL_SNS_TOPIC_ARN": topicARN, "DRDRILL_DRY_RUN": "maybe"}
+	if _, err := TriggerConfigFromEnv(func(k string) string { return env[k] }); err == nil || !strings.Contains(err.Error(), "DRDRILL_DRY_RUN") {
+		t.Fatalf("%v", err)
+	}
+	env["DRDRILL_DRY_RUN"] = "true"
+	c, err := TriggerConfigFromEnv(func(k string) string { return env[k] })
+	if err != nil || !c.DryRun || c.Threshold != 3 || c.Period != time.Minute {
+		t.Fatalf("%+v %v", c, err)
+	}
+}
