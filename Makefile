@@ -10,7 +10,7 @@ REPEAT ?= 1
 STATICCHECK_VERSION := v0.8.2
 export CGO_ENABLED ?= 0
 
-.PHONY: all deps build drill test lint bench report-check lambda lambda-check clean
+.PHONY: all deps build drill test lint bench report-check lambda lambda-check validate outputs clean
 
 all: build
 
@@ -41,6 +41,15 @@ lambda-check: lambda
 	@$(MAKE) --no-print-directory lambda >/dev/null
 	@for f in $(LAMBDAS); do cmp $(BUILD)/lambda/$$f.zip $(BUILD)/lambda-again/$$f.zip || { echo "lambda-check: $$f.zip differs between two builds" >&2; exit 1; }; done
 	@echo "lambda-check: both zips are byte-identical across builds"
+
+## validate: terraform fmt, init with the schema-only stand-in provider, validate,
+## the mutation tests and the plan tests (skips with one line without terraform/tofu)
+validate:
+	$(GO) test -count=1 -v -run 'Formatted|SchemaValidatedOffline|ValidateRejects|PlanAssertions|Static' ./infra/aws/
+
+## outputs: cfn-outputs/flat-outputs.json from the applied stack's `terraform output -json`
+outputs: build
+	cd infra/aws && terraform output -json | ../../$(BUILD)/drdrill outputs --out ../../cfn-outputs/flat-outputs.json
 
 ## drill: lab up → suites (LABELS=…, REPEAT=N) → reports/<run-id>/ → lab down (always)
 drill: build

@@ -46,3 +46,33 @@ func TestWriteReadRoundTripAndRequire(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestFromTerraformJSON(t *testing.T) {
+	in := `{"GlobalWriterEndpoint":{"sensitive":false,"type":"string","value":"g.global-abc.global.rds.amazonaws.com"},
+"PrimaryDatabaseSubnetIds":{"sensitive":false,"type":["tuple",["string","string"]],"value":["subnet-1","subnet-2"]},
+"Threshold":{"sensitive":false,"type":"number","value":3},"Flag":{"sensitive":false,"type":"bool","value":true},
+"Tags":{"sensitive":false,"type":["map","string"],"value":{"a":"b"}},
+"Password":{"sensitive":true,"type":"string","value":"x"}}`
+	o, skipped, err := FromTerraformJSON(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Outputs{"GlobalWriterEndpoint": "g.global-abc.global.rds.amazonaws.com", "PrimaryDatabaseSubnetIds": `["subnet-1","subnet-2"]`,
+		"Threshold": "3", "Flag": "true", "Tags": `{"a":"b"}`}
+	if len(o) != len(want) {
+		t.Fatalf("got %v", o)
+	}
+	for k, v := range want {
+		if o[k] != v {
+			t.Errorf("%s = %q, want %q", k, o[k], v)
+		}
+	}
+	if len(skipped) != 1 || skipped[0] != "Password" {
+		t.Fatalf("skipped %v", skipped)
+	}
+	for _, bad := range []string{"", "{}", "[1]", "not json"} {
+		if _, _, err := FromTerraformJSON(strings.NewReader(bad)); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
