@@ -43,11 +43,15 @@ func (l *EventLog) Add(kind, region, detail string) Event {
 	return l.AddEvent(Event{Kind: kind, Region: region, Detail: detail})
 }
 
-// AddEvent records an event with every field; Seq and TimeNs are set here.
+// AddEvent records an event with every field; Seq is set here, and TimeNs
+// too unless the caller stamped the moment the event took effect.
 func (l *EventLog) AddEvent(e Event) Event {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	e.Seq, e.TimeNs = len(l.events)+1, time.Now().UnixNano()
+	e.Seq = len(l.events) + 1
+	if e.TimeNs == 0 {
+		e.TimeNs = time.Now().UnixNano()
+	}
 	l.events = append(l.events, e)
 	if l.f != nil {
 		b, _ := json.Marshal(e)

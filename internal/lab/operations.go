@@ -110,13 +110,15 @@ func (l *Lab) restartLocked(ctx context.Context, r *Region) error {
 	l.event("restart", r.Name, fmt.Sprintf("server_id %d", r.server.Config().ServerID))
 	if r == l.primary {
 		// Nobody failed over: the restarted server resumes as the primary,
-		// under its new server_id.
+		// under its new server_id. The event is stamped before it becomes
+		// writable: its first writes must not predate the new identity.
+		at := time.Now().UnixNano()
 		if err := setReadOnly(ctx, r.server.Admin(), false); err != nil {
 			return err
 		}
 		sid := uint32(r.server.Config().ServerID)
 		if l.cfg.Events != nil {
-			l.cfg.Events.AddEvent(Event{Kind: "primary-restart", Region: r.Name, ServerID: sid,
+			l.cfg.Events.AddEvent(Event{TimeNs: at, Kind: "primary-restart", Region: r.Name, ServerID: sid,
 				Detail: fmt.Sprintf("restarted primary writable again (server_id %d)", sid)})
 		}
 		return nil
@@ -209,6 +211,8 @@ func (l *Lab) promoteLocked(ctx context.Context, t *Region, opt PromoteOptions) 
 	default:
 		return fmt.Errorf("unknown promotion mode %q (use %s or %s)", opt.Mode, Switchover, Failover)
 	}
+	// Stamped before the new primary can take a write (see primary-restart).
+	promotedAt := time.Now().UnixNano()
 	if err := becomePrimary(ctx, t.server.Admin()); err != nil {
 		return fmt.Errorf("promote %s: %w", t.Name, err)
 	}
@@ -217,7 +221,7 @@ func (l *Lab) promoteLocked(ctx context.Context, t *Region, opt PromoteOptions) 
 	old.role = RoleFenced
 	sid := uint32(t.server.Config().ServerID)
 	if l.cfg.Events != nil {
-		l.cfg.Events.AddEvent(Event{Kind: "promote", Region: t.Name, ServerID: sid,
+		l.cfg.Events.AddEvent(Event{TimeNs: promotedAt, Kind: "promote", Region: t.Name, ServerID: sid,
 			Detail: fmt.Sprintf("%s; writer endpoint now routes to %s (server_id %d)", opt.Mode, t.Name, sid)})
 	}
 	l.logf("event promote %s %s", t.Name, opt.Mode)
