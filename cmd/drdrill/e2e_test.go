@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -252,5 +253,45 @@ func TestVerdictGatesAndReportRerenders(t *testing.T) {
 	}
 	if r := run(t, nil, "report", filepath.Join(reports, "nonexistent")); r.code == 0 || !strings.Contains(r.out, "does not exist") {
 		t.Fatalf("report of a missing run: exit %d\n%s", r.code, r.out)
+	}
+}
+
+// Against AWS, the guards refuse by default: with no allow-listed account,
+// preflight and fault injection exit non-zero naming DRDRILL_ALLOWED_ACCOUNTS.
+// The SDK is pointed at a closed local port, so no request leaves the machine.
+func TestAWSGuardsRefuseByDefault(t *testing.T) {
+	out := map[string]string{"TargetKind": "aws", "GlobalClusterIdentifier": "g", "PrimaryRegion": "us-east-1", "SecondaryRegion": "us-west-2",
+		"PrimaryClusterArn": "arn:aws:rds:us-east-1:1:cluster:p", "SecondaryClusterArn": "arn:aws:rds:us-west-2:1:cluster:s", "GlobalWriterEndpoint": "g.example",
+		"PrimaryClusterEndpoint": "p.example", "SecondaryClusterEndpoint": "s.example", "DatabaseSecretArn": "arn:aws:secretsmanager:us-east-1:1:secret:db",
+		"PrimaryDatabaseSubnetIds": `["subnet-a"]`, "SecondaryDatabaseSubnetIds": `["subnet-x"]`, "PrimaryDatabaseNetworkAclId": "acl-1", "SecondaryDatabaseNetworkAclId": "acl-2",
+		"PrimaryHealthMonitorFunctionName": "m1", "SecondaryHealthMonitorFunctionName": "m2", "FailoverTriggerFunctionName": "tr",
+		"PrimaryHealthCheckId": "h1", "SecondaryHealthCheckId": "h2", "ReplicationLagAlarmName": "lag", "PrimarySNSTopicArn": "t1", "SecondarySNSTopicArn": "t2"}
+	dir := t.TempDir()
+	file := filepath.Join(dir, "flat-outputs.json")
+	b, _ := json.Marshal(out)
+	os.WriteFile(file, b, 0o600)
+	env := []string{"AWS_ENDPOINT_URL=http://127.0.0.1:9", "AWS_MAX_ATTEMPTS=1", "AWS_ACCESS_KEY_ID=AKIDTEST", "AWS_SECRET_ACCESS_KEY=test",
+		"AWS_EC2_METADATA_DISABLED=true", "DRDRILL_ALLOWED_ACCOUNTS="}
+	if r := run(t, env, "aws", "preflight", "--outputs", file); r.code == 0 || !strings.Contains(r.out, "DRDRILL_ALLOWED_ACCOUNTS") {
+		t.Fatalf("preflight: exit %d\n%s", r.code, r.out)
+	}
+	for _, fault := range []string{"unplanned-failover", "region-isolation", "monitor-failure", "health-check-failure"} {
+		r := run(t, env, "fault", "inject", fault, "--outputs", file)
+		if r.code == 0 || !strings.Contains(r.out, "DRDRILL_ALLOWED_ACCOUNTS") {
+			t.Fatalf("%s: exit %d\n%s", fault, r.code, r.out)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "fault-ledger.jsonl")); err == nil {
+		t.Fatal("a refused fault reached the ledger")
+	}
+	delete(out, "PrimaryHealthCheckId")
+	b, _ = json.Marshal(out)
+	os.WriteFile(file, b, 0o600)
+	if r := run(t, env, "aws", "preflight", "--outputs", file); r.code == 0 || !strings.Contains(r.out, "PrimaryHealthCheckId") {
+		t.Fatalf("incomplete outputs: exit %d\n%s", r.code, r.out)
+	}
+	os.WriteFile(file, []byte(`{"TargetKind": "aws",`), 0o600)
+	if r := run(t, env, "aws", "preflight", "--outputs", file); r.code == 0 || !strings.Contains(r.out, "not valid JSON") {
+		t.Fatalf("malformed outputs: exit %d\n%s", r.code, r.out)
 	}
 }

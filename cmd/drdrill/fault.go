@@ -38,6 +38,23 @@ func (p paramFlags) Set(v string) error {
 	return nil
 }
 
+// outputsFlag is --outputs: attach to a deployed stack (AWS) instead of a lab.
+var outputsFlag = func(fs *flag.FlagSet) *string {
+	return fs.String("outputs", "", "outputs file of a deployed stack (e.g. cfn-outputs/flat-outputs.json); its ledger lives beside it")
+}
+
+// openTarget opens --outputs if given, else the lab in dir.
+func openTarget(dir, outputsFile string) (target.Target, *ledger.Ledger, error) {
+	if outputsFile != "" {
+		t, err := target.Open(outputsFile)
+		if err != nil {
+			return nil, nil, err
+		}
+		return t, ledger.Open(filepath.Dir(outputsFile)), nil
+	}
+	return openDir(dir)
+}
+
 // openDir opens the target and ledger of the lab in dir.
 func openDir(dir string) (target.Target, *ledger.Ledger, error) {
 	t, err := target.Open(filepath.Join(dir, lab.OutputsFile))
@@ -50,6 +67,7 @@ func openDir(dir string) (target.Target, *ledger.Ledger, error) {
 func faultList(args []string) error {
 	fs := flag.NewFlagSet("fault list", flag.ContinueOnError)
 	d := dirFlag(fs)
+	of := outputsFlag(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -57,7 +75,7 @@ func faultList(args []string) error {
 	if err != nil {
 		return err
 	}
-	t, l, terr := openDir(dir)
+	t, l, terr := openTarget(dir, *of)
 	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(w, "FAULT\tAVAILABLE\tDESCRIPTION")
 	for _, f := range fault.Catalogue() {
@@ -92,6 +110,7 @@ func faultList(args []string) error {
 func faultInject(args []string) error {
 	fs := flag.NewFlagSet("fault inject", flag.ContinueOnError)
 	d := dirFlag(fs)
+	of := outputsFlag(fs)
 	region := fs.String("region", "", "region to hit (default depends on the fault)")
 	dur := fs.Duration("for", 0, "roll the fault back after this long (Ctrl-C rolls back early); 0 leaves it injected")
 	params := paramFlags{}
@@ -123,7 +142,7 @@ func faultInject(args []string) error {
 	if err != nil {
 		return err
 	}
-	t, l, err := openDir(dir)
+	t, l, err := openTarget(dir, *of)
 	if err != nil {
 		return err
 	}
@@ -165,6 +184,7 @@ wait:
 func faultRollback(args []string) error {
 	fs := flag.NewFlagSet("fault rollback", flag.ContinueOnError)
 	d := dirFlag(fs)
+	of := outputsFlag(fs)
 	var id string
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		id, args = args[0], args[1:]
@@ -179,7 +199,7 @@ func faultRollback(args []string) error {
 	if err != nil {
 		return err
 	}
-	t, l, err := openDir(dir)
+	t, l, err := openTarget(dir, *of)
 	if err != nil {
 		return err
 	}
@@ -194,6 +214,7 @@ func faultRollback(args []string) error {
 func recoverCmd(args []string) error {
 	fs := flag.NewFlagSet("recover", flag.ContinueOnError)
 	d := dirFlag(fs)
+	of := outputsFlag(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -201,7 +222,7 @@ func recoverCmd(args []string) error {
 	if err != nil {
 		return err
 	}
-	t, l, err := openDir(dir)
+	t, l, err := openTarget(dir, *of)
 	if err != nil {
 		return err
 	}

@@ -103,8 +103,13 @@ func readCredentials(ctx context.Context, sm SecretsAPI, arn string) (Credential
 	if err != nil {
 		return Credentials{}, fmt.Errorf("secret %s: %w", arn, err)
 	}
+	return ParseCredentials(out.SecretString, arn)
+}
+
+// ParseCredentials reads the secret's JSON ({"username":…,"password":…}).
+func ParseCredentials(secret *string, arn string) (Credentials, error) {
 	var c Credentials
-	if out.SecretString == nil || json.Unmarshal([]byte(*out.SecretString), &c) != nil || c.Username == "" {
+	if secret == nil || json.Unmarshal([]byte(*secret), &c) != nil || c.Username == "" {
 		return Credentials{}, fmt.Errorf("secret %s is not a JSON object with username and password", arn)
 	}
 	return c, nil

@@ -13,31 +13,33 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/rds"
 	rdstypes "github.com/aws/aws-sdk-go-v2/service/rds/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/drdrill/drdrill/internal/awstest"
 )
 
 const secretARN = "arn:aws:secretsmanager:us-west-2:111122223333:secret:dr-db-test"
 
-func monitorStub(status string, writer bool, secret string) *stubAWS {
-	s := newStub()
-	s.on("RDS.DescribeDBClusters", func(call) (any, error) {
+func monitorStub(status string, writer bool, secret string) *awstest.Stub {
+	s := awstest.New()
+	s.On("RDS.DescribeDBClusters", func(awstest.Call) (any, error) {
 		return &rds.DescribeDBClustersOutput{DBClusters: []rdstypes.DBCluster{{Status: awssdk.String(status)}}}, nil
 	})
-	s.on("RDS.DescribeGlobalClusters", func(call) (any, error) {
+	s.On("RDS.DescribeGlobalClusters", func(awstest.Call) (any, error) {
 		return &rds.DescribeGlobalClustersOutput{GlobalClusters: []rdstypes.GlobalCluster{{EngineVersion: awssdk.String("8.0.mysql_aurora.3.05.2"),
 			GlobalClusterMembers: []rdstypes.GlobalClusterMember{{DBClusterArn: awssdk.String(secondaryARN), IsWriter: awssdk.Bool(writer)}}}}}, nil
 	})
-	s.on("Secrets Manager.GetSecretValue", func(call) (any, error) {
+	s.On("Secrets Manager.GetSecretValue", func(awstest.Call) (any, error) {
 		return &secretsmanager.GetSecretValueOutput{SecretString: awssdk.String(secret)}, nil
 	})
-	s.on("CloudWatch.GetMetricData", func(call) (any, error) {
+	s.On("CloudWatch.GetMetricData", func(awstest.Call) (any, error) {
 		return &cloudwatch.GetMetricDataOutput{MetricDataResults: []cwtypes.MetricDataResult{{Values: []float64{42}}}}, nil
 	})
-	s.on("CloudWatch.PutMetricData", func(call) (any, error) { return &cloudwatch.PutMetricDataOutput{}, nil })
+	s.On("CloudWatch.PutMetricData", func(awstest.Call) (any, error) { return &cloudwatch.PutMetricDataOutput{}, nil })
 	return s
 }
 
-func monitor(t *testing.T, s *stubAWS, probe ProbeFunc) *Monitor {
-	c := s.clients(t, "us-west-2")
+func monitor(t *testing.T, s *awstest.Stub, probe ProbeFunc) *Monitor {
+	c := stubClients(t, s, "us-west-2")
 	return &Monitor{Cfg: MonitorConfig{Region: "us-west-2", PeerRegion: "us-east-1", ClusterID: "dr-secondary-test",
 		Endpoint: "secondary.cluster.example:3306", PeerEndpoint: "primary.cluster.example:3306", GlobalClusterID: "dr-global-test",
 		SecretARN: secretARN, ProbeTimeout: time.Second}, RDS: c.RDS, CW: c.CW, Secrets: c.Secrets, Probe: probe}
@@ -67,7 +69,7 @@ func TestMonitorHealthySecondaryPublishesHealthAndReadsRPOLag(t *testing.T) {
 	if got["RegionHealthy/us-west-2"] != 1 || got["PeerHealthy/us-east-1"] != 1 || got["ProbeLatency/us-west-2"] != 3 {
 		t.Errorf("published %v", got)
 	}
-	get, _ := s.find("CloudWatch.GetMetricData")
+	get, _ := s.Find("CloudWatch.GetMetricData")
 	q := get.Params.(*cloudwatch.GetMetricDataInput).MetricDataQueries[0].MetricStat
 	if awssdk.ToString(q.Metric.Namespace) != "AWS/RDS" || awssdk.ToString(q.Metric.MetricName) != "AuroraGlobalDBRPOLag" ||
 		awssdk.ToString(q.Metric.Dimensions[0].Value) != "dr-secondary-test" {
@@ -100,7 +102,7 @@ func TestMonitorWithUnreadableSecretPublishesNothing(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), secretARN) {
 		t.Fatalf("got %v", err)
 	}
-	if _, called := s.find("CloudWatch.PutMetricData"); called {
+	if _, called := s.Find("CloudWatch.PutMetricData"); called {
 		t.Fatal("a monitor that cannot probe must not publish health")
 	}
 }
@@ -123,9 +125,9 @@ func TestMonitorConfigFromEnvNamesMissing(t *testing.T) {
 
 // published returns metric/region → value from the PutMetricData call,
 // checking namespace and that no datum carries an explicit timestamp.
-func published(t *testing.T, s *stubAWS) map[string]float64 {
+func published(t *testing.T, s *awstest.Stub) map[string]float64 {
 	t.Helper()
-	put, ok := s.find("CloudWatch.PutMetricData")
+	put, ok := s.Find("CloudWatch.PutMetricData")
 	if !ok {
 		t.Fatal("no PutMetricData")
 	}

@@ -16,6 +16,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/drdrill/drdrill/internal/decision"
+
+	"github.com/drdrill/drdrill/internal/awstest"
 )
 
 const (
@@ -31,9 +33,9 @@ type world struct {
 	targetStatus  string
 }
 
-func (w world) stub() *stubAWS {
-	s := newStub()
-	s.on("RDS.DescribeGlobalClusters", func(c call) (any, error) {
+func (w world) stub() *awstest.Stub {
+	s := awstest.New()
+	s.On("RDS.DescribeGlobalClusters", func(c awstest.Call) (any, error) {
 		g := rdstypes.GlobalCluster{GlobalClusterIdentifier: awssdk.String("dr-global-test"), EngineVersion: awssdk.String("8.0.mysql_aurora.3.05.2"),
 			GlobalClusterMembers: []rdstypes.GlobalClusterMember{
 				{DBClusterArn: awssdk.String(primaryARN), IsWriter: awssdk.Bool(!w.targetWriter)},
@@ -43,24 +45,24 @@ func (w world) stub() *stubAWS {
 		}
 		return &rds.DescribeGlobalClustersOutput{GlobalClusters: []rdstypes.GlobalCluster{g}}, nil
 	})
-	s.on("CloudWatch.GetMetricData", func(c call) (any, error) {
+	s.On("CloudWatch.GetMetricData", func(c awstest.Call) (any, error) {
 		return &cloudwatch.GetMetricDataOutput{MetricDataResults: []cwtypes.MetricDataResult{{Id: awssdk.String("m"), Values: w.peer}}}, nil
 	})
 	status := w.targetStatus
 	if status == "" {
 		status = "available"
 	}
-	s.on("RDS.DescribeDBClusters", func(c call) (any, error) {
+	s.On("RDS.DescribeDBClusters", func(c awstest.Call) (any, error) {
 		return &rds.DescribeDBClustersOutput{DBClusters: []rdstypes.DBCluster{{Status: awssdk.String(status)}}}, nil
 	})
-	s.on("RDS.FailoverGlobalCluster", func(c call) (any, error) { return &rds.FailoverGlobalClusterOutput{}, nil })
-	s.on("RDS.SwitchoverGlobalCluster", func(c call) (any, error) { return &rds.SwitchoverGlobalClusterOutput{}, nil })
-	s.on("SNS.Publish", func(c call) (any, error) { return &sns.PublishOutput{MessageId: awssdk.String("m-1")}, nil })
+	s.On("RDS.FailoverGlobalCluster", func(c awstest.Call) (any, error) { return &rds.FailoverGlobalClusterOutput{}, nil })
+	s.On("RDS.SwitchoverGlobalCluster", func(c awstest.Call) (any, error) { return &rds.SwitchoverGlobalClusterOutput{}, nil })
+	s.On("SNS.Publish", func(c awstest.Call) (any, error) { return &sns.PublishOutput{MessageId: awssdk.String("m-1")}, nil })
 	return s
 }
 
-func trigger(t *testing.T, s *stubAWS, dry bool) *Trigger {
-	c := s.clients(t, "us-west-2")
+func trigger(t *testing.T, s *awstest.Stub, dry bool) *Trigger {
+	c := stubClients(t, s, "us-west-2")
 	return &Trigger{Cfg: TriggerConfig{Region: "us-west-2", PrimaryRegion: "us-east-1", GlobalClusterID: "dr-global-test",
 		TargetClusterARN: secondaryARN, Threshold: 3, TopicARN: topicARN, DryRun: dry, Period: time.Minute},
 		RDS: c.RDS, CW: c.CW, SNS: c.SNS}
@@ -99,12 +101,12 @@ func TestTriggerBranches(t *testing.T) {
 				t.Fatalf("decision %v, want %s", res.Decision, c.action)
 			}
 			for _, op := range []string{"RDS.FailoverGlobalCluster", "RDS.SwitchoverGlobalCluster"} {
-				_, called := s.find(op)
+				_, called := s.Find(op)
 				if called != (op == c.op) {
-					t.Fatalf("%s called=%v; calls %v", op, called, s.ops())
+					t.Fatalf("%s called=%v; calls %v", op, called, s.Ops())
 				}
 			}
-			pub, ok := s.find("SNS.Publish")
+			pub, ok := s.Find("SNS.Publish")
 			if !ok || pub.Form.Get("TopicArn") != topicARN || !strings.Contains(pub.Form.Get("Message"), string(c.action)) {
 				t.Fatalf("decision not published to SNS: %+v", pub)
 			}
@@ -123,7 +125,7 @@ func TestFailoverRequestParameters(t *testing.T) {
 	if _, err := trigger(t, s, false).Run(context.Background(), []byte(`{}`)); err != nil {
 		t.Fatal(err)
 	}
-	f, _ := s.find("RDS.FailoverGlobalCluster")
+	f, _ := s.Find("RDS.FailoverGlobalCluster")
 	want := map[string]string{"Action": "FailoverGlobalCluster", "GlobalClusterIdentifier": "dr-global-test",
 		"TargetDbClusterIdentifier": secondaryARN, "AllowDataLoss": "true"}
 	for k, v := range want {
@@ -134,7 +136,7 @@ func TestFailoverRequestParameters(t *testing.T) {
 	if f.Form.Has("Switchover") {
 		t.Error("a failover must not ask for a switchover")
 	}
-	m, _ := s.find("CloudWatch.GetMetricData")
+	m, _ := s.Find("CloudWatch.GetMetricData")
 	q := m.Params.(*cloudwatch.GetMetricDataInput).MetricDataQueries[0].MetricStat.Metric
 	if awssdk.ToString(q.MetricName) != MetricPeerHealthy || awssdk.ToString(q.Namespace) != Namespace || awssdk.ToString(q.Dimensions[0].Value) != "us-east-1" {
 		t.Errorf("health query %+v", q)
@@ -143,7 +145,7 @@ func TestFailoverRequestParameters(t *testing.T) {
 	if _, err := trigger(t, sw, false).Run(context.Background(), []byte(`{"action":"switchover"}`)); err != nil {
 		t.Fatal(err)
 	}
-	c, _ := sw.find("RDS.SwitchoverGlobalCluster")
+	c, _ := sw.Find("RDS.SwitchoverGlobalCluster")
 	if c.Form.Get("TargetDbClusterIdentifier") != secondaryARN || c.Form.Get("GlobalClusterIdentifier") != "dr-global-test" {
 		t.Fatalf("switchover body %s", c.Body)
 	}
@@ -156,19 +158,19 @@ func TestTriggerRefusesAClusterOutsideItsGlobalCluster(t *testing.T) {
 	if _, err := tr.Run(context.Background(), []byte(`{}`)); err == nil || !strings.Contains(err.Error(), "refusing") {
 		t.Fatalf("got %v", err)
 	}
-	if _, called := s.find("RDS.FailoverGlobalCluster"); called {
+	if _, called := s.Find("RDS.FailoverGlobalCluster"); called {
 		t.Fatal("acted on a foreign cluster")
 	}
 }
 
 func TestFailedFailoverIsReportedAndPublished(t *testing.T) {
 	s := world{peer: []float64{0, 0, 0}}.stub()
-	s.on("RDS.FailoverGlobalCluster", func(call) (any, error) { return nil, errors.New("InvalidGlobalClusterStateFault") })
+	s.On("RDS.FailoverGlobalCluster", func(awstest.Call) (any, error) { return nil, errors.New("InvalidGlobalClusterStateFault") })
 	_, err := trigger(t, s, false).Run(context.Background(), []byte(`{}`))
 	if err == nil {
 		t.Fatal("a failed FailoverGlobalCluster must be an error")
 	}
-	pub, _ := s.find("SNS.Publish")
+	pub, _ := s.Find("SNS.Publish")
 	var body map[string]any
 	json.Unmarshal([]byte(pub.Form.Get("Message")), &body)
 	if !strings.Contains(body["error"].(string), "InvalidGlobalClusterStateFault") {
@@ -191,4 +193,14 @@ func TestTriggerConfigFromEnv(t *testing.T) {
 	if err != nil || !c.DryRun || c.Threshold != 3 || c.Period != time.Minute {
 		t.Fatalf("%+v %v", c, err)
 	}
+}
+
+// stubClients builds real SDK clients for region whose requests go to s.
+func stubClients(t *testing.T, s *awstest.Stub, region string) Clients {
+	t.Helper()
+	c, err := NewClients(context.Background(), region, s.Options()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }

@@ -246,16 +246,25 @@ func (WANDegradation) Rollback(ctx context.Context, t target.Target, p Params) e
 
 // PlannedSwitchover fences the primary, waits for the secondary to catch up
 // and promotes it (RPO must be 0). Rollback switches back.
-type PlannedSwitchover struct{ labFault }
+type PlannedSwitchover struct{}
 
 func (PlannedSwitchover) Name() string { return "planned-switchover" }
 func (PlannedSwitchover) Description() string {
 	return "fence the primary, wait for catch-up, promote the secondary (RPO 0); rollback switches back"
 }
+func (PlannedSwitchover) Available(t target.Target) error { return labOrAWS(t) }
 func (PlannedSwitchover) Resolve(ctx context.Context, t target.Target, p Params) (Params, error) {
+	if st, ok := awsOf(t); ok {
+		if err := awsResolve(ctx, st); err != nil {
+			return nil, err
+		}
+	}
 	return roles(ctx, t, p, "secondary")
 }
 func (PlannedSwitchover) Inject(ctx context.Context, t target.Target, p Params) error {
+	if st, ok := awsOf(t); ok {
+		return awsPromote(ctx, st, p["region"], false)
+	}
 	c, _ := labOf(t)
 	return c.Promote(ctx, p["region"], lab.PromoteOptions{Mode: lab.Switchover})
 }
@@ -265,6 +274,9 @@ func (PlannedSwitchover) Rollback(ctx context.Context, t target.Target, p Params
 
 // switchBack recovers the lab and makes region the primary again (RPO 0).
 func switchBack(ctx context.Context, t target.Target, region string) error {
+	if st, ok := awsOf(t); ok {
+		return awsSwitchBack(ctx, st, region)
+	}
 	c, err := labOf(t)
 	if err != nil {
 		return err
@@ -285,16 +297,25 @@ func switchBack(ctx context.Context, t target.Target, region string) error {
 // UnplannedFailover promotes the secondary with whatever it has (data loss
 // allowed), like FailoverGlobalCluster with AllowDataLoss. no_fence=true
 // skips fencing the old primary, to show what the checker finds then.
-type UnplannedFailover struct{ labFault }
+type UnplannedFailover struct{}
 
 func (UnplannedFailover) Name() string { return "unplanned-failover" }
 func (UnplannedFailover) Description() string {
 	return "promote the secondary with data loss allowed (no_fence=true skips fencing the old primary); rollback rejoins and switches back"
 }
+func (UnplannedFailover) Available(t target.Target) error { return labOrAWS(t) }
 func (UnplannedFailover) Resolve(ctx context.Context, t target.Target, p Params) (Params, error) {
+	if st, ok := awsOf(t); ok {
+		if err := awsResolve(ctx, st); err != nil {
+			return nil, err
+		}
+	}
 	return roles(ctx, t, p, "secondary")
 }
 func (UnplannedFailover) Inject(ctx context.Context, t target.Target, p Params) error {
+	if st, ok := awsOf(t); ok {
+		return awsPromote(ctx, st, p["region"], true)
+	}
 	c, _ := labOf(t)
 	return c.Promote(ctx, p["region"], lab.PromoteOptions{Mode: lab.Failover, NoFence: p["no_fence"] == "true"})
 }
@@ -304,20 +325,32 @@ func (UnplannedFailover) Rollback(ctx context.Context, t target.Target, p Params
 
 // MonitorFailure stops the controller's probing: no automatic failover can
 // happen, which a drill must report as "would not have recovered on its own".
-type MonitorFailure struct{ labFault }
+type MonitorFailure struct{}
 
 func (MonitorFailure) Name() string { return "monitor-failure" }
 func (MonitorFailure) Description() string {
-	return "stop the failover controller's health probes (no automatic failover)"
+	return "stop the health monitoring (lab: the controller's probes; AWS: PutFunctionConcurrency 0 on a health monitor)"
 }
+func (MonitorFailure) Available(t target.Target) error { return labOrAWS(t) }
 func (MonitorFailure) Resolve(ctx context.Context, t target.Target, p Params) (Params, error) {
+	if st, ok := awsOf(t); ok {
+		return awsMonitorResolve(ctx, t, st, p)
+	}
 	return Params(p), nil
 }
 func (MonitorFailure) Inject(ctx context.Context, t target.Target, p Params) error {
+	if st, ok := awsOf(t); ok {
+		prev, err := st.PauseMonitor(ctx, p["region"], p["function"])
+		p["prev_concurrency"] = prev
+		return err
+	}
 	c, _ := labOf(t)
 	return c.PauseController(ctx, true)
 }
 func (MonitorFailure) Rollback(ctx context.Context, t target.Target, p Params) error {
+	if st, ok := awsOf(t); ok {
+		return st.ResumeMonitor(ctx, p["region"], p["function"], p["prev_concurrency"])
+	}
 	c, err := labOf(t)
 	if err != nil {
 		return err

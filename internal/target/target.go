@@ -85,7 +85,9 @@ func Open(outputsPath string) (Target, error) {
 	case "lab":
 		return openLab(out)
 	case "", "aws":
-		return nil, fmt.Errorf("outputs file %s describes an AWS stack; the AWS target is not built yet (use the lab: `make drill`)", outputsPath)
+		// Outputs written by `make outputs` from Terraform; an older file
+		// without TargetKind is taken as AWS.
+		return openAWS(out)
 	default:
 		return nil, fmt.Errorf("outputs file %s: unknown %s %q (want lab or aws)", outputsPath, outputs.TargetKind, k)
 	}

@@ -1,4 +1,8 @@
-package aws
+// Package awstest intercepts real aws-sdk-go-v2 clients at the middleware
+// layer for tests: every request is recorded (operation, serialized body,
+// typed input) and answered with a typed output, so no request leaves the
+// process and no hand-written fake stands in for an SDK client.
+package awstest
 
 import (
 	"context"
@@ -7,9 +11,8 @@ import (
 	"net/url"
 	"strings"
 	"sync"
-	"testing"
 
-	awssdk "github.com/aws/aws-sdk-go-v2/aws"
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/smithy-go/middleware"
@@ -18,27 +21,32 @@ import (
 
 // call is one intercepted request: the operation and its serialized body,
 // i.e. exactly what the SDK would have sent to AWS.
-type call struct {
+// Call is one intercepted request.
+type Call struct {
 	Service, Op string
 	Body        string
 	Form        url.Values // for query-protocol services (RDS, SNS)
 	Params      any        // the typed input, captured at the Initialize step
+	Region      string     // the region the request was signed for
 }
 
 // stubAWS intercepts every request of real SDK clients at the Finalize
 // step — after serialization and signing, before the network — records it
 // and answers with the typed output a responder returns.
-type stubAWS struct {
+// Stub intercepts every request of SDK clients built with its Options.
+type Stub struct {
 	mu        sync.Mutex
-	calls     []call
-	responses map[string]func(c call) (any, error) // key "Service.Op"
+	calls     []Call
+	responses map[string]func(c Call) (any, error) // key "Service.Op"
 }
 
-func newStub() *stubAWS { return &stubAWS{responses: map[string]func(call) (any, error){}} }
+// New returns an empty stub; unexpected operations fail.
+func New() *Stub { return &Stub{responses: map[string]func(Call) (any, error){}} }
 
-func (s *stubAWS) on(key string, fn func(c call) (any, error)) { s.responses[key] = fn }
+// On answers operation key ("Service.Op", e.g. "RDS.FailoverGlobalCluster").
+func (s *Stub) On(key string, fn func(c Call) (any, error)) { s.responses[key] = fn }
 
-func (s *stubAWS) middleware() func(*middleware.Stack) error {
+func (s *Stub) middleware() func(*middleware.Stack) error {
 	return func(st *middleware.Stack) error {
 		// Typed input, for protocols whose body is binary (CloudWatch: CBOR).
 		if err := st.Initialize.Add(middleware.InitializeMiddlewareFunc("drdrillCapture",
@@ -49,7 +57,7 @@ func (s *stubAWS) middleware() func(*middleware.Stack) error {
 		}
 		return st.Finalize.Add(middleware.FinalizeMiddlewareFunc("drdrillStub",
 			func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
-				c := call{Service: middleware.GetServiceID(ctx), Op: middleware.GetOperationName(ctx), Params: ctx.Value(paramsKey{})}
+				c := Call{Service: middleware.GetServiceID(ctx), Op: middleware.GetOperationName(ctx), Params: ctx.Value(paramsKey{}), Region: awsmiddleware.GetRegion(ctx)}
 				if req, ok := in.Request.(*smithyhttp.Request); ok {
 					if rd := req.GetStream(); rd != nil {
 						b, _ := io.ReadAll(rd)
@@ -72,20 +80,17 @@ func (s *stubAWS) middleware() func(*middleware.Stack) error {
 	}
 }
 
-// clients builds real SDK clients whose requests go to the stub.
-func (s *stubAWS) clients(t *testing.T, region string) Clients {
-	t.Helper()
-	c, err := NewClients(context.Background(), region,
+// Options configure real SDK clients to send their requests to the stub.
+func (s *Stub) Options() []func(*config.LoadOptions) error {
+	return []func(*config.LoadOptions) error{
 		config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", "")),
 		config.WithRetryMaxAttempts(1),
-		config.WithAPIOptions([]func(*middleware.Stack) error{s.middleware()}))
-	if err != nil {
-		t.Fatal(err)
+		config.WithAPIOptions([]func(*middleware.Stack) error{s.middleware()}),
 	}
-	return c
 }
 
-func (s *stubAWS) ops() []string {
+// Ops lists the operations called so far.
+func (s *Stub) Ops() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []string
@@ -95,7 +100,8 @@ func (s *stubAWS) ops() []string {
 	return out
 }
 
-func (s *stubAWS) find(key string) (call, bool) {
+// Find returns the first call of key.
+func (s *Stub) Find(key string) (Call, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, c := range s.calls {
@@ -103,9 +109,7 @@ func (s *stubAWS) find(key string) (call, bool) {
 			return c, true
 		}
 	}
-	return call{}, false
+	return Call{}, false
 }
 
 type paramsKey struct{}
-
-var _ = awssdk.String

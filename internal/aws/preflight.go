@@ -1,0 +1,113 @@
+package aws
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+
+	awssdk "github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/route53"
+
+	"github.com/drdrill/drdrill/internal/outputs"
+)
+
+// Preflight resolves every target the faults would touch and prints the
+// plan, with read-only calls only (FIS actionsMode=skip-all). It returns an
+// error when a guard would refuse or a target resolves to nothing.
+func (s *Stack) Preflight(ctx context.Context, w io.Writer) error {
+	var problems []string
+	line := func(format string, a ...any) { fmt.Fprintf(w, format+"\n", a...) }
+	line("drdrill AWS preflight — read-only: nothing is injected")
+	if err := s.Guard(ctx); err != nil {
+		problems = append(problems, err.Error())
+		line("  guard:            REFUSED: %v", err)
+	} else {
+		line("  guard:            allowed (account allow-listed, global cluster tagged drdrill:allowed=true, no stop alarm firing)")
+	}
+	g, err := s.globalCluster(ctx)
+	if err != nil {
+		return fmt.Errorf("preflight: %w (earlier: %s)", err, strings.Join(problems, "; "))
+	}
+	writer, _, _ := s.WriterRegion(ctx)
+	line("  global cluster:   %s (writer %s in %s, failover state %q)", awssdk.ToString(g.arn), g.writerARN, writer, g.failoverState)
+	other := s.Out[outputs.SecondaryRegion]
+	if writer == other {
+		other = s.Out[outputs.PrimaryRegion]
+	}
+	target, _ := s.clusterARN(other)
+	line("  planned-switchover  → SwitchoverGlobalCluster to %s (%s)", target, other)
+	line("  unplanned-failover  → FailoverGlobalCluster AllowDataLoss=true to %s (%s)", target, other)
+
+	for _, r := range []Regional{s.Primary, s.Secondary} {
+		key, aclKey := "PrimaryDatabaseSubnetIds", "PrimaryDatabaseNetworkAclId"
+		if r.Region == s.Secondary.Region {
+			key, aclKey = "SecondaryDatabaseSubnetIds", "SecondaryDatabaseNetworkAclId"
+		}
+		var subnets []string
+		_ = json.Unmarshal([]byte(s.Out[key]), &subnets)
+		acls, err := r.EC2.DescribeNetworkAcls(ctx, &ec2.DescribeNetworkAclsInput{Filters: []ec2types.Filter{{Name: awssdk.String("association.subnet-id"), Values: subnets}}})
+		found := 0
+		if err == nil {
+			for _, a := range acls.NetworkAcls {
+				for _, as := range a.Associations {
+					for _, sn := range subnets {
+						if awssdk.ToString(as.SubnetId) == sn {
+							found++
+						}
+					}
+				}
+			}
+		}
+		if len(subnets) == 0 || found != len(subnets) {
+			problems = append(problems, fmt.Sprintf("region-isolation in %s: %d of %d database subnets resolved (%v)", r.Region, found, len(subnets), err))
+			line("  region-isolation  → %s: EMPTY/UNRESOLVED targets, would refuse", r.Region)
+		} else {
+			line("  region-isolation  → %s: deny-all NACL on %v (now on %s), restored on rollback", r.Region, subnets, s.Out[aclKey])
+		}
+	}
+	for _, fn := range []struct{ region, name string }{{s.Primary.Region, s.Out["PrimaryHealthMonitorFunctionName"]}, {s.Secondary.Region, s.Out["SecondaryHealthMonitorFunctionName"]}} {
+		r, _ := s.regional(fn.region)
+		c, err := r.Lambda.GetFunctionConcurrency(ctx, &lambda.GetFunctionConcurrencyInput{FunctionName: awssdk.String(fn.name)})
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("monitor-failure: %s: %v", fn.name, err))
+			line("  monitor-failure   → %s: UNRESOLVED (%v)", fn.name, err)
+			continue
+		}
+		now := "unreserved"
+		if c.ReservedConcurrentExecutions != nil {
+			now = fmt.Sprint(*c.ReservedConcurrentExecutions)
+		}
+		line("  monitor-failure   → PutFunctionConcurrency 0 on %s (now %s), restored on rollback", fn.name, now)
+	}
+	for _, id := range []string{s.Out["PrimaryHealthCheckId"], s.Out["SecondaryHealthCheckId"]} {
+		hc, err := s.Route53.GetHealthCheck(ctx, &route53.GetHealthCheckInput{HealthCheckId: awssdk.String(id)})
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("health-check-failure: %s: %v", id, err))
+			line("  health-check-failure → %s: UNRESOLVED (%v)", id, err)
+			continue
+		}
+		line("  health-check-failure → UpdateHealthCheck Inverted on %s (now inverted=%v), restored on rollback", id, awssdk.ToBool(hc.HealthCheck.HealthCheckConfig.Inverted))
+	}
+	states, err := s.AlarmStates(ctx, []string{s.Out[outputs.ReplicationLagAlarmName]})
+	if err != nil || len(states) == 0 {
+		problems = append(problems, fmt.Sprintf("alarm path: alarm %s not found (%v)", s.Out[outputs.ReplicationLagAlarmName], err))
+	} else {
+		line("  alarm path        → lag alarm %s found (now %s); the SetAlarmState + SQS delivery proof is not built yet", s.Out[outputs.ReplicationLagAlarmName], states[s.Out[outputs.ReplicationLagAlarmName]])
+	}
+	if len(s.StopAlarms) > 0 {
+		line("  stop conditions:  %s", strings.Join(s.StopAlarms, ", "))
+	} else {
+		line("  stop conditions:  none configured (set DRDRILL_STOP_ALARMS)")
+	}
+	if len(problems) > 0 {
+		line("verdict: NOT READY")
+		return fmt.Errorf("preflight found %d problem(s): %s", len(problems), strings.Join(problems, "; "))
+	}
+	line("verdict: READY")
+	return nil
+}

@@ -1,0 +1,497 @@
+package aws
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	awssdk "github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/rds"
+	"github.com/aws/aws-sdk-go-v2/service/route53"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/drdrill/drdrill/internal/outputs"
+)
+
+// EC2API, LambdaAPI, Route53API and STSAPI are the parts of those clients
+// the fault injectors call.
+type EC2API interface {
+	DescribeNetworkAcls(context.Context, *ec2.DescribeNetworkAclsInput, ...func(*ec2.Options)) (*ec2.DescribeNetworkAclsOutput, error)
+	CreateNetworkAcl(context.Context, *ec2.CreateNetworkAclInput, ...func(*ec2.Options)) (*ec2.CreateNetworkAclOutput, error)
+	ReplaceNetworkAclAssociation(context.Context, *ec2.ReplaceNetworkAclAssociationInput, ...func(*ec2.Options)) (*ec2.ReplaceNetworkAclAssociationOutput, error)
+	DeleteNetworkAcl(context.Context, *ec2.DeleteNetworkAclInput, ...func(*ec2.Options)) (*ec2.DeleteNetworkAclOutput, error)
+}
+
+// LambdaAPI changes a function's reserved concurrency.
+type LambdaAPI interface {
+	GetFunctionConcurrency(context.Context, *lambda.GetFunctionConcurrencyInput, ...func(*lambda.Options)) (*lambda.GetFunctionConcurrencyOutput, error)
+	PutFunctionConcurrency(context.Context, *lambda.PutFunctionConcurrencyInput, ...func(*lambda.Options)) (*lambda.PutFunctionConcurrencyOutput, error)
+	DeleteFunctionConcurrency(context.Context, *lambda.DeleteFunctionConcurrencyInput, ...func(*lambda.Options)) (*lambda.DeleteFunctionConcurrencyOutput, error)
+}
+
+// Route53API inverts and restores health checks.
+type Route53API interface {
+	GetHealthCheck(context.Context, *route53.GetHealthCheckInput, ...func(*route53.Options)) (*route53.GetHealthCheckOutput, error)
+	UpdateHealthCheck(context.Context, *route53.UpdateHealthCheckInput, ...func(*route53.Options)) (*route53.UpdateHealthCheckOutput, error)
+}
+
+// STSAPI identifies the caller's account.
+type STSAPI interface {
+	GetCallerIdentity(context.Context, *sts.GetCallerIdentityInput, ...func(*sts.Options)) (*sts.GetCallerIdentityOutput, error)
+}
+
+// TagsAPI reads the global cluster's tags.
+type TagsAPI interface {
+	ListTagsForResource(context.Context, *rds.ListTagsForResourceInput, ...func(*rds.Options)) (*rds.ListTagsForResourceOutput, error)
+}
+
+// AlarmsAPI reads and sets alarm states.
+type AlarmsAPI interface {
+	DescribeAlarms(context.Context, *cloudwatch.DescribeAlarmsInput, ...func(*cloudwatch.Options)) (*cloudwatch.DescribeAlarmsOutput, error)
+}
+
+// Regional are one region's clients.
+type Regional struct {
+	Region  string
+	RDS     RDSAPI
+	Tags    TagsAPI
+	Alarms  AlarmsAPI
+	EC2     EC2API
+	Lambda  LambdaAPI
+	Secrets SecretsAPI
+}
+
+// Stack is a deployed DR stack as drdrill's AWS target drives it: its
+// outputs and the clients of both regions.
+type Stack struct {
+	Out       outputs.Outputs
+	Primary   Regional // the deployment's primary region (outputs' PrimaryRegion)
+	Secondary Regional
+	Route53   Route53API
+	STS       STSAPI
+	// AllowedAccounts is DRDRILL_ALLOWED_ACCOUNTS; StopAlarms DRDRILL_STOP_ALARMS.
+	AllowedAccounts []string
+	StopAlarms      []string
+	// Poll is how often waits poll AWS (default 10 s).
+	Poll time.Duration
+}
+
+// RequiredOutputs are what the AWS target needs from the outputs file.
+var RequiredOutputs = []string{
+	outputs.GlobalClusterIdentifier, outputs.PrimaryRegion, outputs.SecondaryRegion,
+	"PrimaryClusterArn", "SecondaryClusterArn", outputs.GlobalWriterEndpoint, outputs.PrimaryClusterEndpoint, outputs.SecondaryClusterEndpoint,
+	"DatabaseSecretArn", "PrimaryDatabaseSubnetIds", "SecondaryDatabaseSubnetIds", "PrimaryDatabaseNetworkAclId", "SecondaryDatabaseNetworkAclId",
+	"PrimaryHealthMonitorFunctionName", "SecondaryHealthMonitorFunctionName", "FailoverTriggerFunctionName",
+	"PrimaryHealthCheckId", "SecondaryHealthCheckId", "ReplicationLagAlarmName", "PrimarySNSTopicArn", "SecondarySNSTopicArn",
+}
+
+// ListFromEnv splits a comma-separated environment variable.
+func ListFromEnv(name string) []string {
+	var out []string
+	for _, s := range strings.Split(os.Getenv(name), ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// ErrNotAllowed is returned when a safety guard refuses to inject.
+var ErrNotAllowed = errors.New("fault injection not allowed")
+
+// Guard refuses injection unless the caller's account is allow-listed in
+// DRDRILL_ALLOWED_ACCOUNTS and the global cluster carries drdrill:allowed=true,
+// and no stop-condition alarm is already in ALARM. It runs before every
+// injection; refusing is the default.
+func (s *Stack) Guard(ctx context.Context) error {
+	if len(s.AllowedAccounts) == 0 {
+		return fmt.Errorf("%w: DRDRILL_ALLOWED_ACCOUNTS is empty: list the AWS account ids drdrill may inject faults into", ErrNotAllowed)
+	}
+	id, err := s.STS.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err != nil {
+		return fmt.Errorf("%w: cannot identify the AWS account (STS GetCallerIdentity: %v)", ErrNotAllowed, err)
+	}
+	account := awssdk.ToString(id.Account)
+	allowed := false
+	for _, a := range s.AllowedAccounts {
+		allowed = allowed || a == account
+	}
+	if !allowed {
+		return fmt.Errorf("%w: account %s is not in DRDRILL_ALLOWED_ACCOUNTS (%q); add it to drill this account", ErrNotAllowed, account, strings.Join(s.AllowedAccounts, ","))
+	}
+	g, err := s.globalCluster(ctx)
+	if err != nil {
+		return err
+	}
+	tags, err := s.Primary.Tags.ListTagsForResource(ctx, &rds.ListTagsForResourceInput{ResourceName: g.arn})
+	if err != nil {
+		return fmt.Errorf("%w: cannot read the tags of %s: %v", ErrNotAllowed, awssdk.ToString(g.arn), err)
+	}
+	tagged := false
+	for _, t := range tags.TagList {
+		tagged = tagged || (awssdk.ToString(t.Key) == "drdrill:allowed" && awssdk.ToString(t.Value) == "true")
+	}
+	if !tagged {
+		return fmt.Errorf("%w: global cluster %s lacks the tag drdrill:allowed=true", ErrNotAllowed, awssdk.ToString(g.arn))
+	}
+	return s.CheckStopConditions(ctx)
+}
+
+// CheckStopConditions fails when any stop-condition alarm is in ALARM
+// (AWS FIS stop-condition semantics: abort and roll everything back).
+func (s *Stack) CheckStopConditions(ctx context.Context) error {
+	if len(s.StopAlarms) == 0 {
+		return nil
+	}
+	var firing []string
+	for _, r := range []Regional{s.Primary, s.Secondary} {
+		out, err := r.Alarms.DescribeAlarms(ctx, &cloudwatch.DescribeAlarmsInput{AlarmNames: s.StopAlarms, StateValue: cwtypes.StateValueAlarm})
+		if err != nil {
+			return fmt.Errorf("stop conditions: DescribeAlarms in %s: %w", r.Region, err)
+		}
+		for _, a := range out.MetricAlarms {
+			firing = append(firing, awssdk.ToString(a.AlarmName)+" ("+r.Region+")")
+		}
+	}
+	if len(firing) > 0 {
+		return fmt.Errorf("stop condition: %s in ALARM: abort and roll back", strings.Join(firing, ", "))
+	}
+	return nil
+}
+
+type globalState struct {
+	arn           *string
+	writerARN     string
+	members       []string
+	failoverState string
+}
+
+func (s *Stack) globalCluster(ctx context.Context) (globalState, error) {
+	id := s.Out[outputs.GlobalClusterIdentifier]
+	out, err := s.Primary.RDS.DescribeGlobalClusters(ctx, &rds.DescribeGlobalClustersInput{GlobalClusterIdentifier: &id})
+	if err != nil {
+		// The primary region may be the one that is down: ask the other.
+		if out, err = s.Secondary.RDS.DescribeGlobalClusters(ctx, &rds.DescribeGlobalClustersInput{GlobalClusterIdentifier: &id}); err != nil {
+			return globalState{}, fmt.Errorf("DescribeGlobalClusters %s: %w", id, err)
+		}
+	}
+	if len(out.GlobalClusters) == 0 {
+		return globalState{}, fmt.Errorf("global cluster %s not found: check GlobalClusterIdentifier in the outputs", id)
+	}
+	g := out.GlobalClusters[0]
+	st := globalState{arn: g.GlobalClusterArn}
+	for _, m := range g.GlobalClusterMembers {
+		st.members = append(st.members, awssdk.ToString(m.DBClusterArn))
+		if awssdk.ToBool(m.IsWriter) {
+			st.writerARN = awssdk.ToString(m.DBClusterArn)
+		}
+	}
+	if g.FailoverState != nil {
+		st.failoverState = string(g.FailoverState.Status)
+	}
+	return st, nil
+}
+
+// WriterRegion is the region whose cluster is the global writer now.
+func (s *Stack) WriterRegion(ctx context.Context) (string, string, error) {
+	g, err := s.globalCluster(ctx)
+	if err != nil {
+		return "", "", err
+	}
+	switch g.writerARN {
+	case s.Out["PrimaryClusterArn"]:
+		return s.Out[outputs.PrimaryRegion], g.failoverState, nil
+	case s.Out["SecondaryClusterArn"]:
+		return s.Out[outputs.SecondaryRegion], g.failoverState, nil
+	}
+	return "", g.failoverState, fmt.Errorf("the global writer %q is neither cluster in the outputs", g.writerARN)
+}
+
+func (s *Stack) clusterARN(region string) (string, error) {
+	switch region {
+	case s.Out[outputs.PrimaryRegion]:
+		return s.Out["PrimaryClusterArn"], nil
+	case s.Out[outputs.SecondaryRegion]:
+		return s.Out["SecondaryClusterArn"], nil
+	}
+	return "", fmt.Errorf("unknown region %q (the stack has %s and %s)", region, s.Out[outputs.PrimaryRegion], s.Out[outputs.SecondaryRegion])
+}
+
+func (s *Stack) regional(region string) (Regional, error) {
+	switch region {
+	case s.Primary.Region:
+		return s.Primary, nil
+	case s.Secondary.Region:
+		return s.Secondary, nil
+	}
+	return Regional{}, fmt.Errorf("unknown region %q", region)
+}
+
+// AlarmStates returns the state of the named alarms in both regions.
+func (s *Stack) AlarmStates(ctx context.Context, names []string) (map[string]string, error) {
+	states := map[string]string{}
+	for _, r := range []Regional{s.Primary, s.Secondary} {
+		out, err := r.Alarms.DescribeAlarms(ctx, &cloudwatch.DescribeAlarmsInput{AlarmNames: names})
+		if err != nil {
+			return nil, fmt.Errorf("DescribeAlarms in %s: %w", r.Region, err)
+		}
+		for _, a := range out.MetricAlarms {
+			states[awssdk.ToString(a.AlarmName)] = string(a.StateValue)
+		}
+	}
+	return states, nil
+}
+
+// ClusterAvailable reports whether region's cluster is "available".
+func (s *Stack) ClusterAvailable(ctx context.Context, region string) (bool, string, error) {
+	r, err := s.regional(region)
+	if err != nil {
+		return false, "", err
+	}
+	arn, _ := s.clusterARN(region)
+	out, err := r.RDS.DescribeDBClusters(ctx, &rds.DescribeDBClustersInput{DBClusterIdentifier: &arn})
+	if err != nil {
+		return false, "", err
+	}
+	if len(out.DBClusters) == 0 {
+		return false, "not found", nil
+	}
+	st := awssdk.ToString(out.DBClusters[0].Status)
+	return st == "available", st, nil
+}
+
+// Promote makes region's cluster the global writer: SwitchoverGlobalCluster
+// (no data loss) or FailoverGlobalCluster with AllowDataLoss, sent to the
+// target's region, then waits until FailoverState clears and the roles swapped.
+func (s *Stack) Promote(ctx context.Context, region string, allowDataLoss bool, timeout time.Duration) error {
+	arn, err := s.clusterARN(region)
+	if err != nil {
+		return err
+	}
+	r, err := s.regional(region)
+	if err != nil {
+		return err
+	}
+	id := s.Out[outputs.GlobalClusterIdentifier]
+	if allowDataLoss {
+		_, err = r.RDS.FailoverGlobalCluster(ctx, &rds.FailoverGlobalClusterInput{GlobalClusterIdentifier: &id, TargetDbClusterIdentifier: &arn, AllowDataLoss: awssdk.Bool(true)})
+	} else {
+		_, err = r.RDS.SwitchoverGlobalCluster(ctx, &rds.SwitchoverGlobalClusterInput{GlobalClusterIdentifier: &id, TargetDbClusterIdentifier: &arn})
+	}
+	if err != nil {
+		return fmt.Errorf("promote %s: %w", region, err)
+	}
+	return s.WaitWriter(ctx, region, timeout)
+}
+
+// WaitWriter polls until region is the writer and no failover is pending.
+func (s *Stack) WaitWriter(ctx context.Context, region string, timeout time.Duration) error {
+	poll := s.Poll
+	if poll <= 0 {
+		poll = 10 * time.Second
+	}
+	deadline := time.Now().Add(timeout)
+	for {
+		w, state, err := s.WriterRegion(ctx)
+		if err == nil && w == region && state == "" {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s is not the writer after %v (writer %s, failover state %q, %v)", region, timeout, w, state, err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(poll):
+		}
+	}
+}
+
+// Isolation is what IsolateRegion changed, for an exact rollback.
+type Isolation struct {
+	Region   string            `json:"region"`
+	VPC      string            `json:"vpc"`
+	DenyACL  string            `json:"deny_acl"`
+	Original map[string]string `json:"original"` // subnet id → original network ACL id
+}
+
+// ResolveIsolation finds a region's database subnets and the network ACL
+// each is on now (read-only): what IsolateRegion will change and
+// RestoreRegion will put back. Nothing found is an error (FIS
+// emptyTargetResolutionMode=fail).
+func (s *Stack) ResolveIsolation(ctx context.Context, region string) (Isolation, error) {
+	r, err := s.regional(region)
+	if err != nil {
+		return Isolation{}, err
+	}
+	key := "PrimaryDatabaseSubnetIds"
+	if region == s.Secondary.Region {
+		key = "SecondaryDatabaseSubnetIds"
+	}
+	var subnets []string
+	if err := json.Unmarshal([]byte(s.Out[key]), &subnets); err != nil || len(subnets) == 0 {
+		return Isolation{}, fmt.Errorf("outputs %s=%q: want a non-empty JSON list of subnet ids (FIS emptyTargetResolutionMode=fail)", key, s.Out[key])
+	}
+	acls, err := r.EC2.DescribeNetworkAcls(ctx, &ec2.DescribeNetworkAclsInput{Filters: []ec2types.Filter{{Name: awssdk.String("association.subnet-id"), Values: subnets}}})
+	if err != nil {
+		return Isolation{}, fmt.Errorf("DescribeNetworkAcls: %w", err)
+	}
+	iso := Isolation{Region: region, Original: map[string]string{}}
+	for _, a := range acls.NetworkAcls {
+		iso.VPC = awssdk.ToString(a.VpcId)
+		for _, as := range a.Associations {
+			for _, sn := range subnets {
+				if awssdk.ToString(as.SubnetId) == sn {
+					iso.Original[sn] = awssdk.ToString(as.NetworkAclId)
+				}
+			}
+		}
+	}
+	if len(iso.Original) != len(subnets) {
+		return Isolation{}, fmt.Errorf("found network ACL associations for %d of %d subnets %v: refusing (FIS emptyTargetResolutionMode=fail)", len(iso.Original), len(subnets), subnets)
+	}
+	return iso, nil
+}
+
+// IsolateRegion cuts a region's database subnets off, like FIS
+// aws:network:disrupt-connectivity: a new network ACL (which denies all by
+// default) replaces each subnet's association. It cuts clients and Lambdas,
+// not Aurora's storage replication. iso.DenyACL is set as soon as the ACL
+// exists, so a failure half-way can still be rolled back.
+func (s *Stack) IsolateRegion(ctx context.Context, iso *Isolation) error {
+	r, err := s.regional(iso.Region)
+	if err != nil {
+		return err
+	}
+	deny, err := r.EC2.CreateNetworkAcl(ctx, &ec2.CreateNetworkAclInput{VpcId: &iso.VPC, TagSpecifications: []ec2types.TagSpecification{{
+		ResourceType: ec2types.ResourceTypeNetworkAcl, Tags: []ec2types.Tag{{Key: awssdk.String("managedByDrdrill"), Value: awssdk.String("true")}, {Key: awssdk.String("Name"), Value: awssdk.String("drdrill-isolation-deny-all")}}}}})
+	if err != nil {
+		return fmt.Errorf("CreateNetworkAcl: %w", err)
+	}
+	iso.DenyACL = awssdk.ToString(deny.NetworkAcl.NetworkAclId)
+	var subnets []string
+	for sn := range iso.Original {
+		subnets = append(subnets, sn)
+	}
+	acls, err := r.EC2.DescribeNetworkAcls(ctx, &ec2.DescribeNetworkAclsInput{Filters: []ec2types.Filter{{Name: awssdk.String("association.subnet-id"), Values: subnets}}})
+	if err != nil {
+		return fmt.Errorf("DescribeNetworkAcls: %w", err)
+	}
+	for _, a := range acls.NetworkAcls {
+		for _, as := range a.Associations {
+			if _, ok := iso.Original[awssdk.ToString(as.SubnetId)]; !ok {
+				continue
+			}
+			if _, err := r.EC2.ReplaceNetworkAclAssociation(ctx, &ec2.ReplaceNetworkAclAssociationInput{AssociationId: as.NetworkAclAssociationId, NetworkAclId: &iso.DenyACL}); err != nil {
+				return fmt.Errorf("ReplaceNetworkAclAssociation %s: %w", awssdk.ToString(as.SubnetId), err)
+			}
+		}
+	}
+	return nil
+}
+
+// RestoreRegion puts every subnet back on its original ACL and deletes the
+// deny-all ACL. It is idempotent: subnets already on their original ACL are
+// left alone.
+func (s *Stack) RestoreRegion(ctx context.Context, iso Isolation) error {
+	r, err := s.regional(iso.Region)
+	if err != nil {
+		return err
+	}
+	var subnets []string
+	for sn := range iso.Original {
+		subnets = append(subnets, sn)
+	}
+	acls, err := r.EC2.DescribeNetworkAcls(ctx, &ec2.DescribeNetworkAclsInput{Filters: []ec2types.Filter{{Name: awssdk.String("association.subnet-id"), Values: subnets}}})
+	if err != nil {
+		return fmt.Errorf("DescribeNetworkAcls: %w", err)
+	}
+	var errs []error
+	for _, a := range acls.NetworkAcls {
+		for _, as := range a.Associations {
+			sn := awssdk.ToString(as.SubnetId)
+			orig, ok := iso.Original[sn]
+			if !ok || awssdk.ToString(as.NetworkAclId) == orig {
+				continue
+			}
+			if _, err := r.EC2.ReplaceNetworkAclAssociation(ctx, &ec2.ReplaceNetworkAclAssociationInput{AssociationId: as.NetworkAclAssociationId, NetworkAclId: awssdk.String(orig)}); err != nil {
+				errs = append(errs, fmt.Errorf("restore %s to %s: %w", sn, orig, err))
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	if iso.DenyACL != "" {
+		if _, err := r.EC2.DeleteNetworkAcl(ctx, &ec2.DeleteNetworkAclInput{NetworkAclId: &iso.DenyACL}); err != nil && !strings.Contains(err.Error(), "NotFound") {
+			return fmt.Errorf("DeleteNetworkAcl %s: %w", iso.DenyACL, err)
+		}
+	}
+	return nil
+}
+
+// PauseMonitor sets a health monitor's reserved concurrency to 0 and
+// returns the previous setting ("" when it had none).
+func (s *Stack) PauseMonitor(ctx context.Context, region, function string) (string, error) {
+	r, err := s.regional(region)
+	if err != nil {
+		return "", err
+	}
+	cur, err := r.Lambda.GetFunctionConcurrency(ctx, &lambda.GetFunctionConcurrencyInput{FunctionName: &function})
+	if err != nil {
+		return "", fmt.Errorf("GetFunctionConcurrency %s: %w", function, err)
+	}
+	prev := ""
+	if cur.ReservedConcurrentExecutions != nil {
+		prev = fmt.Sprint(*cur.ReservedConcurrentExecutions)
+	}
+	if _, err := r.Lambda.PutFunctionConcurrency(ctx, &lambda.PutFunctionConcurrencyInput{FunctionName: &function, ReservedConcurrentExecutions: awssdk.Int32(0)}); err != nil {
+		return prev, fmt.Errorf("PutFunctionConcurrency %s 0: %w", function, err)
+	}
+	return prev, nil
+}
+
+// ResumeMonitor restores the previous reserved concurrency.
+func (s *Stack) ResumeMonitor(ctx context.Context, region, function, prev string) error {
+	r, err := s.regional(region)
+	if err != nil {
+		return err
+	}
+	if prev == "" {
+		_, err = r.Lambda.DeleteFunctionConcurrency(ctx, &lambda.DeleteFunctionConcurrencyInput{FunctionName: &function})
+		return err
+	}
+	var n int32
+	if _, err := fmt.Sscan(prev, &n); err != nil {
+		return fmt.Errorf("previous concurrency %q: %w", prev, err)
+	}
+	_, err = r.Lambda.PutFunctionConcurrency(ctx, &lambda.PutFunctionConcurrencyInput{FunctionName: &function, ReservedConcurrentExecutions: &n})
+	return err
+}
+
+// InvertHealthCheck makes a Route 53 health check report the opposite and
+// returns whether it was inverted before.
+func (s *Stack) InvertHealthCheck(ctx context.Context, id string) (bool, error) {
+	hc, err := s.Route53.GetHealthCheck(ctx, &route53.GetHealthCheckInput{HealthCheckId: &id})
+	if err != nil {
+		return false, fmt.Errorf("GetHealthCheck %s: %w", id, err)
+	}
+	prev := awssdk.ToBool(hc.HealthCheck.HealthCheckConfig.Inverted)
+	_, err = s.Route53.UpdateHealthCheck(ctx, &route53.UpdateHealthCheckInput{HealthCheckId: &id, Inverted: awssdk.Bool(!prev), HealthCheckVersion: hc.HealthCheck.HealthCheckVersion})
+	return prev, err
+}
+
+// RestoreHealthCheck sets Inverted back.
+func (s *Stack) RestoreHealthCheck(ctx context.Context, id string, inverted bool) error {
+	_, err := s.Route53.UpdateHealthCheck(ctx, &route53.UpdateHealthCheckInput{HealthCheckId: &id, Inverted: awssdk.Bool(inverted)})
+	return err
+}

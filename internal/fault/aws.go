@@ -1,0 +1,197 @@
+package fault
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	drdaws "github.com/drdrill/drdrill/internal/aws"
+	"github.com/drdrill/drdrill/internal/target"
+)
+
+// awsControl is what the AWS target offers beyond the Target interface.
+type awsControl interface {
+	Stack() *drdaws.Stack
+}
+
+var errNotAWS = errors.New("needs an AWS stack (the lab has no network ACLs or Route 53 health checks)")
+
+func awsOf(t target.Target) (*drdaws.Stack, bool) {
+	if a, ok := t.(awsControl); ok {
+		return a.Stack(), true
+	}
+	return nil, false
+}
+
+// labOrAWS is Available for faults both targets implement.
+func labOrAWS(t target.Target) error {
+	if _, err := labOf(t); err == nil {
+		return nil
+	}
+	if _, ok := awsOf(t); ok {
+		return nil
+	}
+	return errors.New("needs the lab or an AWS stack")
+}
+
+// promotionTimeout bounds an Aurora switchover or failover (minutes on AWS).
+const promotionTimeout = 30 * time.Minute
+
+// awsResolve guards first: a refused fault never reaches the ledger.
+func awsResolve(ctx context.Context, st *drdaws.Stack) error {
+	return st.Guard(ctx)
+}
+
+// RegionIsolation swaps a region's database subnets onto a deny-all network
+// ACL, like FIS aws:network:disrupt-connectivity, and restores the original
+// ACL of every subnet on rollback. It cuts clients and Lambdas, not Aurora's
+// storage replication: the region-outage scenario on AWS pairs it with
+// unplanned-failover.
+type RegionIsolation struct{}
+
+func (RegionIsolation) Name() string { return "region-isolation" }
+func (RegionIsolation) Description() string {
+	return "AWS: put a region's database subnets on a deny-all network ACL (default: the primary); rollback restores the original ACLs"
+}
+func (RegionIsolation) Available(t target.Target) error {
+	if _, ok := awsOf(t); ok {
+		return nil
+	}
+	return errNotAWS
+}
+func (RegionIsolation) Resolve(ctx context.Context, t target.Target, p Params) (Params, error) {
+	st, _ := awsOf(t)
+	if err := awsResolve(ctx, st); err != nil {
+		return nil, err
+	}
+	q, err := roles(ctx, t, p, "primary")
+	if err != nil {
+		return nil, err
+	}
+	iso, err := st.ResolveIsolation(ctx, q["region"])
+	if err != nil {
+		return nil, err
+	}
+	b, _ := json.Marshal(iso)
+	q["isolation"] = string(b)
+	return q, nil
+}
+func isolationOf(p Params) (drdaws.Isolation, error) {
+	var iso drdaws.Isolation
+	if err := json.Unmarshal([]byte(p["isolation"]), &iso); err != nil {
+		return iso, fmt.Errorf("ledger params hold no isolation record: %w", err)
+	}
+	return iso, nil
+}
+func (RegionIsolation) Inject(ctx context.Context, t target.Target, p Params) error {
+	st, _ := awsOf(t)
+	iso, err := isolationOf(p)
+	if err != nil {
+		return err
+	}
+	err = st.IsolateRegion(ctx, &iso)
+	b, _ := json.Marshal(iso) // the deny ACL id goes into the ledger's "injected" entry
+	p["isolation"] = string(b)
+	return err
+}
+func (RegionIsolation) Rollback(ctx context.Context, t target.Target, p Params) error {
+	st, ok := awsOf(t)
+	if !ok {
+		return errNotAWS
+	}
+	iso, err := isolationOf(p)
+	if err != nil {
+		return err
+	}
+	return st.RestoreRegion(ctx, iso)
+}
+
+// HealthCheckFailure inverts a Route 53 health check (it reports the
+// opposite of the truth), restoring the previous setting on rollback.
+type HealthCheckFailure struct{}
+
+func (HealthCheckFailure) Name() string { return "health-check-failure" }
+func (HealthCheckFailure) Description() string {
+	return "AWS: invert a region's Route 53 health check (default: the primary's); rollback restores it"
+}
+func (HealthCheckFailure) Available(t target.Target) error {
+	if _, ok := awsOf(t); ok {
+		return nil
+	}
+	return errNotAWS
+}
+func (HealthCheckFailure) Resolve(ctx context.Context, t target.Target, p Params) (Params, error) {
+	st, _ := awsOf(t)
+	if err := awsResolve(ctx, st); err != nil {
+		return nil, err
+	}
+	q, err := roles(ctx, t, p, "primary")
+	if err != nil {
+		return nil, err
+	}
+	key := "PrimaryHealthCheckId"
+	if q["region"] == t.Regions()[1] {
+		key = "SecondaryHealthCheckId"
+	}
+	if q["health_check"] = t.Outputs()[key]; q["health_check"] == "" {
+		return nil, fmt.Errorf("outputs lack %s: nothing to invert (FIS emptyTargetResolutionMode=fail)", key)
+	}
+	return q, nil
+}
+func (HealthCheckFailure) Inject(ctx context.Context, t target.Target, p Params) error {
+	st, _ := awsOf(t)
+	prev, err := st.InvertHealthCheck(ctx, p["health_check"])
+	p["was_inverted"] = strconv.FormatBool(prev)
+	return err
+}
+func (HealthCheckFailure) Rollback(ctx context.Context, t target.Target, p Params) error {
+	st, ok := awsOf(t)
+	if !ok {
+		return errNotAWS
+	}
+	return st.RestoreHealthCheck(ctx, p["health_check"], p["was_inverted"] == "true")
+}
+
+// awsPromote and awsSwitchBack are the AWS halves of the promotion faults.
+func awsPromote(ctx context.Context, st *drdaws.Stack, region string, allowDataLoss bool) error {
+	return st.Promote(ctx, region, allowDataLoss, promotionTimeout)
+}
+
+func awsSwitchBack(ctx context.Context, st *drdaws.Stack, region string) error {
+	w, _, err := st.WriterRegion(ctx)
+	if err != nil {
+		return err
+	}
+	if w == region {
+		return nil
+	}
+	return st.Promote(ctx, region, false, promotionTimeout)
+}
+
+// awsMonitorResolve records which function and its current concurrency.
+func awsMonitorResolve(ctx context.Context, t target.Target, st *drdaws.Stack, p Params) (Params, error) {
+	if err := awsResolve(ctx, st); err != nil {
+		return nil, err
+	}
+	q, err := roles(ctx, t, p, "primary")
+	if err != nil {
+		return nil, err
+	}
+	key := "PrimaryHealthMonitorFunctionName"
+	if q["region"] == t.Regions()[1] {
+		key = "SecondaryHealthMonitorFunctionName"
+	}
+	if q["function"] = t.Outputs()[key]; strings.TrimSpace(q["function"]) == "" {
+		return nil, fmt.Errorf("outputs lack %s (FIS emptyTargetResolutionMode=fail)", key)
+	}
+	return q, nil
+}
+
+func init() {
+	register(RegionIsolation{})
+	register(HealthCheckFailure{})
+}

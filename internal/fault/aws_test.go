@@ -1,0 +1,387 @@
+package fault
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+
+	awssdk "github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/rds"
+	rdstypes "github.com/aws/aws-sdk-go-v2/service/rds/types"
+	"github.com/aws/aws-sdk-go-v2/service/route53"
+	r53types "github.com/aws/aws-sdk-go-v2/service/route53/types"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	drdaws "github.com/drdrill/drdrill/internal/aws"
+	"github.com/drdrill/drdrill/internal/awstest"
+	"github.com/drdrill/drdrill/internal/ledger"
+	"github.com/drdrill/drdrill/internal/outputs"
+	"github.com/drdrill/drdrill/internal/target"
+)
+
+const (
+	pARN = "arn:aws:rds:us-east-1:111122223333:cluster:drdrill-t-primary"
+	sARN = "arn:aws:rds:us-west-2:111122223333:cluster:drdrill-t-secondary"
+)
+
+func awsOutputs() outputs.Outputs {
+	return outputs.Outputs{"TargetKind": "aws", "GlobalClusterIdentifier": "drdrill-t-global", "PrimaryRegion": "us-east-1", "SecondaryRegion": "us-west-2",
+		"PrimaryClusterArn": pARN, "SecondaryClusterArn": sARN, "GlobalWriterEndpoint": "g.global.example", "PrimaryClusterEndpoint": "p.example",
+		"SecondaryClusterEndpoint": "s.example", "DatabaseSecretArn": "arn:aws:secretsmanager:us-east-1:111122223333:secret:db",
+		"PrimaryDatabaseSubnetIds": `["subnet-a","subnet-b"]`, "SecondaryDatabaseSubnetIds": `["subnet-x"]`,
+		"PrimaryDatabaseNetworkAclId": "acl-orig", "SecondaryDatabaseNetworkAclId": "acl-sec",
+		"PrimaryHealthMonitorFunctionName": "drdrill-t-health-monitor-primary", "SecondaryHealthMonitorFunctionName": "drdrill-t-health-monitor-secondary",
+		"FailoverTriggerFunctionName": "drdrill-t-failover-trigger", "PrimaryHealthCheckId": "hc-primary", "SecondaryHealthCheckId": "hc-secondary",
+		"ReplicationLagAlarmName": "drdrill-t-replication-lag-secondary", "PrimarySNSTopicArn": "arn:aws:sns:us-east-1:1:t", "SecondarySNSTopicArn": "arn:aws:sns:us-west-2:1:t"}
+}
+
+// fakeAWS is the state behind the stubbed SDK calls.
+type fakeAWS struct {
+	mu          sync.Mutex
+	account     string
+	tagged      bool
+	writer      string
+	alarm       string            // state of the stop alarm
+	acl         map[string]string // subnet → ACL id
+	assoc       map[string]string // subnet → association id
+	nextAssoc   int
+	concurrency *int32
+	inverted    bool
+	failRestore bool
+}
+
+func newFake() *fakeAWS {
+	return &fakeAWS{account: "111122223333", tagged: true, writer: pARN, alarm: "OK",
+		acl:   map[string]string{"subnet-a": "acl-orig", "subnet-b": "acl-orig", "subnet-x": "acl-sec"},
+		assoc: map[string]string{"subnet-a": "aclassoc-1", "subnet-b": "aclassoc-2", "subnet-x": "aclassoc-9"}, nextAssoc: 3}
+}
+
+func (f *fakeAWS) stub() *awstest.Stub {
+	s := awstest.New()
+	lock := func(fn func(awstest.Call) (any, error)) func(awstest.Call) (any, error) {
+		return func(c awstest.Call) (any, error) { f.mu.Lock(); defer f.mu.Unlock(); return fn(c) }
+	}
+	s.On("STS.GetCallerIdentity", lock(func(awstest.Call) (any, error) {
+		return &sts.GetCallerIdentityOutput{Account: awssdk.String(f.account)}, nil
+	}))
+	s.On("RDS.DescribeGlobalClusters", lock(func(awstest.Call) (any, error) {
+		return &rds.DescribeGlobalClustersOutput{GlobalClusters: []rdstypes.GlobalCluster{{GlobalClusterArn: awssdk.String("arn:aws:rds::111122223333:global-cluster:drdrill-t-global"),
+			GlobalClusterMembers: []rdstypes.GlobalClusterMember{{DBClusterArn: awssdk.String(pARN), IsWriter: awssdk.Bool(f.writer == pARN)}, {DBClusterArn: awssdk.String(sARN), IsWriter: awssdk.Bool(f.writer == sARN)}}}}}, nil
+	}))
+	s.On("RDS.ListTagsForResource", lock(func(awstest.Call) (any, error) {
+		out := &rds.ListTagsForResourceOutput{}
+		if f.tagged {
+			out.TagList = []rdstypes.Tag{{Key: awssdk.String("drdrill:allowed"), Value: awssdk.String("true")}}
+		}
+		return out, nil
+	}))
+	s.On("RDS.DescribeDBClusters", lock(func(awstest.Call) (any, error) {
+		return &rds.DescribeDBClustersOutput{DBClusters: []rdstypes.DBCluster{{Status: awssdk.String("available")}}}, nil
+	}))
+	promote := func(c awstest.Call) (any, error) {
+		switch in := c.Params.(type) {
+		case *rds.SwitchoverGlobalClusterInput:
+			f.writer = awssdk.ToString(in.TargetDbClusterIdentifier)
+			return &rds.SwitchoverGlobalClusterOutput{}, nil
+		case *rds.FailoverGlobalClusterInput:
+			f.writer = awssdk.ToString(in.TargetDbClusterIdentifier)
+			return &rds.FailoverGlobalClusterOutput{}, nil
+		}
+		return nil, errors.New("bad input")
+	}
+	s.On("RDS.SwitchoverGlobalCluster", lock(promote))
+	s.On("RDS.FailoverGlobalCluster", lock(promote))
+	s.On("CloudWatch.DescribeAlarms", lock(func(c awstest.Call) (any, error) {
+		in := c.Params.(*cloudwatch.DescribeAlarmsInput)
+		out := &cloudwatch.DescribeAlarmsOutput{}
+		if in.StateValue == "" || string(in.StateValue) == f.alarm {
+			for _, n := range in.AlarmNames {
+				out.MetricAlarms = append(out.MetricAlarms, cwtypes.MetricAlarm{AlarmName: awssdk.String(n), StateValue: cwtypes.StateValue(f.alarm)})
+			}
+		}
+		return out, nil
+	}))
+	s.On("EC2.DescribeNetworkAcls", lock(func(awstest.Call) (any, error) {
+		byACL := map[string][]ec2types.NetworkAclAssociation{}
+		for sn, acl := range f.acl {
+			byACL[acl] = append(byACL[acl], ec2types.NetworkAclAssociation{SubnetId: awssdk.String(sn), NetworkAclId: awssdk.String(acl), NetworkAclAssociationId: awssdk.String(f.assoc[sn])})
+		}
+		out := &ec2.DescribeNetworkAclsOutput{}
+		for acl, as := range byACL {
+			out.NetworkAcls = append(out.NetworkAcls, ec2types.NetworkAcl{NetworkAclId: awssdk.String(acl), VpcId: awssdk.String("vpc-1"), Associations: as})
+		}
+		return out, nil
+	}))
+	s.On("EC2.CreateNetworkAcl", lock(func(awstest.Call) (any, error) {
+		return &ec2.CreateNetworkAclOutput{NetworkAcl: &ec2types.NetworkAcl{NetworkAclId: awssdk.String("acl-deny")}}, nil
+	}))
+	s.On("EC2.ReplaceNetworkAclAssociation", lock(func(c awstest.Call) (any, error) {
+		in := c.Params.(*ec2.ReplaceNetworkAclAssociationInput)
+		if f.failRestore && awssdk.ToString(in.NetworkAclId) == "acl-orig" {
+			return nil, errors.New("UnauthorizedOperation")
+		}
+		for sn, id := range f.assoc {
+			if id == awssdk.ToString(in.AssociationId) {
+				f.acl[sn] = awssdk.ToString(in.NetworkAclId)
+				f.assoc[sn] = "aclassoc-" + string(rune('0'+f.nextAssoc))
+				f.nextAssoc++
+				return &ec2.ReplaceNetworkAclAssociationOutput{NewAssociationId: awssdk.String(f.assoc[sn])}, nil
+			}
+		}
+		return nil, errors.New("InvalidAssociationID.NotFound")
+	}))
+	s.On("EC2.DeleteNetworkAcl", lock(func(awstest.Call) (any, error) { return &ec2.DeleteNetworkAclOutput{}, nil }))
+	s.On("Lambda.GetFunctionConcurrency", lock(func(awstest.Call) (any, error) {
+		return &lambda.GetFunctionConcurrencyOutput{ReservedConcurrentExecutions: f.concurrency}, nil
+	}))
+	s.On("Lambda.PutFunctionConcurrency", lock(func(c awstest.Call) (any, error) {
+		f.concurrency = c.Params.(*lambda.PutFunctionConcurrencyInput).ReservedConcurrentExecutions
+		return &lambda.PutFunctionConcurrencyOutput{}, nil
+	}))
+	s.On("Lambda.DeleteFunctionConcurrency", lock(func(awstest.Call) (any, error) {
+		f.concurrency = nil
+		return &lambda.DeleteFunctionConcurrencyOutput{}, nil
+	}))
+	s.On("Route 53.GetHealthCheck", lock(func(awstest.Call) (any, error) {
+		return &route53.GetHealthCheckOutput{HealthCheck: &r53types.HealthCheck{HealthCheckVersion: awssdk.Int64(3), HealthCheckConfig: &r53types.HealthCheckConfig{Inverted: awssdk.Bool(f.inverted)}}}, nil
+	}))
+	s.On("Route 53.UpdateHealthCheck", lock(func(c awstest.Call) (any, error) {
+		f.inverted = awssdk.ToBool(c.Params.(*route53.UpdateHealthCheckInput).Inverted)
+		return &route53.UpdateHealthCheckOutput{}, nil
+	}))
+	return s
+}
+
+func awsTarget(t *testing.T, f *fakeAWS, allowed ...string) (target.Target, *awstest.Stub, *ledger.Ledger) {
+	t.Helper()
+	s := f.stub()
+	st, err := drdaws.NewStack(context.Background(), awsOutputs(), s.Options()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.AllowedAccounts, st.StopAlarms, st.Poll = allowed, []string{"drdrill-t-stop"}, 1
+	return target.NewAWS(awsOutputs(), st), s, ledger.Open(t.TempDir())
+}
+
+func mutating(s *awstest.Stub) []string {
+	var out []string
+	for _, op := range s.Ops() {
+		for _, w := range []string{"Create", "Replace", "Delete", "Put", "Update", "Switchover", "Failover"} {
+			if strings.Contains(op, "."+w) {
+				out = append(out, op)
+			}
+		}
+	}
+	return out
+}
+
+func TestGuardsRefuseByDefault(t *testing.T) {
+	cases := []struct {
+		name    string
+		allowed []string
+		mod     func(*fakeAWS)
+		want    string
+	}{
+		{"no allow-listed account", nil, nil, "DRDRILL_ALLOWED_ACCOUNTS"},
+		{"another account", []string{"999999999999"}, nil, "111122223333 is not in DRDRILL_ALLOWED_ACCOUNTS"},
+		{"untagged global cluster", []string{"111122223333"}, func(f *fakeAWS) { f.tagged = false }, "drdrill:allowed=true"},
+		{"stop condition firing", []string{"111122223333"}, func(f *fakeAWS) { f.alarm = "ALARM" }, "stop condition: drdrill-t-stop"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			f := newFake()
+			if c.mod != nil {
+				c.mod(f)
+			}
+			tgt, s, l := awsTarget(t, f, c.allowed...)
+			for _, name := range []string{"region-isolation", "unplanned-failover", "monitor-failure", "health-check-failure", "planned-switchover"} {
+				_, err := Inject(context.Background(), tgt, l, name, nil, "test")
+				if err == nil || !strings.Contains(err.Error(), c.want) {
+					t.Fatalf("%s: %v, want a refusal naming %q", name, err, c.want)
+				}
+			}
+			if m := mutating(s); len(m) > 0 {
+				t.Fatalf("a refused fault still called %v", m)
+			}
+			if e, _ := l.Entries(); len(e) != 0 {
+				t.Fatalf("a refused fault reached the ledger: %+v", e)
+			}
+		})
+	}
+}
+
+// The isolation rollback puts every subnet back on its original ACL (the
+// association ids it replaces are the current ones) and deletes the deny ACL.
+func TestRegionIsolationPair(t *testing.T) {
+	f := newFake()
+	tgt, s, l := awsTarget(t, f, "111122223333")
+	h, err := Inject(context.Background(), tgt, l, "region-isolation", nil, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.acl["subnet-a"] != "acl-deny" || f.acl["subnet-b"] != "acl-deny" {
+		t.Fatalf("after inject: %v", f.acl)
+	}
+	cr, _ := s.Find("EC2.CreateNetworkAcl")
+	in := cr.Params.(*ec2.CreateNetworkAclInput)
+	if awssdk.ToString(in.VpcId) != "vpc-1" || cr.Region != "us-east-1" || awssdk.ToString(in.TagSpecifications[0].Tags[0].Key) != "managedByDrdrill" {
+		t.Fatalf("CreateNetworkAcl %+v in %s", in, cr.Region)
+	}
+	a, _ := l.Active()
+	if len(a) != 1 || !strings.Contains(a[0].Params["isolation"], `"deny_acl":"acl-deny"`) {
+		t.Fatalf("ledger lacks the deny ACL: %+v", a)
+	}
+	if err := h.Rollback(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if f.acl["subnet-a"] != "acl-orig" || f.acl["subnet-b"] != "acl-orig" {
+		t.Fatalf("after rollback: %v", f.acl)
+	}
+	if _, ok := s.Find("EC2.DeleteNetworkAcl"); !ok {
+		t.Fatal("deny ACL not deleted")
+	}
+	if a, _ := l.Active(); len(a) != 0 {
+		t.Fatalf("ledger after rollback: %+v", a)
+	}
+}
+
+func TestFailedRollbackStaysInTheLedgerUntilRecover(t *testing.T) {
+	f := newFake()
+	tgt, _, l := awsTarget(t, f, "111122223333")
+	h, err := Inject(context.Background(), tgt, l, "region-isolation", nil, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.failRestore = true
+	if err := h.Rollback(context.Background()); err == nil || !strings.Contains(err.Error(), "drdrill recover") {
+		t.Fatalf("rollback error %v", err)
+	}
+	a, _ := l.Active()
+	if len(a) != 1 || a[0].State != ledger.RollbackFailed || !strings.Contains(a[0].Error, "UnauthorizedOperation") {
+		t.Fatalf("ledger %+v", a)
+	}
+	f.failRestore = false
+	did, err := Recover(context.Background(), tgt, l)
+	if err != nil || len(did) == 0 || f.acl["subnet-a"] != "acl-orig" {
+		t.Fatalf("recover: %v %v, acl %v", did, err, f.acl)
+	}
+}
+
+func TestMonitorFailurePairRestoresTheExactConcurrency(t *testing.T) {
+	for _, prev := range []*int32{nil, awssdk.Int32(5)} {
+		f := newFake()
+		f.concurrency = prev
+		tgt, s, l := awsTarget(t, f, "111122223333")
+		h, err := Inject(context.Background(), tgt, l, "monitor-failure", nil, "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		put, _ := s.Find("Lambda.PutFunctionConcurrency")
+		in := put.Params.(*lambda.PutFunctionConcurrencyInput)
+		if awssdk.ToString(in.FunctionName) != "drdrill-t-health-monitor-primary" || awssdk.ToInt32(in.ReservedConcurrentExecutions) != 0 || put.Region != "us-east-1" {
+			t.Fatalf("inject %+v in %s", in, put.Region)
+		}
+		if err := h.Rollback(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if (prev == nil) != (f.concurrency == nil) || (prev != nil && *f.concurrency != *prev) {
+			t.Fatalf("restored %v, want %v", f.concurrency, prev)
+		}
+	}
+}
+
+func TestHealthCheckFailurePair(t *testing.T) {
+	f := newFake()
+	tgt, s, l := awsTarget(t, f, "111122223333")
+	h, err := Inject(context.Background(), tgt, l, "health-check-failure", nil, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	up, _ := s.Find("Route 53.UpdateHealthCheck")
+	in := up.Params.(*route53.UpdateHealthCheckInput)
+	if awssdk.ToString(in.HealthCheckId) != "hc-primary" || !awssdk.ToBool(in.Inverted) || awssdk.ToInt64(in.HealthCheckVersion) != 3 {
+		t.Fatalf("inject %+v", in)
+	}
+	if err := h.Rollback(context.Background()); err != nil || f.inverted {
+		t.Fatalf("rollback %v, inverted %v", err, f.inverted)
+	}
+}
+
+func TestPromotionsOnAWS(t *testing.T) {
+	for _, c := range []struct {
+		fault string
+		op    string
+	}{{"planned-switchover", "RDS.SwitchoverGlobalCluster"}, {"unplanned-failover", "RDS.FailoverGlobalCluster"}} {
+		f := newFake()
+		tgt, s, l := awsTarget(t, f, "111122223333")
+		h, err := Inject(context.Background(), tgt, l, c.fault, nil, "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		call, _ := s.Find(c.op)
+		if call.Form.Get("TargetDbClusterIdentifier") != sARN || call.Form.Get("GlobalClusterIdentifier") != "drdrill-t-global" || call.Region != "us-west-2" {
+			t.Fatalf("%s: %s in %s", c.op, call.Body, call.Region)
+		}
+		if want := map[string]string{"RDS.FailoverGlobalCluster": "true"}[c.op]; call.Form.Get("AllowDataLoss") != want {
+			t.Fatalf("%s AllowDataLoss=%q", c.op, call.Form.Get("AllowDataLoss"))
+		}
+		if f.writer != sARN {
+			t.Fatalf("writer %s", f.writer)
+		}
+		if err := h.Rollback(context.Background()); err != nil || f.writer != pARN {
+			t.Fatalf("rollback %v, writer %s", err, f.writer)
+		}
+	}
+}
+
+func TestEmptyTargetsAndIncompleteOutputsAreRefused(t *testing.T) {
+	f := newFake()
+	s := f.stub()
+	out := awsOutputs()
+	out["PrimaryDatabaseSubnetIds"] = "[]"
+	st, err := drdaws.NewStack(context.Background(), out, s.Options()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.AllowedAccounts = []string{"111122223333"}
+	_, err = Inject(context.Background(), target.NewAWS(out, st), ledger.Open(t.TempDir()), "region-isolation", nil, "test")
+	if err == nil || !strings.Contains(err.Error(), "emptyTargetResolutionMode=fail") {
+		t.Fatalf("empty subnets: %v", err)
+	}
+	bad := awsOutputs()
+	delete(bad, "SecondaryClusterArn")
+	delete(bad, "PrimaryHealthCheckId")
+	if _, err := drdaws.NewStack(context.Background(), bad, s.Options()...); err == nil || !strings.Contains(err.Error(), "SecondaryClusterArn, PrimaryHealthCheckId") {
+		t.Fatalf("incomplete outputs: %v", err)
+	}
+}
+
+func TestPreflightResolvesAndInjectsNothing(t *testing.T) {
+	f := newFake()
+	tgt, s, _ := awsTarget(t, f, "111122223333")
+	var b strings.Builder
+	if err := tgt.(*target.AWS).Stack().Preflight(context.Background(), &b); err != nil {
+		t.Fatalf("%v\n%s", err, b.String())
+	}
+	for _, want := range []string{"READY", "SwitchoverGlobalCluster to " + sARN, "deny-all NACL on [subnet-a subnet-b]", "PutFunctionConcurrency 0 on drdrill-t-health-monitor-primary", "Inverted on hc-primary"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("preflight lacks %q:\n%s", want, b.String())
+		}
+	}
+	if m := mutating(s); len(m) > 0 {
+		t.Fatalf("preflight called %v", m)
+	}
+	f2 := newFake()
+	tgt2, _, _ := awsTarget(t, f2)
+	b.Reset()
+	if err := tgt2.(*target.AWS).Stack().Preflight(context.Background(), &b); err == nil || !strings.Contains(b.String(), "NOT READY") {
+		t.Fatalf("preflight without an allow-listed account: %v\n%s", err, b.String())
+	}
+}

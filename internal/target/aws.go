@@ -1,0 +1,203 @@
+package target
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	drdaws "github.com/drdrill/drdrill/internal/aws"
+	"github.com/drdrill/drdrill/internal/outputs"
+)
+
+// AWS is a deployed stack as a target. It reaches the databases through the
+// endpoints in the outputs — which are private: run the drill inside the
+// VPC, or set DRDRILL_WRITER_ENDPOINT / DRDRILL_PRIMARY_ENDPOINT /
+// DRDRILL_SECONDARY_ENDPOINT to an SSM port-forward (see docs/aws.md).
+type AWS struct {
+	out   outputs.Outputs
+	stack *drdaws.Stack
+
+	credOnce sync.Once
+	creds    drdaws.Credentials
+	credErr  error
+}
+
+func openAWS(out outputs.Outputs) (*AWS, error) {
+	st, err := drdaws.NewStack(context.Background(), out)
+	if err != nil {
+		return nil, err
+	}
+	return &AWS{out: out, stack: st}, nil
+}
+
+// NewAWS wraps an existing stack (tests build one with intercepted clients).
+func NewAWS(out outputs.Outputs, st *drdaws.Stack) *AWS { return &AWS{out: out, stack: st} }
+
+// Stack is the AWS side, for the fault catalogue.
+func (a *AWS) Stack() *drdaws.Stack { return a.stack }
+
+// Kind is "aws".
+func (a *AWS) Kind() string { return "aws" }
+
+// Outputs are the deployment's outputs.
+func (a *AWS) Outputs() outputs.Outputs { return a.out }
+
+// Regions are the deployment's primary and secondary regions.
+func (a *AWS) Regions() []string {
+	return []string{a.out[outputs.PrimaryRegion], a.out[outputs.SecondaryRegion]}
+}
+
+// Topology reads roles from DescribeGlobalClusters and availability from
+// DescribeDBClusters. Healthy: both clusters available, no failover pending.
+func (a *AWS) Topology(ctx context.Context) (Topology, error) {
+	writer, state, err := a.stack.WriterRegion(ctx)
+	if err != nil {
+		return Topology{}, err
+	}
+	t := Topology{Primary: writer, Healthy: state == ""}
+	var why []string
+	if state != "" {
+		why = append(why, "global cluster failover state "+state)
+	}
+	for _, r := range a.Regions() {
+		ok, status, err := a.stack.ClusterAvailable(ctx, r)
+		reg := Region{Name: r, Role: "secondary", Reachable: ok, Writable: r == writer, Replicating: ok && r != writer && state == ""}
+		if r == writer {
+			reg.Role = "primary"
+		}
+		if err != nil {
+			reg.Detail = err.Error()
+		} else if !ok {
+			reg.Detail = "cluster status " + status
+		}
+		if reg.Detail != "" {
+			why = append(why, r+": "+reg.Detail)
+			t.Healthy = false
+		}
+		t.Regions = append(t.Regions, reg)
+	}
+	t.Detail = strings.Join(why, "; ")
+	return t, nil
+}
+
+func (a *AWS) credentials(ctx context.Context) (drdaws.Credentials, error) {
+	a.credOnce.Do(func() {
+		arn := a.out["DatabaseSecretArn"]
+		// Read the secret in the primary region, or its replica in the secondary.
+		for _, r := range []drdaws.Regional{a.stack.Primary, a.stack.Secondary} {
+			id := arn
+			if r.Region != a.stack.Primary.Region {
+				id = strings.Replace(arn, ":"+a.stack.Primary.Region+":", ":"+r.Region+":", 1)
+			}
+			out, err := r.Secrets.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: &id})
+			if err != nil {
+				a.credErr = err
+				continue
+			}
+			a.creds, a.credErr = drdaws.ParseCredentials(out.SecretString, id)
+			if a.credErr == nil {
+				return
+			}
+		}
+	})
+	return a.creds, a.credErr
+}
+
+func endpointOverride(env, value string) string {
+	if v := os.Getenv(env); v != "" {
+		return v
+	}
+	if !strings.Contains(value, ":") {
+		value += ":3306"
+	}
+	return value
+}
+
+func (a *AWS) open(env, endpoint string) (*sql.DB, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := a.credentials(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("database credentials from %s: %w", a.out["DatabaseSecretArn"], err)
+	}
+	return appDB(endpointOverride(env, endpoint), c.Username, c.Password, a.out[outputs.DatabaseName])
+}
+
+// Writer opens the global writer endpoint.
+func (a *AWS) Writer() (*sql.DB, error) {
+	return a.open("DRDRILL_WRITER_ENDPOINT", a.out[outputs.GlobalWriterEndpoint])
+}
+
+// Reader opens a region's cluster endpoint.
+func (a *AWS) Reader(region string) (*sql.DB, error) {
+	switch region {
+	case a.out[outputs.PrimaryRegion]:
+		return a.open("DRDRILL_PRIMARY_ENDPOINT", a.out[outputs.PrimaryClusterEndpoint])
+	case a.out[outputs.SecondaryRegion]:
+		return a.open("DRDRILL_SECONDARY_ENDPOINT", a.out[outputs.SecondaryClusterEndpoint])
+	}
+	return nil, fmt.Errorf("unknown region %q (regions: %v)", region, a.Regions())
+}
+
+// Events: AWS promotions are observed through the topology; the harness
+// records its own fault events. (RDS event subscriptions are future work.)
+func (a *AWS) Events(context.Context, int) ([]Event, error) { return nil, nil }
+
+// Alarms returns the replication-lag alarms' states in both regions.
+func (a *AWS) Alarms(ctx context.Context) ([]Alarm, error) {
+	name := a.out[outputs.ReplicationLagAlarmName]
+	names := []string{name, strings.TrimSuffix(name, "-secondary") + "-primary"}
+	states, err := a.stack.AlarmStates(ctx, names)
+	if err != nil {
+		return nil, err
+	}
+	// The lag alarm is ALARM if either region's twin is: the metric lives in
+	// whichever region is secondary now.
+	state := "OK"
+	for _, s := range states {
+		if s == "ALARM" {
+			state = "ALARM"
+		} else if s == "INSUFFICIENT_DATA" && state != "ALARM" && len(states) == 1 {
+			state = s
+		}
+	}
+	return []Alarm{{Name: name, State: state}}, nil
+}
+
+// Recover: on AWS every fault is undone through the ledger; there is no
+// lab process to heal.
+func (a *AWS) Recover(ctx context.Context) ([]string, error) {
+	topo, err := a.Topology(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !topo.Healthy {
+		return nil, fmt.Errorf("stack not healthy after rolling back the ledger: %s", topo.Detail)
+	}
+	return nil, nil
+}
+
+// Failback switches the writer back to the deployment's primary region (RPO 0).
+func (a *AWS) Failback(ctx context.Context) ([]string, error) {
+	writer, _, err := a.stack.WriterRegion(ctx)
+	if err != nil {
+		return nil, err
+	}
+	primary := a.out[outputs.PrimaryRegion]
+	if writer == primary {
+		return nil, nil
+	}
+	if err := a.stack.Promote(ctx, primary, false, 30*time.Minute); err != nil {
+		return nil, err
+	}
+	return []string{"switched the global writer back to " + primary}, nil
+}
+
+// Close releases nothing.
+func (a *AWS) Close() error { return nil }
