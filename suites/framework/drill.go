@@ -87,6 +87,12 @@ func (d *Drill) Begin(ctx context.Context, name string) *scenario.Scenario {
 
 // Inject injects a fault and registers its rollback right away.
 func (d *Drill) Inject(ctx context.Context, s *scenario.Scenario, name string, p fault.Params) *fault.Handle {
+	f, err := fault.Lookup(name)
+	Expect(err).NotTo(HaveOccurred())
+	if err := f.Available(d.Target); err != nil {
+		// e.g. region-crash on AWS: that scenario does not apply to this target.
+		Skip(fmt.Sprintf("fault %s is not available on the %s target: %v", name, d.Target.Kind(), err))
+	}
 	By("injecting " + name)
 	h, err := s.Inject(ctx, name, p)
 	Expect(err).NotTo(HaveOccurred())
