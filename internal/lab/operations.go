@@ -204,7 +204,18 @@ func (l *Lab) promoteLocked(ctx context.Context, t *Region, opt PromoteOptions) 
 			return fmt.Errorf("switchover to %s: %w", t.Name, err)
 		}
 	case Failover:
-		l.event("failover-start", t.Name, "drain relay log, promote with data loss allowed")
+		l.event("failover-start", t.Name, "fence the old primary if reachable, drain relay log, promote with data loss allowed")
+		// Fence before promoting: once the new primary takes writes, any
+		// write the old one still accepts is a zombie. Best effort and
+		// bounded, as Aurora's own write fencing is: a dead or frozen old
+		// primary cannot be fenced and is fenced when it returns.
+		if !opt.NoFence && old.server != nil && old.server.Alive() && !old.frozen {
+			fctx, cancel := context.WithTimeout(ctx, time.Second)
+			if err := l.fenceLocked(fctx, old); err != nil {
+				l.event("fence-failed", old.Name, err.Error())
+			}
+			cancel()
+		}
 		if err := drainRelay(ctx, t.server.Admin(), 5*time.Second); err != nil {
 			l.event("drain-incomplete", t.Name, err.Error())
 		}
@@ -231,12 +242,6 @@ func (l *Lab) promoteLocked(ctx context.Context, t *Region, opt PromoteOptions) 
 		}
 		old.role = RoleSecondary
 		l.event("rejoin", old.Name, "replicating from "+t.Name)
-	} else if !opt.NoFence && old.server != nil && old.server.Alive() && !old.frozen {
-		fctx, cancel := context.WithTimeout(ctx, time.Second)
-		if err := l.fenceLocked(fctx, old); err != nil {
-			l.event("fence-failed", old.Name, err.Error())
-		}
-		cancel()
 	}
 	return nil
 }
