@@ -11,6 +11,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/rds"
 	"github.com/aws/aws-sdk-go-v2/service/route53"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/drdrill/drdrill/internal/outputs"
@@ -28,9 +30,9 @@ func NewStack(ctx context.Context, out outputs.Outputs, opts ...func(*config.Loa
 		if err != nil {
 			return Regional{}, fmt.Errorf("AWS configuration for %s: %w", region, err)
 		}
-		rc := rds.NewFromConfig(cfg)
-		return Regional{Region: region, RDS: rc, Tags: rc, Alarms: cloudwatch.NewFromConfig(cfg), EC2: ec2.NewFromConfig(cfg),
-			Lambda: lambda.NewFromConfig(cfg), Secrets: secretsmanager.NewFromConfig(cfg)}, nil
+		rc, cw := rds.NewFromConfig(cfg), cloudwatch.NewFromConfig(cfg)
+		return Regional{Region: region, RDS: rc, Tags: rc, Alarms: cw, AlarmSetter: cw, EC2: ec2.NewFromConfig(cfg),
+			Lambda: lambda.NewFromConfig(cfg), Secrets: secretsmanager.NewFromConfig(cfg), SQS: sqs.NewFromConfig(cfg), Subs: sns.NewFromConfig(cfg)}, nil
 	}
 	p, err := regional(out[outputs.PrimaryRegion])
 	if err != nil {

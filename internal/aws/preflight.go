@@ -97,7 +97,13 @@ func (s *Stack) Preflight(ctx context.Context, w io.Writer) error {
 	if err != nil || len(states) == 0 {
 		problems = append(problems, fmt.Sprintf("alarm path: alarm %s not found (%v)", s.Out[outputs.ReplicationLagAlarmName], err))
 	} else {
-		line("  alarm path        → lag alarm %s found (now %s); the SetAlarmState + SQS delivery proof is not built yet", s.Out[outputs.ReplicationLagAlarmName], states[s.Out[outputs.ReplicationLagAlarmName]])
+		if _, err := s.ResolveAlarmPath(ctx); err != nil {
+			problems = append(problems, "alarm-path: "+err.Error())
+			line("  alarm-path        → %v", err)
+		} else {
+			line("  alarm-path        → SetAlarmState ALARM on %s (now %s); delivery proven through a temporary SQS queue subscribed to %s, removed on rollback",
+				s.Out[outputs.ReplicationLagAlarmName], states[s.Out[outputs.ReplicationLagAlarmName]], s.Out["SecondarySNSTopicArn"])
+		}
 	}
 	if len(s.StopAlarms) > 0 {
 		line("  stop conditions:  %s", strings.Join(s.StopAlarms, ", "))

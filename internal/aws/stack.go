@@ -68,6 +68,10 @@ type Regional struct {
 	EC2     EC2API
 	Lambda  LambdaAPI
 	Secrets SecretsAPI
+	// The alarm path: force an alarm, prove the notification through a queue.
+	AlarmSetter AlarmSetterAPI
+	SQS         SQSAPI
+	Subs        SubscriptionsAPI
 }
 
 // Stack is a deployed DR stack as drdrill's AWS target drives it: its

@@ -191,7 +191,78 @@ func awsMonitorResolve(ctx context.Context, t target.Target, st *drdaws.Stack, p
 	return q, nil
 }
 
+// AlarmPath forces the replication-lag alarm to ALARM and proves the
+// notification is delivered, through a temporary SQS queue subscribed to the
+// alarm's topic for the drill. Rollback sets the alarm back to OK and
+// removes the subscription and the queue.
+type AlarmPath struct{}
+
+func (AlarmPath) Name() string { return "alarm-path" }
+func (AlarmPath) Description() string {
+	return "AWS: SetAlarmState ALARM on the lag alarm and prove SNS delivers it, via a temporary SQS queue (wait, default 2m)"
+}
+func (AlarmPath) Available(t target.Target) error {
+	if _, ok := awsOf(t); ok {
+		return nil
+	}
+	return errNotAWS
+}
+func (AlarmPath) Resolve(ctx context.Context, t target.Target, p Params) (Params, error) {
+	st, _ := awsOf(t)
+	if err := awsResolve(ctx, st); err != nil {
+		return nil, err
+	}
+	q := Params{}
+	for k, v := range p {
+		q[k] = v
+	}
+	if q["wait"] == "" {
+		q["wait"] = "2m"
+	}
+	if d, err := time.ParseDuration(q["wait"]); err != nil || d <= 0 {
+		return nil, fmt.Errorf("wait=%q: want a positive duration", q["wait"])
+	}
+	proof, err := st.ResolveAlarmPath(ctx)
+	if err != nil {
+		return nil, err
+	}
+	b, _ := json.Marshal(proof)
+	q["proof"] = string(b)
+	return q, nil
+}
+func proofOf(p Params) (drdaws.AlarmProof, error) {
+	var proof drdaws.AlarmProof
+	if err := json.Unmarshal([]byte(p["proof"]), &proof); err != nil {
+		return proof, fmt.Errorf("ledger params hold no alarm-path record: %w", err)
+	}
+	return proof, nil
+}
+func (AlarmPath) Inject(ctx context.Context, t target.Target, p Params) error {
+	st, _ := awsOf(t)
+	proof, err := proofOf(p)
+	if err != nil {
+		return err
+	}
+	wait, _ := time.ParseDuration(p["wait"])
+	err = st.InjectAlarmPath(ctx, &proof, wait)
+	b, _ := json.Marshal(proof) // queue and subscription go into the ledger
+	p["proof"] = string(b)
+	return err
+}
+func (AlarmPath) Rollback(ctx context.Context, t target.Target, p Params) error {
+	st, ok := awsOf(t)
+	if !ok {
+		return errNotAWS
+	}
+	proof, err := proofOf(p)
+	if err != nil {
+		return err
+	}
+	return st.RollbackAlarmPath(ctx, proof)
+}
+
 func init() {
 	register(RegionIsolation{})
 	register(HealthCheckFailure{})
+	register(AlarmPath{})
 }

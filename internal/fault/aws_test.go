@@ -17,6 +17,9 @@ import (
 	rdstypes "github.com/aws/aws-sdk-go-v2/service/rds/types"
 	"github.com/aws/aws-sdk-go-v2/service/route53"
 	r53types "github.com/aws/aws-sdk-go-v2/service/route53/types"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	drdaws "github.com/drdrill/drdrill/internal/aws"
@@ -55,10 +58,15 @@ type fakeAWS struct {
 	concurrency *int32
 	inverted    bool
 	failRestore bool
+	// alarm path
+	alarmForced string
+	deliver     bool
+	queues      map[string]bool
+	subs        map[string]bool
 }
 
 func newFake() *fakeAWS {
-	return &fakeAWS{account: "111122223333", tagged: true, writer: pARN, alarm: "OK",
+	return &fakeAWS{account: "111122223333", tagged: true, writer: pARN, alarm: "OK", deliver: true, queues: map[string]bool{}, subs: map[string]bool{},
 		acl:   map[string]string{"subnet-a": "acl-orig", "subnet-b": "acl-orig", "subnet-x": "acl-sec"},
 		assoc: map[string]string{"subnet-a": "aclassoc-1", "subnet-b": "aclassoc-2", "subnet-x": "aclassoc-9"}, nextAssoc: 3}
 }
@@ -103,10 +111,43 @@ func (f *fakeAWS) stub() *awstest.Stub {
 		out := &cloudwatch.DescribeAlarmsOutput{}
 		if in.StateValue == "" || string(in.StateValue) == f.alarm {
 			for _, n := range in.AlarmNames {
-				out.MetricAlarms = append(out.MetricAlarms, cwtypes.MetricAlarm{AlarmName: awssdk.String(n), StateValue: cwtypes.StateValue(f.alarm)})
+				out.MetricAlarms = append(out.MetricAlarms, cwtypes.MetricAlarm{AlarmName: awssdk.String(n), StateValue: cwtypes.StateValue(f.alarm),
+					AlarmActions: []string{"arn:aws:sns:us-west-2:1:t"}})
 			}
 		}
 		return out, nil
+	}))
+	s.On("CloudWatch.SetAlarmState", lock(func(c awstest.Call) (any, error) {
+		f.alarmForced = string(c.Params.(*cloudwatch.SetAlarmStateInput).StateValue)
+		return &cloudwatch.SetAlarmStateOutput{}, nil
+	}))
+	s.On("SQS.CreateQueue", lock(func(c awstest.Call) (any, error) {
+		url := "https://sqs.us-west-2.amazonaws.com/1/" + awssdk.ToString(c.Params.(*sqs.CreateQueueInput).QueueName)
+		f.queues[url] = true
+		return &sqs.CreateQueueOutput{QueueUrl: awssdk.String(url)}, nil
+	}))
+	s.On("SQS.GetQueueAttributes", lock(func(awstest.Call) (any, error) {
+		return &sqs.GetQueueAttributesOutput{Attributes: map[string]string{"QueueArn": "arn:aws:sqs:us-west-2:1:proof"}}, nil
+	}))
+	s.On("SQS.SetQueueAttributes", lock(func(awstest.Call) (any, error) { return &sqs.SetQueueAttributesOutput{}, nil }))
+	s.On("SQS.ReceiveMessage", lock(func(awstest.Call) (any, error) {
+		out := &sqs.ReceiveMessageOutput{}
+		if f.deliver && f.alarmForced == "ALARM" {
+			out.Messages = []sqstypes.Message{{Body: awssdk.String(`{"Type":"Notification","Message":"{\"AlarmName\":\"drdrill-t-replication-lag-secondary\",\"NewStateValue\":\"ALARM\"}"}`)}}
+		}
+		return out, nil
+	}))
+	s.On("SQS.DeleteQueue", lock(func(c awstest.Call) (any, error) {
+		delete(f.queues, awssdk.ToString(c.Params.(*sqs.DeleteQueueInput).QueueUrl))
+		return &sqs.DeleteQueueOutput{}, nil
+	}))
+	s.On("SNS.Subscribe", lock(func(awstest.Call) (any, error) {
+		f.subs["arn:aws:sns:us-west-2:1:t:sub-1"] = true
+		return &sns.SubscribeOutput{SubscriptionArn: awssdk.String("arn:aws:sns:us-west-2:1:t:sub-1")}, nil
+	}))
+	s.On("SNS.Unsubscribe", lock(func(c awstest.Call) (any, error) {
+		delete(f.subs, awssdk.ToString(c.Params.(*sns.UnsubscribeInput).SubscriptionArn))
+		return &sns.UnsubscribeOutput{}, nil
 	}))
 	s.On("EC2.DescribeNetworkAcls", lock(func(awstest.Call) (any, error) {
 		byACL := map[string][]ec2types.NetworkAclAssociation{}
@@ -173,7 +214,7 @@ func awsTarget(t *testing.T, f *fakeAWS, allowed ...string) (target.Target, *aws
 func mutating(s *awstest.Stub) []string {
 	var out []string
 	for _, op := range s.Ops() {
-		for _, w := range []string{"Create", "Replace", "Delete", "Put", "Update", "Switchover", "Failover"} {
+		for _, w := range []string{"Create", "Replace", "Delete", "Put", "Update", "Switchover", "Failover", "Set", "Subscribe"} {
 			if strings.Contains(op, "."+w) {
 				out = append(out, op)
 			}
@@ -201,7 +242,7 @@ func TestGuardsRefuseByDefault(t *testing.T) {
 				c.mod(f)
 			}
 			tgt, s, l := awsTarget(t, f, c.allowed...)
-			for _, name := range []string{"region-isolation", "unplanned-failover", "monitor-failure", "health-check-failure", "planned-switchover"} {
+			for _, name := range []string{"region-isolation", "unplanned-failover", "monitor-failure", "health-check-failure", "planned-switchover", "alarm-path"} {
 				_, err := Inject(context.Background(), tgt, l, name, nil, "test")
 				if err == nil || !strings.Contains(err.Error(), c.want) {
 					t.Fatalf("%s: %v, want a refusal naming %q", name, err, c.want)
@@ -370,7 +411,7 @@ func TestPreflightResolvesAndInjectsNothing(t *testing.T) {
 	if err := tgt.(*target.AWS).Stack().Preflight(context.Background(), &b); err != nil {
 		t.Fatalf("%v\n%s", err, b.String())
 	}
-	for _, want := range []string{"READY", "SwitchoverGlobalCluster to " + sARN, "deny-all NACL on [subnet-a subnet-b]", "PutFunctionConcurrency 0 on drdrill-t-health-monitor-primary", "Inverted on hc-primary"} {
+	for _, want := range []string{"READY", "temporary SQS queue subscribed to", "SwitchoverGlobalCluster to " + sARN, "deny-all NACL on [subnet-a subnet-b]", "PutFunctionConcurrency 0 on drdrill-t-health-monitor-primary", "Inverted on hc-primary"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("preflight lacks %q:\n%s", want, b.String())
 		}
@@ -383,5 +424,48 @@ func TestPreflightResolvesAndInjectsNothing(t *testing.T) {
 	b.Reset()
 	if err := tgt2.(*target.AWS).Stack().Preflight(context.Background(), &b); err == nil || !strings.Contains(b.String(), "NOT READY") {
 		t.Fatalf("preflight without an allow-listed account: %v\n%s", err, b.String())
+	}
+}
+
+// The alarm path: ALARM forced, the notification proven through a temporary
+// queue on the alarm's topic, and everything removed on rollback — also when
+// the notification never arrives.
+func TestAlarmPathProvesDeliveryAndCleansUp(t *testing.T) {
+	f := newFake()
+	tgt, s, l := awsTarget(t, f, "111122223333")
+	h, err := Inject(context.Background(), tgt, l, "alarm-path", Params{"wait": "1s"}, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, _ := s.Find("SNS.Subscribe")
+	in := sub.Params.(*sns.SubscribeInput)
+	if awssdk.ToString(in.TopicArn) != "arn:aws:sns:us-west-2:1:t" || awssdk.ToString(in.Protocol) != "sqs" || awssdk.ToString(in.Endpoint) != "arn:aws:sqs:us-west-2:1:proof" || sub.Region != "us-west-2" {
+		t.Fatalf("Subscribe %+v in %s", in, sub.Region)
+	}
+	pol, _ := s.Find("SQS.SetQueueAttributes")
+	if p := pol.Params.(*sqs.SetQueueAttributesInput).Attributes["Policy"]; !strings.Contains(p, `"aws:SourceArn":"arn:aws:sns:us-west-2:1:t"`) {
+		t.Fatalf("queue policy %s", p)
+	}
+	if f.alarmForced != "ALARM" || !strings.Contains(h.Params["proof"], `"delivered":true`) {
+		t.Fatalf("alarm %s, proof %s", f.alarmForced, h.Params["proof"])
+	}
+	if err := h.Rollback(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if f.alarmForced != "OK" || len(f.queues) != 0 || len(f.subs) != 0 {
+		t.Fatalf("after rollback: alarm %s, queues %v, subscriptions %v", f.alarmForced, f.queues, f.subs)
+	}
+
+	f2 := newFake()
+	f2.deliver = false
+	tgt2, _, l2 := awsTarget(t, f2, "111122223333")
+	if _, err := Inject(context.Background(), tgt2, l2, "alarm-path", Params{"wait": "100ms"}, "test"); err == nil || !strings.Contains(err.Error(), "alarm path is broken") {
+		t.Fatalf("undelivered notification: %v", err)
+	}
+	if len(f2.queues) != 0 || len(f2.subs) != 0 || f2.alarmForced != "OK" {
+		t.Fatalf("a failed proof left queues %v, subscriptions %v, alarm %s", f2.queues, f2.subs, f2.alarmForced)
+	}
+	if a, _ := l2.Active(); len(a) != 0 {
+		t.Fatalf("ledger %+v", a)
 	}
 }

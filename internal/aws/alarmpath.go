@@ -1,0 +1,148 @@
+package aws
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	awssdk "github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+)
+
+// SQSAPI is the temporary queue that proves an alarm notification arrives.
+type SQSAPI interface {
+	CreateQueue(context.Context, *sqs.CreateQueueInput, ...func(*sqs.Options)) (*sqs.CreateQueueOutput, error)
+	GetQueueAttributes(context.Context, *sqs.GetQueueAttributesInput, ...func(*sqs.Options)) (*sqs.GetQueueAttributesOutput, error)
+	SetQueueAttributes(context.Context, *sqs.SetQueueAttributesInput, ...func(*sqs.Options)) (*sqs.SetQueueAttributesOutput, error)
+	ReceiveMessage(context.Context, *sqs.ReceiveMessageInput, ...func(*sqs.Options)) (*sqs.ReceiveMessageOutput, error)
+	DeleteQueue(context.Context, *sqs.DeleteQueueInput, ...func(*sqs.Options)) (*sqs.DeleteQueueOutput, error)
+}
+
+// SubscriptionsAPI subscribes the queue to the alarm's topic.
+type SubscriptionsAPI interface {
+	Subscribe(context.Context, *sns.SubscribeInput, ...func(*sns.Options)) (*sns.SubscribeOutput, error)
+	Unsubscribe(context.Context, *sns.UnsubscribeInput, ...func(*sns.Options)) (*sns.UnsubscribeOutput, error)
+}
+
+// AlarmSetterAPI forces an alarm's state.
+type AlarmSetterAPI interface {
+	SetAlarmState(context.Context, *cloudwatch.SetAlarmStateInput, ...func(*cloudwatch.Options)) (*cloudwatch.SetAlarmStateOutput, error)
+}
+
+// AlarmProof records what the alarm-path fault created, for its rollback.
+type AlarmProof struct {
+	Region       string `json:"region"`
+	Alarm        string `json:"alarm"`
+	Topic        string `json:"topic"`
+	QueueName    string `json:"queue_name"`
+	QueueURL     string `json:"queue_url,omitempty"`
+	QueueARN     string `json:"queue_arn,omitempty"`
+	Subscription string `json:"subscription,omitempty"`
+	Delivered    bool   `json:"delivered"`
+}
+
+// ResolveAlarmPath checks that the lag alarm exists in the secondary region
+// and notifies the secondary topic (read-only).
+func (s *Stack) ResolveAlarmPath(ctx context.Context) (AlarmProof, error) {
+	alarm, topic := s.Out["ReplicationLagAlarmName"], s.Out["SecondarySNSTopicArn"]
+	out, err := s.Secondary.Alarms.DescribeAlarms(ctx, &cloudwatch.DescribeAlarmsInput{AlarmNames: []string{alarm}})
+	if err != nil {
+		return AlarmProof{}, fmt.Errorf("DescribeAlarms %s: %w", alarm, err)
+	}
+	if len(out.MetricAlarms) == 0 {
+		return AlarmProof{}, fmt.Errorf("alarm %s not found in %s (FIS emptyTargetResolutionMode=fail)", alarm, s.Secondary.Region)
+	}
+	notifies := false
+	for _, a := range out.MetricAlarms[0].AlarmActions {
+		notifies = notifies || a == topic
+	}
+	if !notifies {
+		return AlarmProof{}, fmt.Errorf("alarm %s does not notify %s: the alarm path is broken before any fault", alarm, topic)
+	}
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return AlarmProof{Region: s.Secondary.Region, Alarm: alarm, Topic: topic, QueueName: "drdrill-alarm-proof-" + hex.EncodeToString(b)}, nil
+}
+
+// InjectAlarmPath subscribes a temporary queue to the alarm's topic, forces
+// the alarm to ALARM, and waits until the notification arrives in the queue.
+// Every resource it creates is recorded in p as soon as it exists.
+func (s *Stack) InjectAlarmPath(ctx context.Context, p *AlarmProof, wait time.Duration) error {
+	r := s.Secondary
+	q, err := r.SQS.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: &p.QueueName, Tags: map[string]string{"managedByDrdrill": "true"}})
+	if err != nil {
+		return fmt.Errorf("CreateQueue: %w", err)
+	}
+	p.QueueURL = awssdk.ToString(q.QueueUrl)
+	attrs, err := r.SQS.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: q.QueueUrl, AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn}})
+	if err != nil {
+		return fmt.Errorf("GetQueueAttributes: %w", err)
+	}
+	p.QueueARN = attrs.Attributes[string(sqstypes.QueueAttributeNameQueueArn)]
+	policy, _ := json.Marshal(map[string]any{"Version": "2012-10-17", "Statement": []map[string]any{{
+		"Effect": "Allow", "Principal": map[string]string{"Service": "sns.amazonaws.com"}, "Action": "sqs:SendMessage",
+		"Resource": p.QueueARN, "Condition": map[string]any{"ArnEquals": map[string]string{"aws:SourceArn": p.Topic}}}}})
+	if _, err := r.SQS.SetQueueAttributes(ctx, &sqs.SetQueueAttributesInput{QueueUrl: q.QueueUrl, Attributes: map[string]string{string(sqstypes.QueueAttributeNamePolicy): string(policy)}}); err != nil {
+		return fmt.Errorf("SetQueueAttributes: %w", err)
+	}
+	sub, err := r.Subs.Subscribe(ctx, &sns.SubscribeInput{TopicArn: &p.Topic, Protocol: awssdk.String("sqs"), Endpoint: &p.QueueARN, ReturnSubscriptionArn: true})
+	if err != nil {
+		return fmt.Errorf("Subscribe: %w", err)
+	}
+	p.Subscription = awssdk.ToString(sub.SubscriptionArn)
+	if _, err := r.AlarmSetter.SetAlarmState(ctx, &cloudwatch.SetAlarmStateInput{AlarmName: &p.Alarm, StateValue: cwtypes.StateValueAlarm,
+		StateReason: awssdk.String("drdrill alarm-path drill: proving the notification reaches " + p.Topic)}); err != nil {
+		return fmt.Errorf("SetAlarmState ALARM: %w", err)
+	}
+	deadline := time.Now().Add(wait)
+	for time.Now().Before(deadline) {
+		msgs, err := r.SQS.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: q.QueueUrl, WaitTimeSeconds: 10, MaxNumberOfMessages: 10})
+		if err != nil {
+			return fmt.Errorf("ReceiveMessage: %w", err)
+		}
+		for _, m := range msgs.Messages {
+			body := awssdk.ToString(m.Body)
+			if strings.Contains(body, p.Alarm) && strings.Contains(body, "ALARM") {
+				p.Delivered = true
+				return nil
+			}
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+	return fmt.Errorf("no notification of %s reached %s within %v: the alarm path is broken", p.Alarm, p.Topic, wait)
+}
+
+// RollbackAlarmPath sets the alarm back to OK (it re-evaluates on its own
+// next period) and removes the subscription and the queue. Idempotent.
+func (s *Stack) RollbackAlarmPath(ctx context.Context, p AlarmProof) error {
+	r := s.Secondary
+	var errs []string
+	if _, err := r.AlarmSetter.SetAlarmState(ctx, &cloudwatch.SetAlarmStateInput{AlarmName: &p.Alarm, StateValue: cwtypes.StateValueOk,
+		StateReason: awssdk.String("drdrill alarm-path drill rolled back")}); err != nil {
+		errs = append(errs, "SetAlarmState OK: "+err.Error())
+	}
+	if p.Subscription != "" {
+		if _, err := r.Subs.Unsubscribe(ctx, &sns.UnsubscribeInput{SubscriptionArn: &p.Subscription}); err != nil && !strings.Contains(err.Error(), "NotFound") {
+			errs = append(errs, "Unsubscribe: "+err.Error())
+		}
+	}
+	if p.QueueURL != "" {
+		if _, err := r.SQS.DeleteQueue(ctx, &sqs.DeleteQueueInput{QueueUrl: &p.QueueURL}); err != nil && !strings.Contains(err.Error(), "NonExistentQueue") {
+			errs = append(errs, "DeleteQueue: "+err.Error())
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("alarm-path rollback: %s", strings.Join(errs, "; "))
+	}
+	return nil
+}
