@@ -106,7 +106,7 @@ func (s *Stack) InjectAlarmPath(ctx context.Context, p *AlarmProof, wait time.Du
 	for time.Now().Before(deadline) {
 		msgs, err := r.SQS.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: q.QueueUrl, WaitTimeSeconds: 10, MaxNumberOfMessages: 10})
 		if err != nil {
-			return fmt.Errorf("ReceiveMessage: %w", err)
+			return fmt.Errorf("receiving from the proof queue: %w", err)
 		}
 		for _, m := range msgs.Messages {
 			body := awssdk.ToString(m.Body)
