@@ -95,7 +95,7 @@ func (s *Stack) InjectAlarmPath(ctx context.Context, p *AlarmProof, wait time.Du
 	}
 	sub, err := r.Subs.Subscribe(ctx, &sns.SubscribeInput{TopicArn: &p.Topic, Protocol: awssdk.String("sqs"), Endpoint: &p.QueueARN, ReturnSubscriptionArn: true})
 	if err != nil {
-		return fmt.Errorf("Subscribe: %w", err)
+		return fmt.Errorf("subscribing the queue to %s: %w", p.Topic, err)
 	}
 	p.Subscription = awssdk.ToString(sub.SubscriptionArn)
 	if _, err := r.AlarmSetter.SetAlarmState(ctx, &cloudwatch.SetAlarmStateInput{AlarmName: &p.Alarm, StateValue: cwtypes.StateValueAlarm,
