@@ -52,8 +52,9 @@ outputs: build
 	cd infra/aws && terraform output -json | ../../$(BUILD)/drdrill outputs --out ../../cfn-outputs/flat-outputs.json
 
 ## drill: lab up → suites (LABELS=…, REPEAT=N) → reports/<run-id>/ → lab down (always)
+## TARGET=aws: Terratest deploy → outputs → drill → teardown (SKIP_deploy=1, SKIP_teardown=1)
 drill: build
-	$(BUILD)/drdrill drill --labels '$(LABELS)' --repeat $(REPEAT) --policy '$(POLICY)'
+	$(BUILD)/drdrill drill --labels '$(LABELS)' --repeat $(REPEAT) --policy '$(POLICY)' --target $(or $(TARGET),lab)
 
 ## test: lint, unit and real-process tests, and the drill suites against a real lab
 test: build lint lambda-check

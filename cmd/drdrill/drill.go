@@ -16,6 +16,7 @@ import (
 	"runtime"
 
 	"github.com/drdrill/drdrill/internal/lab"
+	"github.com/drdrill/drdrill/internal/lifecycle"
 	"github.com/drdrill/drdrill/internal/outputs"
 	"github.com/drdrill/drdrill/internal/policy"
 	"github.com/drdrill/drdrill/internal/report"
@@ -56,6 +57,8 @@ func drill(args []string) error {
 	labels := fs.String("labels", "", "Ginkgo label filter, e.g. signoff or 'smoke && !freeze'")
 	suites := fs.String("suites", "./suites/drill", "suite packages to run")
 	outputsFile := fs.String("outputs", "", "attach to this outputs file instead of starting a lab")
+	targetKind := fs.String("target", "lab", "lab (start the embedded lab) or aws (Terratest: deploy infra/aws, outputs, drill, teardown; SKIP_deploy / SKIP_teardown skip stages)")
+	infraDir := fs.String("infra", "infra/aws", "with --target aws: the Terraform module")
 	runID := fs.String("run-id", "", "run id (default: UTC timestamp)")
 	timeout := fs.Duration("timeout", 30*time.Minute, "suite timeout")
 	policyFile := fs.String("policy", "", "SLO policy file (YAML); default: the built-in policy for the target")
@@ -73,6 +76,33 @@ func drill(args []string) error {
 	ginkgo, err := findGinkgo()
 	if err != nil {
 		return err
+	}
+	if *targetKind != "lab" && *targetKind != "aws" {
+		return usageError{fmt.Sprintf("--target %q: want lab or aws", *targetKind)}
+	}
+	if *targetKind == "aws" && *outputsFile == "" {
+		// The Terratest lifecycle; its drill stage re-enters this command in
+		// attach mode with the outputs it just wrote.
+		cfg := lifecycle.Config{Dir: *infraDir, OutputsFile: filepath.Join("cfn-outputs", "flat-outputs.json"), BackendConfig: os.Getenv("DRDRILL_BACKEND_CONFIG"),
+			Logf: func(f string, a ...any) { fmt.Printf(f+"\n", a...) }}
+		if _, err := os.Stat(filepath.Join(*infraDir, "terraform.tfvars")); err == nil {
+			cfg.VarFiles = []string{"terraform.tfvars"}
+		}
+		if cfg.BackendConfig == "" {
+			if _, err := os.Stat(filepath.Join(*infraDir, "backend.hcl")); err == nil {
+				cfg.BackendConfig = filepath.Join(*infraDir, "backend.hcl")
+			}
+		}
+		return lifecycle.Run(cfg, func(outputsFile string) error {
+			exe, err := os.Executable()
+			if err != nil {
+				return err
+			}
+			sub := append([]string{"drill", "--outputs", outputsFile}, args...)
+			cmd := exec.Command(exe, sub...)
+			cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+			return cmd.Run()
+		})
 	}
 	if *runID == "" {
 		*runID = newRunID(*reports)
