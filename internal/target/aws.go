@@ -199,5 +199,8 @@ func (a *AWS) Failback(ctx context.Context) ([]string, error) {
 	return []string{"switched the global writer back to " + primary}, nil
 }
 
+// CheckStopConditions fails when a stop-condition alarm is in ALARM.
+func (a *AWS) CheckStopConditions(ctx context.Context) error { return a.stack.CheckStopConditions(ctx) }
+
 // Close releases nothing.
 func (a *AWS) Close() error { return nil }

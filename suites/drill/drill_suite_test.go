@@ -31,6 +31,7 @@ var _ = Describe("DR drill", Ordered, ContinueOnFailure, func() {
 	partition()
 	replicationLag()
 	monitorFailure()
+	regionIsolation()
 	failback()
 	holdFaults()
 })

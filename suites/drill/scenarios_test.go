@@ -165,6 +165,30 @@ func monitorFailure() bool {
 	})
 }
 
+// regionIsolation is the region outage on AWS, where a region cannot be
+// killed: its database subnets are cut off (clients and Lambdas, not
+// Aurora's storage replication) and the secondary is promoted with data
+// loss allowed. On the lab, region-crash plays this part.
+func regionIsolation() bool {
+	return Describe("Region isolation", Label("region-isolation", "gameday", "signoff"), func() {
+		It("cuts the primary region off and fails over with data loss allowed", func(ctx SpecContext) {
+			d.Requires("region-isolation", "unplanned-failover")
+			_, secondary := beginScenario(ctx, "region-isolation")
+			s := d.Begin(ctx, "region-isolation")
+			framework.Hold(ctx, "writes before the isolation", 10*time.Second)
+			d.Inject(ctx, s, "region-isolation", nil)
+			d.Inject(ctx, s, "unplanned-failover", fault.Params{"region": secondary})
+			d.WaitPrimary(ctx, secondary, 30*time.Minute)
+			framework.Hold(ctx, "writes on the new primary for the stability window", 30*time.Second)
+			Expect(s.FinalRead(ctx)).To(Succeed())
+			Expect(s.RollbackAll(ctx)).To(Succeed())
+			res, err := s.Finish(ctx)
+			Expect(err).NotTo(HaveOccurred())
+			d.Judge("region-outage", res)
+		}, SpecTimeout(90*time.Minute))
+	})
+}
+
 func failback() bool {
 	return Describe("Failback", Label("failback", "gameday", "signoff"), func() {
 		var primary, secondary string

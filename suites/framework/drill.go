@@ -64,6 +64,9 @@ func Setup() *Drill {
 		ledgerDir = dir
 	}
 	d.Ledger = ledger.Open(ledgerDir)
+	if sc, ok := d.Target.(stopChecker); ok {
+		stopCheck = sc.CheckStopConditions
+	}
 	active, err := d.Ledger.Active()
 	Expect(err).NotTo(HaveOccurred())
 	Expect(active).To(BeEmpty(), "faults from an earlier run are still injected (%s): run `drdrill recover` first", d.Ledger.Path())
@@ -117,6 +120,37 @@ func (d *Drill) Restore() {
 	}, NodeTimeout(3*time.Minute))
 }
 
+// stopChecker is a target with stop conditions (AWS: DRDRILL_STOP_ALARMS).
+type stopChecker interface {
+	CheckStopConditions(context.Context) error
+}
+
+// stopCheck, when set, runs during every wait: a firing stop alarm fails the
+// spec at once, and the DeferCleanup rollbacks undo its faults (AWS FIS
+// stop-condition semantics).
+var stopCheck func(context.Context) error
+
+func checkStop(ctx context.Context) {
+	if stopCheck == nil {
+		return
+	}
+	if err := stopCheck(ctx); err != nil {
+		Fail("aborting the scenario: " + err.Error())
+	}
+}
+
+// Requires skips the spec unless every fault is available on the target,
+// before anything starts.
+func (d *Drill) Requires(faults ...string) {
+	for _, name := range faults {
+		f, err := fault.Lookup(name)
+		Expect(err).NotTo(HaveOccurred())
+		if err := f.Available(d.Target); err != nil {
+			Skip(fmt.Sprintf("fault %s is not available on the %s target: %v", name, d.Target.Kind(), err))
+		}
+	}
+}
+
 // Hold keeps traffic running for a while, printing progress.
 func Hold(ctx context.Context, why string, d time.Duration) {
 	By(fmt.Sprintf("holding %v: %s", d, why))
@@ -130,6 +164,7 @@ func Hold(ctx context.Context, why string, d time.Duration) {
 		if left := time.Until(end); left > 0 {
 			GinkgoWriter.Printf("[hold] %s: %.1f s left\n", why, left.Seconds())
 		}
+		checkStop(ctx)
 	}
 }
 
@@ -149,6 +184,7 @@ func WaitFor(ctx context.Context, what string, within time.Duration, cond func(c
 		}
 		if time.Since(last) >= 2*time.Second {
 			last = time.Now()
+			checkStop(ctx)
 			GinkgoWriter.Printf("[wait] %s: %.1f s of %v, %s\n", what, time.Since(start).Seconds(), within, status)
 		}
 		select {
