@@ -44,18 +44,24 @@ func loadPolicyFlag(path string) (*policy.Policy, error) {
 	return &p, nil
 }
 
-func reportCmd(args []string) error {
-	fs := flag.NewFlagSet("report", flag.ContinueOnError)
-	pol := fs.String("policy", "", "judge with this policy file instead of the run's own")
+// buildRun parses RUN_DIR and --policy and evaluates the run.
+func buildRun(name, policyHelp string, args []string) (string, *report.Report, error) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	pol := fs.String("policy", "", policyHelp)
 	dir, err := runDirArg(fs, args)
 	if err != nil {
-		return err
+		return "", nil, err
 	}
 	p, err := loadPolicyFlag(*pol)
 	if err != nil {
-		return err
+		return "", nil, err
 	}
 	r, err := report.Build(dir, p)
+	return dir, r, err
+}
+
+func reportCmd(args []string) error {
+	dir, r, err := buildRun("report", "judge with this policy file instead of the run's own", args)
 	if err != nil {
 		return err
 	}
@@ -68,17 +74,7 @@ func reportCmd(args []string) error {
 }
 
 func verdictCmd(args []string) error {
-	fs := flag.NewFlagSet("verdict", flag.ContinueOnError)
-	pol := fs.String("policy", "", "policy file (default: the policy the run was judged with)")
-	dir, err := runDirArg(fs, args)
-	if err != nil {
-		return err
-	}
-	p, err := loadPolicyFlag(*pol)
-	if err != nil {
-		return err
-	}
-	r, err := report.Build(dir, p)
+	_, r, err := buildRun("verdict", "policy file (default: the policy the run was judged with)", args)
 	if err != nil {
 		return err
 	}

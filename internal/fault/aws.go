@@ -46,6 +46,19 @@ func awsResolve(ctx context.Context, st *drdaws.Stack) error {
 	return st.Guard(ctx)
 }
 
+// awsRoles guards, then resolves the region (default: the primary).
+func awsRoles(ctx context.Context, t target.Target, p Params) (*drdaws.Stack, Params, error) {
+	st, ok := awsOf(t)
+	if !ok {
+		return nil, nil, errNotAWS
+	}
+	if err := awsResolve(ctx, st); err != nil {
+		return nil, nil, err
+	}
+	q, err := roles(ctx, t, p, "primary")
+	return st, q, err
+}
+
 // RegionIsolation swaps a region's database subnets onto a deny-all network
 // ACL, like FIS aws:network:disrupt-connectivity, and restores the original
 // ACL of every subnet on rollback. It cuts clients and Lambdas, not Aurora's
@@ -64,11 +77,7 @@ func (RegionIsolation) Available(t target.Target) error {
 	return errNotAWS
 }
 func (RegionIsolation) Resolve(ctx context.Context, t target.Target, p Params) (Params, error) {
-	st, _ := awsOf(t)
-	if err := awsResolve(ctx, st); err != nil {
-		return nil, err
-	}
-	q, err := roles(ctx, t, p, "primary")
+	st, q, err := awsRoles(ctx, t, p)
 	if err != nil {
 		return nil, err
 	}
@@ -125,11 +134,7 @@ func (HealthCheckFailure) Available(t target.Target) error {
 	return errNotAWS
 }
 func (HealthCheckFailure) Resolve(ctx context.Context, t target.Target, p Params) (Params, error) {
-	st, _ := awsOf(t)
-	if err := awsResolve(ctx, st); err != nil {
-		return nil, err
-	}
-	q, err := roles(ctx, t, p, "primary")
+	_, q, err := awsRoles(ctx, t, p)
 	if err != nil {
 		return nil, err
 	}
@@ -173,11 +178,8 @@ func awsSwitchBack(ctx context.Context, st *drdaws.Stack, region string) error {
 }
 
 // awsMonitorResolve records which function and its current concurrency.
-func awsMonitorResolve(ctx context.Context, t target.Target, st *drdaws.Stack, p Params) (Params, error) {
-	if err := awsResolve(ctx, st); err != nil {
-		return nil, err
-	}
-	q, err := roles(ctx, t, p, "primary")
+func awsMonitorResolve(ctx context.Context, t target.Target, p Params) (Params, error) {
+	_, q, err := awsRoles(ctx, t, p)
 	if err != nil {
 		return nil, err
 	}

@@ -333,8 +333,8 @@ func (MonitorFailure) Description() string {
 }
 func (MonitorFailure) Available(t target.Target) error { return labOrAWS(t) }
 func (MonitorFailure) Resolve(ctx context.Context, t target.Target, p Params) (Params, error) {
-	if st, ok := awsOf(t); ok {
-		return awsMonitorResolve(ctx, t, st, p)
+	if _, ok := awsOf(t); ok {
+		return awsMonitorResolve(ctx, t, p)
 	}
 	return Params(p), nil
 }
