@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/drdrill/drdrill/internal/check"
@@ -35,6 +36,9 @@ type Options struct {
 	Check     check.Config
 	Ledger    *ledger.Ledger
 	Logf      func(format string, args ...any)
+	// ObserveEvery is how often a target that reports its own measurements
+	// (AWS: lag metric, alarms, health checks) is sampled; default 30 s.
+	ObserveEvery time.Duration
 }
 
 // Scenario is a scenario in progress.
@@ -51,6 +55,8 @@ type Scenario struct {
 	base     int // controller events before the scenario
 	handles  []*fault.Handle
 	stopped  bool
+	observe  chan struct{} // closed to stop the observer
+	observed sync.WaitGroup
 }
 
 // HistoryFile is the history's name in a scenario directory.
@@ -114,7 +120,48 @@ func Start(ctx context.Context, t target.Target, opt Options) (s *Scenario, err 
 		return nil, fmt.Errorf("heartbeat: %w", err)
 	}
 	s.wl = workload.Start(s.writer, s.rec, w)
+	if ob, ok := t.(target.Observer); ok {
+		s.startObserver(ob)
+	}
 	return s, nil
+}
+
+// startObserver records the platform's own view beside the drill's:
+// lag samples as their own series ("aws:<region>"), alarm and health-check
+// states as events.
+func (s *Scenario) startObserver(ob target.Observer) {
+	every := s.opt.ObserveEvery
+	if every <= 0 {
+		every = 30 * time.Second
+	}
+	s.observe = make(chan struct{})
+	s.observed.Add(1)
+	go func() {
+		defer s.observed.Done()
+		for {
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			s.recordObservations(ob.Observe(ctx))
+			cancel()
+			select {
+			case <-s.observe:
+				return
+			case <-time.After(every):
+			}
+		}
+	}()
+}
+
+func (s *Scenario) recordObservations(obs []target.Observation) {
+	for _, o := range obs {
+		at := s.rec.WallToRel(o.TimeNs)
+		switch o.Kind {
+		case "lag_ms":
+			s.rec.Lag(history.LagSample{Region: "aws:" + o.Region, At: at, Ms: o.Value})
+		default:
+			s.rec.Event(history.Event{At: at, Source: "aws", Kind: o.Kind, Region: o.Region,
+				Detail: fmt.Sprintf("%s %s %.2f", o.Name, o.State, o.Value)})
+		}
+	}
 }
 
 // Recorder is the scenario's history recorder.
@@ -167,6 +214,10 @@ func (s *Scenario) StopTraffic() workload.Stats {
 	s.stopped = true
 	st := s.wl.Stop()
 	s.hb.Stop()
+	if s.observe != nil {
+		close(s.observe)
+		s.observed.Wait()
+	}
 	s.opt.Logf("traffic stopped: %s", st)
 	return st
 }

@@ -199,6 +199,15 @@ func (a *AWS) Failback(ctx context.Context) ([]string, error) {
 	return []string{"switched the global writer back to " + primary}, nil
 }
 
+// Observe reports the AWS-side lag metric, alarm states and health checks.
+func (a *AWS) Observe(ctx context.Context) []Observation {
+	var out []Observation
+	for _, o := range a.stack.Observe(ctx) {
+		out = append(out, Observation(o))
+	}
+	return out
+}
+
 // CheckStopConditions fails when a stop-condition alarm is in ALARM.
 func (a *AWS) CheckStopConditions(ctx context.Context) error { return a.stack.CheckStopConditions(ctx) }
 

@@ -75,6 +75,22 @@ type Target interface {
 	Close() error
 }
 
+// Observation is a measurement the platform itself reports (AWS: the lag
+// metric, alarm states, Route 53 health), recorded beside the drill's own.
+type Observation struct {
+	Kind   string  `json:"kind"` // lag_ms, alarm, health_check
+	Region string  `json:"region,omitempty"`
+	Name   string  `json:"name"`
+	Value  float64 `json:"value"`
+	State  string  `json:"state,omitempty"`
+	TimeNs int64   `json:"time_ns"`
+}
+
+// Observer is a target that can report such measurements.
+type Observer interface {
+	Observe(ctx context.Context) []Observation
+}
+
 // Open reads an outputs file and returns the target it describes.
 func Open(outputsPath string) (Target, error) {
 	out, err := outputs.Read(outputsPath)

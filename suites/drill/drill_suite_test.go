@@ -32,6 +32,7 @@ var _ = Describe("DR drill", Ordered, ContinueOnFailure, func() {
 	replicationLag()
 	monitorFailure()
 	regionIsolation()
+	alarmPath()
 	failback()
 	holdFaults()
 })

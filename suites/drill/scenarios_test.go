@@ -189,6 +189,25 @@ func regionIsolation() bool {
 	})
 }
 
+// alarmPath proves, on AWS, that the lag alarm's notification is delivered.
+func alarmPath() bool {
+	return Describe("Alarm path", Label("alarm-path", "gameday", "signoff"), func() {
+		It("delivers the replication-lag alarm's notification", func(ctx SpecContext) {
+			d.Requires("alarm-path")
+			beginScenario(ctx, "alarm-path")
+			s := d.Begin(ctx, "alarm-path")
+			// Inject fails unless the notification reaches the queue in time.
+			h := d.Inject(ctx, s, "alarm-path", fault.Params{"wait": "3m"})
+			framework.Record("alarm_notification_delivered", true)
+			Expect(s.Rollback(ctx, h)).To(Succeed())
+			Expect(s.FinalRead(ctx)).To(Succeed())
+			res, err := s.Finish(ctx)
+			Expect(err).NotTo(HaveOccurred())
+			d.Judge("alarm-path", res)
+		}, SpecTimeout(15*time.Minute))
+	})
+}
+
 func failback() bool {
 	return Describe("Failback", Label("failback", "gameday", "signoff"), func() {
 		var primary, secondary string

@@ -1,0 +1,75 @@
+package aws
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	awssdk "github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/route53"
+
+	"github.com/drdrill/drdrill/internal/outputs"
+)
+
+// HealthStatusAPI reads what Route 53's checkers report.
+type HealthStatusAPI interface {
+	GetHealthCheckStatus(context.Context, *route53.GetHealthCheckStatusInput, ...func(*route53.Options)) (*route53.GetHealthCheckStatusOutput, error)
+}
+
+// Observation is one AWS-side measurement taken during a drill.
+type Observation struct {
+	Kind   string // lag_ms, alarm, health_check
+	Region string
+	Name   string
+	Value  float64 // lag in ms; health: fraction of checkers reporting success
+	State  string  // alarm state, or the health summary
+	TimeNs int64
+}
+
+// Observe samples what AWS itself says about the stack: the replication-lag
+// metric of whichever region is secondary now (AuroraGlobalDBRPOLag moves
+// with the role), the lag alarms, and the Route 53 health checks. Failures
+// to read are skipped, not fatal: a region may be the one that is down.
+func (s *Stack) Observe(ctx context.Context) []Observation {
+	now := time.Now().UnixNano()
+	var obs []Observation
+	writer, _, err := s.WriterRegion(ctx)
+	if err == nil {
+		sec, cluster := s.Secondary, s.Out[outputs.SecondaryClusterIdentifier]
+		if writer == s.Secondary.Region {
+			sec, cluster = s.Primary, s.Out[outputs.PrimaryClusterIdentifier]
+		}
+		if cw, ok := sec.Alarms.(CloudWatchAPI); ok && cluster != "" {
+			if v, ok, err := latestMetric(ctx, cw, "AWS/RDS", "AuroraGlobalDBRPOLag", "DBClusterIdentifier", cluster, 5*time.Minute); err == nil && ok {
+				obs = append(obs, Observation{Kind: "lag_ms", Region: sec.Region, Name: "AuroraGlobalDBRPOLag", Value: v, TimeNs: now})
+			}
+		}
+	}
+	name := s.Out[outputs.ReplicationLagAlarmName]
+	if states, err := s.AlarmStates(ctx, []string{name, strings.TrimSuffix(name, "-secondary") + "-primary"}); err == nil {
+		for n, st := range states {
+			obs = append(obs, Observation{Kind: "alarm", Name: n, State: st, TimeNs: now})
+		}
+	}
+	if hs, ok := s.Route53.(HealthStatusAPI); ok {
+		for _, id := range []string{s.Out["PrimaryHealthCheckId"], s.Out["SecondaryHealthCheckId"]} {
+			out, err := hs.GetHealthCheckStatus(ctx, &route53.GetHealthCheckStatusInput{HealthCheckId: awssdk.String(id)})
+			if err != nil || len(out.HealthCheckObservations) == 0 {
+				continue
+			}
+			good := 0
+			for _, o := range out.HealthCheckObservations {
+				if o.StatusReport != nil && strings.HasPrefix(awssdk.ToString(o.StatusReport.Status), "Success") {
+					good++
+				}
+			}
+			frac := float64(good) / float64(len(out.HealthCheckObservations))
+			state := "Unhealthy"
+			if frac > 0.18 { // Route 53: healthy when more than 18 % of checkers say so
+				state = "Healthy"
+			}
+			obs = append(obs, Observation{Kind: "health_check", Name: id, Value: frac, State: state, TimeNs: now})
+		}
+	}
+	return obs
+}
