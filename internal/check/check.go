@@ -101,6 +101,9 @@ type Result struct {
 	// the new primary: writes a fenced old primary must never accept.
 	Zombies     []RowRef `json:"zombies,omitempty"`
 	ZombieCount int      `json:"zombie_count"`
+	// ZombiesJudged is false when the history cannot tell which server was
+	// the primary when (no primary identity or promotions without ids).
+	ZombiesJudged bool `json:"zombies_judged"`
 	// Divergent counts, per region, rows there that the final primary lacks.
 	Divergent map[string]int `json:"divergent"`
 	// Missing counts, per region, rows of the final primary that region lacks.
@@ -298,6 +301,7 @@ func Check(h *history.History, cfg Config) Result {
 			}
 		}
 		if tl, ok := primaryTimeline(h.Meta, events); ok {
+			r.ZombiesJudged = true
 			for _, region := range order {
 				for _, row := range final[region].Rows {
 					if row.Origin != tl.at(row.CommittedAt) {
@@ -309,6 +313,7 @@ func Check(h *history.History, cfg Config) Result {
 				}
 			}
 		} else if promoteAt >= 0 {
+			r.ZombiesJudged = true
 			r.Notes = append(r.Notes, "promotions carry no server ids: zombies judged as rows committed after the first promotion by a server other than the final primary")
 			for _, region := range order {
 				for _, row := range final[region].Rows {
@@ -323,6 +328,9 @@ func Check(h *history.History, cfg Config) Result {
 		}
 	}
 
+	if r.RPO.Judged && !r.ZombiesJudged {
+		r.Notes = append(r.Notes, "zombie writes not judged: the target does not report which server was the primary when")
+	}
 	r.RTO = rto(h.Ops, faultAt, cfg.StabilityWindow, r.RTO)
 	if faultAt >= 0 {
 		if detectAt >= 0 {

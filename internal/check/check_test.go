@@ -1,6 +1,7 @@
 package check
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -186,6 +187,18 @@ func TestLagPercentilesPerPhase(t *testing.T) {
 
 // Two promotions (10001 → 20001 → 10002, the failback path): each server's
 // writes are legitimate while it is the primary and zombies outside that.
+// Without the primary's identity (AWS), zombies are not judged — never
+// reported as zero by default, and never as every post-failover write.
+func TestZombiesNotJudgedWithoutIdentities(t *testing.T) {
+	h := &history.History{Meta: history.Meta{RateHz: 10}, Ops: ops(3, 100, allOK),
+		Events: []history.Event{ev(100, "fault", "inject")},
+		Rows:   []history.RowSet{{Region: "us-west-2", Role: "primary", ServerID: 2, Rows: rows(2, 1, 2, 3)}}}
+	r := Check(h, Config{})
+	if r.ZombiesJudged || r.ZombieCount != 0 || !strings.Contains(strings.Join(r.Notes, " "), "zombie writes not judged") {
+		t.Fatalf("judged %v count %d notes %v", r.ZombiesJudged, r.ZombieCount, r.Notes)
+	}
+}
+
 func TestZombiesFollowThePrimaryTimeline(t *testing.T) {
 	o := ops(6, 100, allOK)
 	rowsAt := func(sid uint32, seq, at int64) history.Row {

@@ -180,7 +180,7 @@ func (l Limits) Judge(scenario string, r check.Result) ([]Measurement, []Breach)
 	if r.RTO.Judged {
 		add("rto_ms", r.RTO.Ms, l.RTOMs, r.RTO.ResolutionMs, "ms", r.RTO.Recovered, "writes never succeeded for a whole stability window")
 	}
-	add("zombie_writes", float64(r.ZombieCount), ip(l.ZombieWrites), 0, "writes", r.RPO.Judged, "no final read")
+	add("zombie_writes", float64(r.ZombieCount), ip(l.ZombieWrites), 0, "writes", r.ZombiesJudged, "the target does not report which server was the primary when")
 	if l.LagP99Ms != nil {
 		worst, judged := 0.0, false
 		for _, phases := range r.Lag {

@@ -13,9 +13,16 @@ func TestBuiltInPoliciesParse(t *testing.T) {
 	for _, kind := range []string{"lab", "aws"} {
 		p := Default(kind)
 		l := p.For("planned-switchover")
-		if l.RPOLostWrites == nil || *l.RPOLostWrites != 0 || l.ZombieWrites == nil || *l.ZombieWrites != 0 {
+		if l.RPOLostWrites == nil || *l.RPOLostWrites != 0 {
 			t.Fatalf("%s: switchover limits %+v", kind, l)
 		}
+	}
+	// Zombies are measurable on the lab only (promotions name the server).
+	if z := Default("lab").For("partition").ZombieWrites; z == nil || *z != 0 {
+		t.Fatal("the lab policy must require zero zombie writes")
+	}
+	if Default("aws").For("partition").ZombieWrites != nil {
+		t.Fatal("the aws policy must not claim a zombie target it cannot measure")
 	}
 	if *Default("aws").For("region-outage").RTOMs != 300000 || *Default("lab").For("region-outage").RTOMs != 5000 {
 		t.Fatal("region-outage RTO targets: aws 5 min, lab 5 s")

@@ -96,9 +96,14 @@ func Start(ctx context.Context, t target.Target, opt Options) (s *Scenario, err 
 		return nil, fmt.Errorf("writer endpoint %s: %w", t.Outputs()["GlobalWriterEndpoint"], err)
 	}
 	opt.Workload.FirstWriter = s.first
+	// The primary's identity is only worth recording when promotions will
+	// name their new primary too; otherwise every write after a failover
+	// would look like a zombie.
 	var primarySID uint32
-	if err := s.writer.QueryRowContext(ctx, "SELECT @@server_id").Scan(&primarySID); err != nil {
-		return nil, fmt.Errorf("writer endpoint: %w", err)
+	if pr, ok := t.(interface{ PromotionsCarryServerIDs() bool }); ok && pr.PromotionsCarryServerIDs() {
+		if err := s.writer.QueryRowContext(ctx, "SELECT @@server_id").Scan(&primarySID); err != nil {
+			return nil, fmt.Errorf("writer endpoint: %w", err)
+		}
 	}
 	if ev, err := t.Events(ctx, 0); err == nil && len(ev) > 0 {
 		s.base = ev[len(ev)-1].Seq

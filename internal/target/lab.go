@@ -142,5 +142,9 @@ func (l *Lab) Recover(ctx context.Context) ([]string, error) { return l.client.R
 // Failback recovers the lab and switches the primary back to us-east-1.
 func (l *Lab) Failback(ctx context.Context) ([]string, error) { return l.client.Failback(ctx) }
 
+// PromotionsCarryServerIDs: the lab's promote events name the new
+// primary's server_id, which lets the checker judge zombie writes.
+func (l *Lab) PromotionsCarryServerIDs() bool { return true }
+
 // Close releases nothing: the lab's lifetime is the supervisor's.
 func (l *Lab) Close() error { return nil }
