@@ -33,8 +33,14 @@ type Observation struct {
 func (s *Stack) Observe(ctx context.Context) []Observation {
 	now := time.Now().UnixNano()
 	var obs []Observation
-	writer, _, err := s.WriterRegion(ctx)
+	writer, failoverState, err := s.WriterRegion(ctx)
 	if err == nil {
+		// Roles and failover state, so promotions on AWS show in the history.
+		state := failoverState
+		if state == "" {
+			state = "none"
+		}
+		obs = append(obs, Observation{Kind: "global_cluster", Region: writer, Name: "writer", State: state, TimeNs: now})
 		sec, cluster := s.Secondary, s.Out[outputs.SecondaryClusterIdentifier]
 		if writer == s.Secondary.Region {
 			sec, cluster = s.Primary, s.Out[outputs.PrimaryClusterIdentifier]
