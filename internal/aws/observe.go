@@ -18,7 +18,7 @@ type HealthStatusAPI interface {
 
 // Observation is one AWS-side measurement taken during a drill.
 type Observation struct {
-	Kind   string // lag_ms, alarm, health_check
+	Kind   string // lag_ms, alarm, health_check, global_cluster
 	Region string
 	Name   string
 	Value  float64 // lag in ms; health: fraction of checkers reporting success

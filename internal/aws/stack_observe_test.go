@@ -68,6 +68,9 @@ func TestObserveFollowsTheSecondaryRole(t *testing.T) {
 	if hc := kinds["health_check/hc-1"]; hc.Value != 0.5 || hc.State != "Healthy" {
 		t.Fatalf("health check %+v", hc)
 	}
+	if g := kinds["global_cluster/writer"]; g.Region != "us-west-2" || g.State != "none" {
+		t.Fatalf("global cluster %+v", g)
+	}
 	if a := kinds["alarm/lag-secondary"]; a.State != "OK" {
 		t.Fatalf("alarm %+v", a)
 	}
