@@ -45,6 +45,8 @@ func parse(t reporter, dir string) module {
 	p := hclparse.NewParser()
 	m := module{files: map[string]*hclsyntax.Body{}, src: map[string][]byte{}}
 	paths, _ := filepath.Glob(filepath.Join(dir, "*.tf"))
+	tests, _ := filepath.Glob(filepath.Join(dir, "tests", "*.tftest.hcl"))
+	paths = append(paths, tests...)
 	if len(paths) == 0 {
 		t.Fatalf("no .tf files in %s", dir)
 	}
@@ -187,7 +189,7 @@ func checkNoLiteralSecret(t reporter, dir string) {
 	var walk func(body *hclsyntax.Body)
 	walk = func(body *hclsyntax.Body) {
 		for name, a := range body.Attributes {
-			if !secretish.MatchString(name) || strings.HasSuffix(name, "_version") {
+			if !secretish.MatchString(name) || strings.HasSuffix(name, "_version") || strings.HasPrefix(name, "generate_") {
 				continue
 			}
 			if tpl, ok := a.Expr.(*hclsyntax.TemplateExpr); ok && tpl.IsStringLiteral() {
