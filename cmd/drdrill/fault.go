@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -43,6 +44,23 @@ var outputsFlag = func(fs *flag.FlagSet) *string {
 	return fs.String("outputs", "", "outputs file of a deployed stack (e.g. cfn-outputs/flat-outputs.json); its ledger lives beside it")
 }
 
+// stackFlags are --dir (a lab) and --outputs (a deployed stack), shared by
+// the game-day commands.
+type stackFlags struct{ dir, outputs *string }
+
+func newStackFlags(fs *flag.FlagSet) stackFlags { return stackFlags{dirFlag(fs), outputsFlag(fs)} }
+
+// open resolves --dir and opens the target and its ledger. A bad --dir is a
+// usageError; any other error means the target could not be opened.
+func (f stackFlags) open() (string, target.Target, *ledger.Ledger, error) {
+	dir, err := absDir(*f.dir)
+	if err != nil {
+		return "", nil, nil, err
+	}
+	t, l, err := openTarget(dir, *f.outputs)
+	return dir, t, l, err
+}
+
 // openTarget opens --outputs if given, else the lab in dir.
 func openTarget(dir, outputsFile string) (target.Target, *ledger.Ledger, error) {
 	if outputsFile != "" {
@@ -66,16 +84,15 @@ func openDir(dir string) (target.Target, *ledger.Ledger, error) {
 
 func faultList(args []string) error {
 	fs := flag.NewFlagSet("fault list", flag.ContinueOnError)
-	d := dirFlag(fs)
-	of := outputsFlag(fs)
+	sf := newStackFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	dir, err := absDir(*d)
-	if err != nil {
-		return err
+	dir, t, l, terr := sf.open()
+	var ue usageError
+	if errors.As(terr, &ue) {
+		return terr
 	}
-	t, l, terr := openTarget(dir, *of)
 	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(w, "FAULT\tAVAILABLE\tDESCRIPTION")
 	for _, f := range fault.Catalogue() {
@@ -109,8 +126,7 @@ func faultList(args []string) error {
 
 func faultInject(args []string) error {
 	fs := flag.NewFlagSet("fault inject", flag.ContinueOnError)
-	d := dirFlag(fs)
-	of := outputsFlag(fs)
+	sf := newStackFlags(fs)
 	region := fs.String("region", "", "region to hit (default depends on the fault)")
 	dur := fs.Duration("for", 0, "roll the fault back after this long (Ctrl-C rolls back early); 0 leaves it injected")
 	params := paramFlags{}
@@ -138,11 +154,7 @@ func faultInject(args []string) error {
 	if *region != "" {
 		params["region"] = *region
 	}
-	dir, err := absDir(*d)
-	if err != nil {
-		return err
-	}
-	t, l, err := openTarget(dir, *of)
+	dir, t, l, err := sf.open()
 	if err != nil {
 		return err
 	}
@@ -183,8 +195,7 @@ wait:
 
 func faultRollback(args []string) error {
 	fs := flag.NewFlagSet("fault rollback", flag.ContinueOnError)
-	d := dirFlag(fs)
-	of := outputsFlag(fs)
+	sf := newStackFlags(fs)
 	var id string
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		id, args = args[0], args[1:]
@@ -195,11 +206,7 @@ func faultRollback(args []string) error {
 	if id == "" && fs.NArg() > 0 {
 		id = fs.Arg(0)
 	}
-	dir, err := absDir(*d)
-	if err != nil {
-		return err
-	}
-	t, l, err := openTarget(dir, *of)
+	_, t, l, err := sf.open()
 	if err != nil {
 		return err
 	}
@@ -213,16 +220,11 @@ func faultRollback(args []string) error {
 
 func recoverCmd(args []string) error {
 	fs := flag.NewFlagSet("recover", flag.ContinueOnError)
-	d := dirFlag(fs)
-	of := outputsFlag(fs)
+	sf := newStackFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	dir, err := absDir(*d)
-	if err != nil {
-		return err
-	}
-	t, l, err := openTarget(dir, *of)
+	_, t, l, err := sf.open()
 	if err != nil {
 		return err
 	}
