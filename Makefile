@@ -10,7 +10,7 @@ REPEAT ?= 1
 STATICCHECK_VERSION := v0.8.2
 export CGO_ENABLED ?= 0
 
-.PHONY: all deps build drill test lint bench report-check lambda lambda-check validate outputs clean
+.PHONY: all deps build build-aws drill test test-go test-drill test-report-check lint bench report-check lambda lambda-check validate outputs clean
 
 all: build
 
@@ -19,10 +19,18 @@ deps:
 	@scripts/ensure-mariadb.sh
 	@$(GO) mod download
 
+## build: drdrill, ginkgo and the compiled drill suite (build/drill.test), so
+## a drill compiles nothing and runs from any directory
 build: | deps
 	@mkdir -p $(BUILD)
 	$(GO) build -o $(BUILD)/drdrill ./cmd/drdrill
 	$(GO) build -o $(BUILD)/ginkgo github.com/onsi/ginkgo/v2/ginkgo
+	$(GO) test -c -o $(BUILD)/drill.test ./suites/drill
+
+## build-aws: drdrill-lifecycle, the Terratest deploy → drill → teardown runner
+## behind `drdrill drill --target aws` (Terratest takes minutes to compile)
+build-aws: build
+	$(GO) build -o $(BUILD)/drdrill-lifecycle ./cmd/drdrill-lifecycle
 
 LAMBDAS := healthmonitor failovertrigger
 
@@ -53,14 +61,34 @@ outputs: build
 
 ## drill: lab up → suites (LABELS=…, REPEAT=N) → reports/<run-id>/ → lab down (always)
 ## TARGET=aws: Terratest deploy → outputs → drill → teardown (SKIP_deploy=1, SKIP_teardown=1)
-drill: build
+drill: build $(if $(filter aws,$(TARGET)),build-aws)
 	$(BUILD)/drdrill drill --labels '$(LABELS)' --repeat $(REPEAT) --policy '$(POLICY)' --target $(or $(TARGET),lab)
 
-## test: lint, unit and real-process tests, and the drill suites against a real lab
-test: build lint lambda-check
+## test: lint, unit and real-process tests, and the drill suites against a real
+## lab; each stage's wall time goes to the table printed at the end
+STAGE := STAGE_TABLE=$(BUILD)/stages.tsv scripts/stage.sh
+test:
+	@mkdir -p $(BUILD) && rm -f $(BUILD)/stages.tsv
+	@$(STAGE) deps $(MAKE) --no-print-directory deps
+	@$(STAGE) build $(MAKE) --no-print-directory build build-aws
+	@$(STAGE) lint $(MAKE) --no-print-directory lint
+	@$(STAGE) lambda-check $(MAKE) --no-print-directory lambda-check
+	@$(STAGE) go-test $(MAKE) --no-print-directory test-go
+	@$(STAGE) drill $(MAKE) --no-print-directory test-drill
+	@$(STAGE) browser-install scripts/ensure-chromium.sh
+	@$(STAGE) report-check $(MAKE) --no-print-directory test-report-check
+	@awk -F'\t' 'BEGIN { print "make test: stage timings" } { printf "  %-14s %8s s  %s\n", $$1, $$2, $$3; t += $$2 } END { printf "  %-14s %8.1f s\n", "total", t }' $(BUILD)/stages.tsv
+
+test-go:
+	@scripts/leftovers.sh snapshot $(BUILD)/leftovers.before
 	$(GO) test -count=1 -timeout 25m ./...
-	@# the whole catalogue, twice on one lab: every fault rolls back to a steady state
+	@scripts/leftovers.sh check $(BUILD)/leftovers.before
+
+## the whole catalogue, twice on one lab: every fault rolls back to a steady state
+test-drill:
 	$(BUILD)/drdrill drill --reports $(BUILD)/test-reports --repeat 2
+
+test-report-check:
 	scripts/report-check.sh $$(ls -d $(BUILD)/test-reports/*/ | sort | tail -1)index.html
 	scripts/report-check.sh $(BUILD)/test-reports/index.html
 

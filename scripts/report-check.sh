@@ -5,17 +5,7 @@
 set -euo pipefail
 page=$(realpath "${1:?usage: report-check.sh PATH/TO/index.html}")
 [ -f "$page" ] || { echo "report-check: $page does not exist (run make drill first)" >&2; exit 1; }
-browser=$(command -v chromium || command -v chromium-browser || true)
-if [ -z "$browser" ]; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    echo "report-check: installing chromium with apt-get" >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
-    browser=$(command -v chromium)
-  else
-    echo "report-check: chromium not found: install it (Debian: sudo apt-get install -y chromium)" >&2
-    exit 1
-  fi
-fi
+browser=$("$(dirname "$0")/ensure-chromium.sh")
 profile=$(mktemp -d)
 trap 'rm -rf "$profile"' EXIT
 flags=(--headless --no-sandbox --disable-gpu --no-first-run --disable-background-networking

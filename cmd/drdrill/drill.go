@@ -14,11 +14,10 @@ import (
 	"time"
 
 	"runtime"
+	"runtime/debug"
 
 	"github.com/drdrill/drdrill/internal/lab"
-	"github.com/drdrill/drdrill/internal/lifecycle"
 	"github.com/drdrill/drdrill/internal/outputs"
-	"github.com/drdrill/drdrill/internal/policy"
 	"github.com/drdrill/drdrill/internal/report"
 )
 
@@ -55,7 +54,7 @@ func drill(args []string) error {
 	fs := flag.NewFlagSet("drill", flag.ContinueOnError)
 	reports := fs.String("reports", "reports", "directory that receives reports/<run-id>/")
 	labels := fs.String("labels", "", "Ginkgo label filter, e.g. signoff or 'smoke && !freeze'")
-	suites := fs.String("suites", "./suites/drill", "suite packages to run")
+	suites := fs.String("suites", "", "suite to run: a compiled suite (drill.test) or a suite package directory (default: drill.test beside drdrill, else ./suites/drill)")
 	outputsFile := fs.String("outputs", "", "attach to this outputs file instead of starting a lab")
 	targetKind := fs.String("target", "lab", "lab (start the embedded lab) or aws (Terratest: deploy infra/aws, outputs, drill, teardown; SKIP_deploy / SKIP_teardown skip stages)")
 	infraDir := fs.String("infra", "infra/aws", "with --target aws: the Terraform module")
@@ -73,37 +72,22 @@ func drill(args []string) error {
 	if *repeat < 1 {
 		return usageError{"--repeat must be at least 1"}
 	}
-	ginkgo, err := findGinkgo()
-	if err != nil {
-		return err
-	}
 	if *targetKind != "lab" && *targetKind != "aws" {
 		return usageError{fmt.Sprintf("--target %q: want lab or aws", *targetKind)}
 	}
 	if *targetKind == "aws" && *outputsFile == "" {
-		// The Terratest lifecycle; its drill stage re-enters this command in
+		// The Terratest lifecycle lives in its own binary (Terratest links
+		// Kubernetes' client-go); its drill stage re-enters this command in
 		// attach mode with the outputs it just wrote.
-		cfg := lifecycle.Config{Dir: *infraDir, OutputsFile: filepath.Join("cfn-outputs", "flat-outputs.json"), BackendConfig: os.Getenv("DRDRILL_BACKEND_CONFIG"),
-			Logf: func(f string, a ...any) { fmt.Printf(f+"\n", a...) }}
-		if _, err := os.Stat(filepath.Join(*infraDir, "terraform.tfvars")); err == nil {
-			cfg.VarFiles = []string{"terraform.tfvars"}
-		}
-		if cfg.BackendConfig == "" {
-			if _, err := os.Stat(filepath.Join(*infraDir, "backend.hcl")); err == nil {
-				cfg.BackendConfig = filepath.Join(*infraDir, "backend.hcl")
-			}
-		}
-		return lifecycle.Run(cfg, func(outputsFile string) error {
-			exe, err := os.Executable()
-			if err != nil {
-				return err
-			}
-			sub := append([]string{"drill", "--outputs", outputsFile}, args...)
-			cmd := exec.Command(exe, sub...)
-			cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-			return cmd.Run()
-		})
+		return runLifecycle(*infraDir, args)
 	}
+	// Everything a user can get wrong is checked before a lab starts or
+	// Ginkgo runs: each problem is one line naming the thing and the fix.
+	plan, err := planDrill(*outputsFile, *policyFile, *labels, *suites)
+	if err != nil {
+		return err
+	}
+	*policyFile = plan.policy
 	if *runID == "" {
 		*runID = newRunID(*reports)
 	}
@@ -146,13 +130,6 @@ func drill(args []string) error {
 	}
 
 	meta := runMeta(*runID, *labels, *repeat, out)
-	if *policyFile != "" {
-		if _, err := policy.Load(*policyFile); err != nil {
-			return err
-		}
-		abs, _ := filepath.Abs(*policyFile)
-		*policyFile = abs
-	}
 	writeRunMeta(runDir, meta)
 	failed := 0
 	for i := 1; i <= *repeat; i++ {
@@ -161,7 +138,7 @@ func drill(args []string) error {
 			outDir = filepath.Join(runDir, fmt.Sprintf("iter-%d", i))
 			fmt.Printf("[phase] iteration %d of %d\n", i, *repeat)
 		}
-		code, err := runSuites(ginkgo, outDir, out, *labels, *suites, *policyFile, meta.Seed+int64(i-1), *timeout)
+		code, err := runSuites(plan.ginkgo, outDir, out, *labels, plan.suites, *policyFile, meta.Seed+int64(i-1), *timeout)
 		if err != nil {
 			return err
 		}
@@ -202,7 +179,16 @@ func summarize(runDir string, wall time.Duration) bool {
 	return r.Verdict != "pass"
 }
 
+// gitCommit is the commit drdrill was built from (stamped by go build in a
+// checkout), else the one of the directory it runs in.
 func gitCommit() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" && s.Value != "" {
+				return s.Value
+			}
+		}
+	}
 	out, err := exec.Command("git", "rev-parse", "HEAD").Output()
 	if err != nil {
 		return ""
@@ -237,6 +223,9 @@ func writeRunMeta(runDir string, m report.RunMeta) {
 func runSuites(ginkgo, outDir, outputsFile, labels, suites, policyFile string, seed int64, timeout time.Duration) (int, error) {
 	gargs := []string{"run", "--junit-report", "junit.xml", "--json-report", "ginkgo-report.json", "--output-dir", outDir,
 		"-v", "--poll-progress-after", "20s", "--poll-progress-interval", "10s", "--timeout", timeout.String(), "--seed", fmt.Sprint(seed)}
+	if !colour(os.Stdout) {
+		gargs = append(gargs, "--no-color")
+	}
 	if strings.TrimSpace(labels) != "" {
 		gargs = append(gargs, "--label-filter", labels)
 	}

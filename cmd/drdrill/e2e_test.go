@@ -27,7 +27,10 @@ func TestMain(m *testing.M) {
 	}
 	bin = filepath.Join(dir, "drdrill")
 	suiteBin = filepath.Join(dir, "drill.test")
-	for _, args := range [][]string{{"build", "-o", bin, "."}, {"test", "-c", "-o", suiteBin, "../../suites/drill"}} {
+	// The layout `make build` makes: drdrill, ginkgo and the compiled suite
+	// side by side.
+	for _, args := range [][]string{{"build", "-o", bin, "."}, {"test", "-c", "-o", suiteBin, "../../suites/drill"},
+		{"build", "-o", filepath.Join(dir, "ginkgo"), "github.com/onsi/ginkgo/v2/ginkgo"}} {
 		if out, err := exec.Command("go", args...).CombinedOutput(); err != nil {
 			os.Stderr.Write(out)
 			panic(err)

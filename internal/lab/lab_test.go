@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -27,11 +28,20 @@ func startLab(t *testing.T, ctrl ControllerConfig) *Lab {
 	if err != nil {
 		t.Fatal(err)
 	}
-	runDir, err := os.MkdirTemp(shmOrTemp(), "drdrill-test-")
+	// The lab's run directory lives on tmpfs (synced writes on disk make the
+	// replica fall behind) inside this test's own parent directory, next to
+	// the event log, and both go when the test ends.
+	parent, err := os.MkdirTemp(shmOrTemp(), "drdrill-test-")
 	if err != nil {
 		t.Fatal(err)
 	}
-	ev, _ := OpenEventLog(runDir + "/../" + "drdrill-test-events.jsonl")
+	t.Cleanup(func() { _ = os.RemoveAll(parent) })
+	runDir := filepath.Join(parent, "lab")
+	ev, err := OpenEventLog(filepath.Join(parent, "events.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ev.Close() })
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	l, err := Up(ctx, Config{RunDir: runDir, CrossRegionLatency: 35 * time.Millisecond, Controller: ctrl,

@@ -17,9 +17,12 @@ type Lab struct {
 	client *lab.Client
 }
 
+// labOutputs are the keys a lab's outputs file must carry.
+var labOutputs = []string{outputs.LabDir, outputs.GlobalWriterEndpoint, outputs.PrimaryClusterEndpoint,
+	outputs.SecondaryClusterEndpoint, outputs.LabAppUser, outputs.LabAppPassword}
+
 func openLab(out outputs.Outputs) (*Lab, error) {
-	if err := out.Require(outputs.LabDir, outputs.GlobalWriterEndpoint, outputs.PrimaryClusterEndpoint,
-		outputs.SecondaryClusterEndpoint, outputs.LabAppUser, outputs.LabAppPassword); err != nil {
+	if err := out.Require(labOutputs...); err != nil {
 		return nil, err
 	}
 	c, err := lab.Connect(out[outputs.LabDir])

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"time"
 
+	drdaws "github.com/drdrill/drdrill/internal/aws"
 	"github.com/drdrill/drdrill/internal/outputs"
 	"github.com/go-sql-driver/mysql"
 )
@@ -93,6 +94,9 @@ type Observer interface {
 
 // Open reads an outputs file and returns the target it describes.
 func Open(outputsPath string) (Target, error) {
+	if _, err := CheckOutputs(outputsPath); err != nil {
+		return nil, err
+	}
 	out, err := outputs.Read(outputsPath)
 	if err != nil {
 		return nil, err
@@ -118,4 +122,31 @@ func appDB(addr, user, password, db string) (*sql.DB, error) {
 	m.Timeout, m.ReadTimeout, m.WriteTimeout = time.Second, 2*time.Second, 2*time.Second
 	m.InterpolateParams = true
 	return sql.Open("mysql", m.FormatDSN())
+}
+
+// CheckOutputs reads an outputs file and checks that it names a known target
+// and carries every key that target needs, without connecting to anything:
+// the drill command calls it before it starts a lab or Ginkgo, so a bad
+// file is one line naming the file, the problem and the fix.
+func CheckOutputs(outputsPath string) (outputs.Outputs, error) {
+	out, err := outputs.Read(outputsPath)
+	if err != nil {
+		return nil, err
+	}
+	var need []string
+	var fix string
+	switch k := out[outputs.TargetKind]; k {
+	case "lab":
+		need = labOutputs
+		fix = "start a lab with `drdrill lab up` and use the flat-outputs.json it prints"
+	case "", "aws":
+		need = drdaws.RequiredOutputs
+		fix = "regenerate it with `make outputs`"
+	default:
+		return nil, fmt.Errorf("outputs file %s: unknown %s %q (want lab or aws)", outputsPath, outputs.TargetKind, k)
+	}
+	if err := out.Require(need...); err != nil {
+		return nil, fmt.Errorf("outputs file %s: %w: %s", outputsPath, err, fix)
+	}
+	return out, nil
 }
