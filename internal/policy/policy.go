@@ -22,13 +22,34 @@ var defaultLab []byte
 //go:embed default-aws.yaml
 var defaultAWS []byte
 
-// Limits are the targets for one scenario; nil means no target.
+// Limits are the targets for one scenario; nil means no target. Each is a
+// plain bound on one run or bounds on the distribution over runs (Bound).
 type Limits struct {
-	RPOLostWrites *int     `yaml:"rpo_lost_writes,omitempty" json:"rpo_lost_writes,omitempty"`
-	RPOMs         *float64 `yaml:"rpo_ms,omitempty" json:"rpo_ms,omitempty"`
-	RTOMs         *float64 `yaml:"rto_ms,omitempty" json:"rto_ms,omitempty"`
-	LagP99Ms      *float64 `yaml:"lag_p99_ms,omitempty" json:"lag_p99_ms,omitempty"`
-	ZombieWrites  *int     `yaml:"zombie_writes,omitempty" json:"zombie_writes,omitempty"`
+	RPOLostWrites *Bound `yaml:"rpo_lost_writes,omitempty" json:"rpo_lost_writes,omitempty"`
+	RPOMs         *Bound `yaml:"rpo_ms,omitempty" json:"rpo_ms,omitempty"`
+	RTOMs         *Bound `yaml:"rto_ms,omitempty" json:"rto_ms,omitempty"`
+	LagP99Ms      *Bound `yaml:"lag_p99_ms,omitempty" json:"lag_p99_ms,omitempty"`
+	ZombieWrites  *Bound `yaml:"zombie_writes,omitempty" json:"zombie_writes,omitempty"`
+}
+
+// Measures are the policy keys, in display order.
+var Measures = []string{"rpo_lost_writes", "rpo_ms", "rto_ms", "lag_p99_ms", "zombie_writes"}
+
+// Bound returns the limit for a measure by its policy key.
+func (l Limits) Bound(measure string) *Bound {
+	switch measure {
+	case "rpo_lost_writes":
+		return l.RPOLostWrites
+	case "rpo_ms":
+		return l.RPOMs
+	case "rto_ms":
+		return l.RTOMs
+	case "lag_p99_ms":
+		return l.LagP99Ms
+	case "zombie_writes":
+		return l.ZombieWrites
+	}
+	return nil
 }
 
 // Policy is a whole policy file.
@@ -71,7 +92,7 @@ func Parse(b []byte, source string) (Policy, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
 	if err := dec.Decode(&p); err != nil {
-		return Policy{}, fmt.Errorf("policy %s: %v (keys: version, default, scenarios.<name>.{rpo_lost_writes, rpo_ms, rto_ms, lag_p99_ms, zombie_writes})", source, err)
+		return Policy{}, fmt.Errorf("policy %s: %v (keys: version, default, scenarios.<name>.{rpo_lost_writes, rpo_ms, rto_ms, lag_p99_ms, zombie_writes}, each a number or bounds such as {p95: 5000, max: 10000})", source, err)
 	}
 	if p.Version != 1 {
 		return Policy{}, fmt.Errorf("policy %s: version %d; this drdrill reads version 1", source, p.Version)
@@ -89,14 +110,13 @@ func Parse(b []byte, source string) (Policy, error) {
 }
 
 func (l Limits) validate() error {
-	for name, v := range map[string]*float64{"rpo_ms": l.RPOMs, "rto_ms": l.RTOMs, "lag_p99_ms": l.LagP99Ms} {
-		if v != nil && *v < 0 {
-			return fmt.Errorf("%s must not be negative", name)
+	for _, m := range Measures {
+		b := l.Bound(m)
+		if b == nil {
+			continue
 		}
-	}
-	for name, v := range map[string]*int{"rpo_lost_writes": l.RPOLostWrites, "zombie_writes": l.ZombieWrites} {
-		if v != nil && *v < 0 {
-			return fmt.Errorf("%s must not be negative", name)
+		if err := (&Bound{}).set(b.Stats); err != nil {
+			return fmt.Errorf("%s: %w", m, err)
 		}
 	}
 	return nil
@@ -144,16 +164,31 @@ type Measurement struct {
 	Resolution float64  `json:"resolution"`
 	Unit       string   `json:"unit"`
 	Met        bool     `json:"met"`
+	// Unmeasured: the run could not measure it (no final read, never
+	// recovered); Measured is then meaningless.
+	Unmeasured bool `json:"unmeasured,omitempty"`
+	// Over names the distribution bounds that only a window of runs can
+	// judge (`drdrill verdict --window N`), e.g. "{p95: 5000}".
+	Over string `json:"distribution_bound,omitempty"`
 }
 
 // Judge compares a check result with the limits. Figures the result could
 // not judge (no final read, not recovered) are breaches when a target exists:
-// an unmeasured RPO must never pass a sign-off.
+// an unmeasured RPO must never pass a sign-off. A single run is judged
+// against each bound's max (the plain form); percentile bounds need a
+// window of runs and are left to `drdrill verdict --window`.
 func (l Limits) Judge(scenario string, r check.Result) ([]Measurement, []Breach) {
 	var ms []Measurement
 	var bs []Breach
-	add := func(name string, measured float64, target *float64, resolution float64, unit string, judged bool, why string) {
-		m := Measurement{Check: name, Measured: measured, Target: target, Resolution: resolution, Unit: unit, Met: true}
+	add := func(name string, measured float64, bound *Bound, resolution float64, unit string, judged bool, why string) {
+		var target *float64
+		if v, ok := bound.Max(); ok {
+			target = &v
+		}
+		m := Measurement{Check: name, Measured: measured, Target: target, Resolution: resolution, Unit: unit, Met: true, Unmeasured: !judged}
+		if bound != nil && (len(bound.Stats) > 1 || target == nil) {
+			m.Over = bound.String()
+		}
 		if target != nil {
 			switch {
 			case !judged:
@@ -168,19 +203,12 @@ func (l Limits) Judge(scenario string, r check.Result) ([]Measurement, []Breach)
 		}
 		ms = append(ms, m)
 	}
-	ip := func(v *int) *float64 {
-		if v == nil {
-			return nil
-		}
-		f := float64(*v)
-		return &f
-	}
-	add("rpo_lost_writes", float64(r.RPO.LostWrites), ip(l.RPOLostWrites), 0, "writes", r.RPO.Judged, "no final read of the primary")
+	add("rpo_lost_writes", float64(r.RPO.LostWrites), l.RPOLostWrites, 0, "writes", r.RPO.Judged, "no final read of the primary")
 	add("rpo_ms", r.RPO.SpanMs, l.RPOMs, r.RPO.ResolutionMs, "ms", r.RPO.Judged, "no final read of the primary")
 	if r.RTO.Judged {
 		add("rto_ms", r.RTO.Ms, l.RTOMs, r.RTO.ResolutionMs, "ms", r.RTO.Recovered, "writes never succeeded for a whole stability window")
 	}
-	add("zombie_writes", float64(r.ZombieCount), ip(l.ZombieWrites), 0, "writes", r.ZombiesJudged, "the target does not report which server was the primary when")
+	add("zombie_writes", float64(r.ZombieCount), l.ZombieWrites, 0, "writes", r.ZombiesJudged, "the target does not report which server was the primary when")
 	if l.LagP99Ms != nil {
 		worst, judged := 0.0, false
 		for _, phases := range r.Lag {

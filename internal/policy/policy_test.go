@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,18 +14,21 @@ func TestBuiltInPoliciesParse(t *testing.T) {
 	for _, kind := range []string{"lab", "aws"} {
 		p := Default(kind)
 		l := p.For("planned-switchover")
-		if l.RPOLostWrites == nil || *l.RPOLostWrites != 0 {
+		if v, ok := l.RPOLostWrites.Max(); !ok || v != 0 {
 			t.Fatalf("%s: switchover limits %+v", kind, l)
 		}
 	}
 	// Zombies are measurable on the lab only (promotions name the server).
-	if z := Default("lab").For("partition").ZombieWrites; z == nil || *z != 0 {
+	if z, ok := Default("lab").For("partition").ZombieWrites.Max(); !ok || z != 0 {
 		t.Fatal("the lab policy must require zero zombie writes")
 	}
 	if Default("aws").For("partition").ZombieWrites != nil {
 		t.Fatal("the aws policy must not claim a zombie target it cannot measure")
 	}
-	if *Default("aws").For("region-outage").RTOMs != 300000 || *Default("lab").For("region-outage").RTOMs != 5000 {
+	aws, _ := Default("aws").For("region-outage").RTOMs.Max()
+	lab, _ := Default("lab").For("region-outage").RTOMs.Max()
+	iso, _ := Default("aws").For("region-isolation").RTOMs.Max()
+	if aws != 300000 || lab != 5000 || iso != 300000 {
 		t.Fatal("region-outage RTO targets: aws 5 min, lab 5 s")
 	}
 }
@@ -37,6 +41,11 @@ func TestBadPolicyFilesAreClearErrors(t *testing.T) {
 		"version":  {"version: 2\n", "version 2"},
 		"negative": {"version: 1\nscenarios:\n  x:\n    rpo_ms: -1\n", "must not be negative"},
 		"not yaml": {"version: [1\n", "policy"},
+		"stat":     {"version: 1\nscenarios:\n  x:\n    rto_ms: {p96: 5}\n", `unknown statistic "p96"`},
+		"stat val": {"version: 1\nscenarios:\n  x:\n    rto_ms: {p95: soon}\n", `p95: "soon" is not a number`},
+		"stat neg": {"version: 1\nscenarios:\n  x:\n    rto_ms: {max: -3}\n", "non-negative"},
+		"empty":    {"version: 1\nscenarios:\n  x:\n    rto_ms: {}\n", "empty bound"},
+		"list":     {"version: 1\nscenarios:\n  x:\n    rto_ms: [1, 2]\n", "a bound is a number or a mapping"},
 	}
 	for name, c := range cases {
 		p := filepath.Join(dir, name+".yaml")
@@ -56,8 +65,8 @@ func TestJudge(t *testing.T) {
 	r.RPO = check.RPO{Judged: true, LostWrites: 7, SpanMs: 35, ResolutionMs: 5}
 	r.RTO = check.RTO{Judged: true, Recovered: true, Ms: 1200, ResolutionMs: 5}
 	r.Lag = map[string]map[string]check.Percentiles{"us-west-2": {"before": {N: 10, P99: 40}, "during": {N: 10, P99: 9000}}}
-	zero, rto, lag := 0, 1000.0, 50.0
-	_, bs := Limits{RPOLostWrites: &zero, RTOMs: &rto, LagP99Ms: &lag}.Judge("region-outage", r)
+	zero, rto, lag := Plain(0), Plain(1000), Plain(50)
+	_, bs := Limits{RPOLostWrites: zero, RTOMs: rto, LagP99Ms: lag}.Judge("region-outage", r)
 	if len(bs) != 2 || bs[0].Check != "rpo_lost_writes" || bs[1].Check != "rto_ms" {
 		t.Fatalf("breaches %+v", bs)
 	}
@@ -65,13 +74,70 @@ func TestJudge(t *testing.T) {
 		t.Fatalf("message %q", bs[1].Message)
 	}
 	r.RTO.Recovered = false
-	_, bs = Limits{RTOMs: &rto}.Judge("x", r)
+	_, bs = Limits{RTOMs: rto}.Judge("x", r)
 	if len(bs) != 1 || !strings.Contains(bs[0].Message, "not measured") {
 		t.Fatalf("unrecovered RTO must breach: %+v", bs)
 	}
 	r.RPO.Judged = false
-	_, bs = Limits{RPOLostWrites: &zero}.Judge("x", r)
+	_, bs = Limits{RPOLostWrites: zero}.Judge("x", r)
 	if len(bs) != 1 || !strings.Contains(bs[0].Message, "no final read") {
 		t.Fatalf("unjudged RPO must breach: %+v", bs)
+	}
+}
+
+// Both forms parse: a plain number is {max: N}; a mapping bounds the
+// distribution. A single run is judged against max only, and says which
+// bounds it left to a window of runs.
+func TestDistributionBounds(t *testing.T) {
+	p, err := Parse([]byte("version: 1\nscenarios:\n  region-outage:\n    rto_ms: {p95: 5000, max: 10000}\n    rpo_lost_writes: {max: 0}\n    rpo_ms: {p50: 20}\n    lag_p99_ms: 900\n"), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := p.For("region-outage")
+	if l.RTOMs.String() != "{p95: 5000, max: 10000}" || l.RPOLostWrites.String() != "0" || l.LagP99Ms.String() != "900" {
+		t.Fatalf("parsed %v %v %v", l.RTOMs, l.RPOLostWrites, l.LagP99Ms)
+	}
+	var r check.Result
+	r.RPO = check.RPO{Judged: true, LostWrites: 0, SpanMs: 35, ResolutionMs: 5}
+	r.RTO = check.RTO{Judged: true, Recovered: true, Ms: 7000, ResolutionMs: 5}
+	r.Lag = map[string]map[string]check.Percentiles{"us-west-2": {"before": {N: 10, P99: 40}}}
+	ms, bs := l.Judge("region-outage", r)
+	if len(bs) != 0 {
+		t.Fatalf("7000 ms meets max 10000 in a single run; breaches %+v", bs)
+	}
+	over := map[string]string{}
+	for _, m := range ms {
+		over[m.Check] = m.Over
+	}
+	if over["rto_ms"] != "{p95: 5000, max: 10000}" || over["rpo_ms"] != "{p50: 20}" || over["rpo_lost_writes"] != "" {
+		t.Fatalf("distribution bounds left to a window: %v", over)
+	}
+	r.RTO.Ms = 12000
+	if _, bs = l.Judge("region-outage", r); len(bs) != 1 || bs[0].Check != "rto_ms" {
+		t.Fatalf("12000 ms breaches max 10000: %+v", bs)
+	}
+	// policy.json round trip keeps both forms.
+	b, err := json.Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back Policy
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	if got := back.For("region-outage"); got.RTOMs.String() != l.RTOMs.String() || got.LagP99Ms.String() != "900" {
+		t.Fatalf("round trip: %s → %v", b, got)
+	}
+}
+
+func TestNearestRankPercentile(t *testing.T) {
+	v := []float64{10, 20, 30, 40, 50, 60, 70, 80, 90, 100}
+	for q, want := range map[float64]float64{50: 50, 90: 90, 95: 100, 99: 100, 10: 10, 0: 10} {
+		if got := Percentile(v, q); got != want {
+			t.Errorf("p%g of 10..100 = %g, want %g", q, got, want)
+		}
+	}
+	if got := Stat("p95", []float64{3, 1, 2}); got != 3 {
+		t.Errorf("p95 of three values is the largest: %g", got)
 	}
 }

@@ -184,7 +184,7 @@ func regionIsolation() bool {
 			Expect(s.RollbackAll(ctx)).To(Succeed())
 			res, err := s.Finish(ctx)
 			Expect(err).NotTo(HaveOccurred())
-			d.Judge("region-outage", res)
+			d.Judge("region-isolation", res)
 		}, SpecTimeout(90*time.Minute))
 	})
 }
