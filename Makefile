@@ -62,7 +62,7 @@ outputs: build
 ## drill: lab up → suites (LABELS=…, REPEAT=N) → reports/<run-id>/ → lab down (always)
 ## TARGET=aws: Terratest deploy → outputs → drill → teardown (SKIP_deploy=1, SKIP_teardown=1)
 drill: build $(if $(filter aws,$(TARGET)),build-aws)
-	$(BUILD)/drdrill drill --labels '$(LABELS)' --repeat $(REPEAT) --policy '$(POLICY)' --target $(or $(TARGET),lab)
+	$(BUILD)/drdrill drill --labels '$(LABELS)' --repeat $(REPEAT) --policy '$(POLICY)' --target $(or $(TARGET),lab) --flake-attempts $(or $(FLAKE_ATTEMPTS),0)
 
 ## test: lint, unit and real-process tests, and the drill suites against a real
 ## lab; each stage's wall time goes to the table printed at the end

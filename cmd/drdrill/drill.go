@@ -62,6 +62,7 @@ func drill(args []string) error {
 	timeout := fs.Duration("timeout", 30*time.Minute, "suite timeout")
 	policyFile := fs.String("policy", "", "SLO policy file (YAML); default: the built-in policy for the target")
 	repeat := fs.Int("repeat", 1, "run the suites this many times on one lab (iteration reports in iter-N/)")
+	flakeAttempts := fs.Int("flake-attempts", 0, "retry a failing spec up to this many attempts (Ginkgo's --flake-attempts); a spec that passes on a retry is reported as flaky, never as a plain pass")
 	lf := newLabFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -71,6 +72,9 @@ func drill(args []string) error {
 	}
 	if *repeat < 1 {
 		return usageError{"--repeat must be at least 1"}
+	}
+	if *flakeAttempts < 0 {
+		return usageError{"--flake-attempts must not be negative"}
 	}
 	if *targetKind != "lab" && *targetKind != "aws" {
 		return usageError{fmt.Sprintf("--target %q: want lab or aws", *targetKind)}
@@ -138,9 +142,14 @@ func drill(args []string) error {
 			outDir = filepath.Join(runDir, fmt.Sprintf("iter-%d", i))
 			fmt.Printf("[phase] iteration %d of %d\n", i, *repeat)
 		}
-		code, err := runSuites(plan.ginkgo, outDir, out, *labels, plan.suites, *policyFile, meta.Seed+int64(i-1), *timeout)
+		code, err := runSuites(plan.ginkgo, outDir, out, *labels, plan.suites, *policyFile, meta.Seed+int64(i-1), *timeout, *flakeAttempts)
 		if err != nil {
 			return err
+		}
+		if n, err := report.MarkFlakyJUnit(outDir); err != nil {
+			fmt.Fprintf(os.Stderr, "drdrill drill: marking flaky specs in junit.xml: %v\n", err)
+		} else if n > 0 {
+			fmt.Printf("[phase] %d spec(s) passed only on a retry: marked flaky in %s\n", n, filepath.Join(outDir, "junit.xml"))
 		}
 		if code != 0 {
 			failed++
@@ -176,7 +185,8 @@ func summarize(runDir string, wall time.Duration) bool {
 	r.WriteTable(os.Stdout)
 	fmt.Printf("wall time %v, of which deliberate fault windows %v\n", wall.Round(time.Second), faults.Round(100*time.Millisecond))
 	fmt.Printf("reports: %s (summary.md, report.json, junit.xml) and %s\n", filepath.Join(runDir, report.HTMLFile), filepath.Join(filepath.Dir(runDir), report.HTMLFile))
-	return r.Verdict != "pass"
+	// flaky passes the gate but is never shown as a plain pass.
+	return r.Verdict != "pass" && r.Verdict != "flaky"
 }
 
 // gitCommit is the commit drdrill was built from (stamped by go build in a
@@ -220,9 +230,12 @@ func writeRunMeta(runDir string, m report.RunMeta) {
 }
 
 // runSuites runs ginkgo once and returns its exit code.
-func runSuites(ginkgo, outDir, outputsFile, labels, suites, policyFile string, seed int64, timeout time.Duration) (int, error) {
+func runSuites(ginkgo, outDir, outputsFile, labels, suites, policyFile string, seed int64, timeout time.Duration, flakeAttempts int) (int, error) {
 	gargs := []string{"run", "--junit-report", "junit.xml", "--json-report", "ginkgo-report.json", "--output-dir", outDir,
 		"-v", "--poll-progress-after", "20s", "--poll-progress-interval", "10s", "--timeout", timeout.String(), "--seed", fmt.Sprint(seed)}
+	if flakeAttempts > 1 {
+		gargs = append(gargs, "--flake-attempts", fmt.Sprint(flakeAttempts))
+	}
 	if !colour(os.Stdout) {
 		gargs = append(gargs, "--no-color")
 	}

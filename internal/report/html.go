@@ -110,6 +110,8 @@ func htmlMark(v string) string {
 		return "PASS"
 	case "fail":
 		return "FAIL"
+	case "flaky":
+		return "FLAKY (passed on a retry)"
 	}
 	return strings.ToUpper(v)
 }

@@ -76,7 +76,7 @@ type Scenario struct {
 	Name         string               `json:"name"`
 	Iteration    int                  `json:"iteration,omitempty"`
 	Dir          string               `json:"dir"`
-	Verdict      string               `json:"verdict"` // pass, fail, unreadable
+	Verdict      string               `json:"verdict"` // pass, flaky, fail, unreadable
 	Breaches     []policy.Breach      `json:"breaches,omitempty"`
 	Measurements []policy.Measurement `json:"measurements,omitempty"`
 	Result       *check.Result        `json:"result,omitempty"`
@@ -87,6 +87,9 @@ type Scenario struct {
 	Writes       []Bucket             `json:"writes,omitempty"`
 	Lag          map[string][]Point   `json:"lag_series,omitempty"`
 	Notes        []string             `json:"notes,omitempty"`
+	// Flaky: the scenario's spec failed and then passed on a retry
+	// (--flake-attempts). It is never reported as a plain pass.
+	Flaky bool `json:"flaky,omitempty"`
 }
 
 // Specs summarises the Ginkgo run, when its JSON report is present.
@@ -95,6 +98,18 @@ type Specs struct {
 	Failed   int      `json:"failed"`
 	Skipped  int      `json:"skipped"`
 	Failures []string `json:"failures,omitempty"`
+	// Flaky specs passed only on a retry; they count in Passed too.
+	Flaky []FlakySpec `json:"flaky,omitempty"`
+}
+
+// FlakySpec is a spec that failed and then passed on a retry.
+type FlakySpec struct {
+	Name      string   `json:"name"`
+	Labels    []string `json:"labels,omitempty"`
+	Iteration int      `json:"iteration,omitempty"`
+	Attempts  int      `json:"attempts"`
+	// Failures are the earlier attempts' failure messages.
+	Failures []string `json:"failures,omitempty"`
 }
 
 // Report is report.json.
@@ -102,7 +117,7 @@ type Report struct {
 	Schema         string         `json:"schema"`
 	Run            RunMeta        `json:"run"`
 	Policy         policy.Policy  `json:"policy"`
-	Verdict        string         `json:"verdict"` // pass or fail
+	Verdict        string         `json:"verdict"` // pass, flaky (passed, some only on a retry) or fail
 	Partial        bool           `json:"partial"`
 	PartialReasons []string       `json:"partial_reasons,omitempty"`
 	Scenarios      []Scenario     `json:"scenarios"`
@@ -158,14 +173,19 @@ func Build(runDir string, pol *policy.Policy) (*Report, error) {
 	r.Ledger = readLedger(runDir, &r.Notes, &r.PartialReasons)
 	r.Partial = r.Partial || len(r.PartialReasons) > 0
 	r.Specs = readSpecs(runDir)
+	markFlaky(r)
 	r.Verdict = "pass"
 	for _, s := range r.Scenarios {
-		if s.Verdict != "pass" {
+		if s.Verdict != "pass" && s.Verdict != "flaky" {
 			r.Verdict = "fail"
 		}
 	}
 	if r.Specs != nil && r.Specs.Failed > 0 {
 		r.Verdict = "fail"
+	}
+	if r.Verdict == "pass" && r.Specs != nil && len(r.Specs.Flaky) > 0 {
+		// A retry that passed is not a plain pass: the gate passes, but says so.
+		r.Verdict = "flaky"
 	}
 	return r, nil
 }
@@ -233,15 +253,27 @@ func readSpecs(runDir string) *Specs {
 		if err != nil {
 			continue
 		}
+		iteration := 0
+		if parent := filepath.Base(filepath.Dir(f)); strings.HasPrefix(parent, "iter-") {
+			fmt.Sscanf(parent, "iter-%d", &iteration)
+		}
 		var suites []struct {
 			SpecReports []struct {
-				State                   string   `json:"State"`
-				LeafNodeType            string   `json:"LeafNodeType"`
-				LeafNodeText            string   `json:"LeafNodeText"`
-				ContainerHierarchyTexts []string `json:"ContainerHierarchyTexts"`
-				Failure                 struct {
+				State                    string     `json:"State"`
+				LeafNodeType             string     `json:"LeafNodeType"`
+				LeafNodeText             string     `json:"LeafNodeText"`
+				ContainerHierarchyTexts  []string   `json:"ContainerHierarchyTexts"`
+				ContainerHierarchyLabels [][]string `json:"ContainerHierarchyLabels"`
+				LeafNodeLabels           []string   `json:"LeafNodeLabels"`
+				NumAttempts              int        `json:"NumAttempts"`
+				Failure                  struct {
 					Message string `json:"Message"`
 				} `json:"Failure"`
+				AdditionalFailures []struct {
+					Failure struct {
+						Message string `json:"Message"`
+					} `json:"Failure"`
+				} `json:"AdditionalFailures"`
 			} `json:"SpecReports"`
 		}
 		if json.Unmarshal(b, &suites) != nil {
@@ -255,6 +287,17 @@ func readSpecs(runDir string) *Specs {
 				switch sp.State {
 				case "passed":
 					s.Passed++
+					if sp.NumAttempts > 1 {
+						fs := FlakySpec{Name: strings.Join(append(sp.ContainerHierarchyTexts, sp.LeafNodeText), " "), Iteration: iteration,
+							Attempts: sp.NumAttempts, Labels: sp.LeafNodeLabels}
+						for _, ls := range sp.ContainerHierarchyLabels {
+							fs.Labels = append(fs.Labels, ls...)
+						}
+						for _, af := range sp.AdditionalFailures {
+							fs.Failures = append(fs.Failures, af.Failure.Message)
+						}
+						s.Flaky = append(s.Flaky, fs)
+					}
 				case "skipped", "pending":
 					s.Skipped++
 				default:
@@ -270,6 +313,31 @@ func readSpecs(runDir string) *Specs {
 		}
 	}
 	return s
+}
+
+// markFlaky marks each scenario whose spec (found by the scenario's label,
+// in the same iteration) passed only on a retry.
+func markFlaky(r *Report) {
+	if r.Specs == nil {
+		return
+	}
+	for i := range r.Scenarios {
+		s := &r.Scenarios[i]
+		for _, f := range r.Specs.Flaky {
+			if f.Iteration != s.Iteration {
+				continue
+			}
+			for _, l := range f.Labels {
+				if l == s.Name {
+					s.Flaky = true
+					s.Notes = append(s.Notes, fmt.Sprintf("flaky: passed on attempt %d of its spec %q", f.Attempts, f.Name))
+					if s.Verdict == "pass" {
+						s.Verdict = "flaky"
+					}
+				}
+			}
+		}
+	}
 }
 
 func buildScenario(runDir, path string, pol policy.Policy) Scenario {

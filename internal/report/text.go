@@ -44,6 +44,8 @@ func verdictMark(v string) string {
 		return "✅ pass"
 	case "fail":
 		return "❌ FAIL"
+	case "flaky":
+		return "⚠️ flaky (passed on a retry)"
 	}
 	return "⚠️ " + v
 }
@@ -84,6 +86,12 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	if len(breaches) > 0 {
 		fmt.Fprintf(&b, "\n**Breaches**\n\n%s\n", strings.Join(breaches, "\n"))
 	}
+	if r.Specs != nil && len(r.Specs.Flaky) > 0 {
+		fmt.Fprintf(&b, "\n**Flaky specs** (%d: failed, then passed on a retry)\n\n", len(r.Specs.Flaky))
+		for _, f := range r.Specs.Flaky {
+			fmt.Fprintf(&b, "- %s: passed on attempt %d; earlier: %s\n", f.Name, f.Attempts, strings.ReplaceAll(strings.Join(f.Failures, " | "), "\n", " "))
+		}
+	}
 	if r.Specs != nil && r.Specs.Failed > 0 {
 		fmt.Fprintf(&b, "\n**Failed specs** (%d)\n\n", r.Specs.Failed)
 		for _, f := range r.Specs.Failures {
@@ -111,6 +119,11 @@ func (r *Report) WriteTable(w io.Writer) {
 		fmt.Fprintf(w, " (partial: %s)", strings.Join(r.PartialReasons, "; "))
 	}
 	fmt.Fprintln(w)
+	if r.Specs != nil {
+		for _, f := range r.Specs.Flaky {
+			fmt.Fprintf(w, "  flaky: %s passed on attempt %d\n", f.Name, f.Attempts)
+		}
+	}
 	for _, s := range r.Scenarios {
 		for _, br := range s.Breaches {
 			fmt.Fprintf(w, "  breach: %s\n", br.Message)

@@ -29,6 +29,10 @@ const (
 	RateEnv   = "DRDRILL_RATE"
 )
 
+// FailedAttemptsDir keeps, inside a run directory, the histories of
+// attempts that failed before a retry passed.
+const FailedAttemptsDir = "failed-attempts"
+
 // Drill is what every scenario needs: the target, the policy, where to
 // write, and the fault ledger.
 type Drill struct {
@@ -79,8 +83,18 @@ func Setup() *Drill {
 
 // Begin starts a scenario's measurement; traffic stops when the spec ends.
 func (d *Drill) Begin(ctx context.Context, name string) *scenario.Scenario {
+	dir := filepath.Join(d.RunDir, name)
+	if attempt := CurrentSpecReport().NumAttempts; attempt > 1 {
+		// A retry (--flake-attempts): the failed attempt's history is kept
+		// for the record, out of the scenario's own place in the run.
+		if _, err := os.Stat(dir); err == nil {
+			keep := filepath.Join(d.RunDir, FailedAttemptsDir, fmt.Sprintf("%s-attempt-%d", name, attempt-1))
+			Expect(os.MkdirAll(filepath.Dir(keep), 0o755)).To(Succeed())
+			Expect(os.Rename(dir, keep)).To(Succeed())
+		}
+	}
 	By(fmt.Sprintf("starting %.0f writes/s through the writer endpoint and the lag heartbeat", d.Rate))
-	s, err := scenario.Start(ctx, d.Target, scenario.Options{Dir: filepath.Join(d.RunDir, name), Run: filepath.Base(d.RunDir),
+	s, err := scenario.Start(ctx, d.Target, scenario.Options{Dir: dir, Run: filepath.Base(d.RunDir),
 		Name: name, Ledger: d.Ledger, Workload: workload.Config{Rate: d.Rate, Writers: 4},
 		Logf: func(f string, a ...any) { GinkgoWriter.Printf(f+"\n", a...) }})
 	Expect(err).NotTo(HaveOccurred())
