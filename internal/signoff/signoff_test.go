@@ -153,9 +153,9 @@ func TestWindowVerdict(t *testing.T) {
 		{"{p95: 1900}", 20, true},  // nearest rank: 19th of 20
 		{"{p95: 1800}", 20, false}, // …which is 1900
 		{"{p50: 1000, max: 2000}", 20, true},
-		{"1999", 20, false},             // a plain bound is every run's
-		{"{max: 1000}", 5, false},       // the last five are 1600 … 2000
-		{"{p50: 1800}", 5, true},        // their median
+		{"1999", 20, false},       // a plain bound is every run's
+		{"{max: 1000}", 5, false}, // the last five are 1600 … 2000
+		{"{p50: 1800}", 5, true},  // their median
 		{"{p50: 1000, max: 2000}", 0, true},
 	}
 	for _, c := range cases {
