@@ -74,11 +74,33 @@ func (s Scenario) annotate(c *svgplot.Chart) {
 	}
 }
 
+func targetBar(check string) bool {
+	return check == "rpo_ms" || check == "rto_ms" || check == "rpo_lost_writes"
+}
+
+// PlotCount is how many plots the run's page draws; the page declares it so
+// that report-check can tell a missing plot from a present one.
+func (r *Report) PlotCount() int {
+	n := 0
+	for _, s := range r.Scenarios {
+		if s.Verdict == "unreadable" {
+			continue
+		}
+		n += 2 // writes, lag
+		for _, m := range s.Measurements {
+			if targetBar(m.Check) {
+				n++
+			}
+		}
+	}
+	return n
+}
+
 // TargetsChart draws measured RPO and RTO against their targets, as bars.
 func (s Scenario) TargetsChart() template.HTML {
 	var rows []string
 	for _, m := range s.Measurements {
-		if m.Check != "rpo_ms" && m.Check != "rto_ms" && m.Check != "rpo_lost_writes" {
+		if !targetBar(m.Check) {
 			continue
 		}
 		scale := m.Measured
@@ -144,10 +166,11 @@ table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ddd;padding:
 th{background:#f6f6f6}.pass{color:#1a7f37;font-weight:600}.fail{color:#cf222e;font-weight:600}.note{color:#8a6d00}
 .partial{background:#fff8c5;border:1px solid #d4a72c;padding:8px}code{background:#f3f3f3;padding:0 3px}
 .small{font-size:12px;color:#555}
+.trend{display:flex;flex-wrap:wrap;gap:8px;margin:6px 0}.flaky{color:#9a6700;font-weight:600}
 `
 
 var runTemplate = template.Must(template.New("run").Funcs(funcs).Parse(`<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>drdrill run {{.Run.ID}}</title>
+<html lang="en"><head><meta charset="utf-8"><meta name="drdrill-plots" content="{{.PlotCount}}"><title>drdrill run {{.Run.ID}}</title>
 <style>{{style}}</style></head><body>
 <h1>drdrill run <code>{{.Run.ID}}</code> — <span class="{{.Verdict}}">{{mark .Verdict}}</span></h1>
 <p class="small">target {{.Run.Target}}{{if .Run.GitCommit}} · commit <code>{{short .Run.GitCommit}}</code>{{end}}{{if .Run.Labels}} · labels <code>{{.Run.Labels}}</code>{{end}} · policy {{.Policy.Source}}{{if .Run.Seed}} · seed {{.Run.Seed}}{{end}}{{range $k, $v := .Run.ToolVersions}} · {{$k}} {{$v}}{{end}}</p>

@@ -8,7 +8,9 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 
+	"github.com/drdrill/drdrill/internal/policy"
 	"github.com/drdrill/drdrill/internal/svgplot"
 )
 
@@ -100,54 +102,150 @@ func RenderIndex(reportsDir string) ([]RunEntry, error) {
 
 type indexData struct {
 	Runs   []RunEntry
-	Trends []template.HTML
+	Trends []ScenarioTrend
 }
 
-// trends plots, per measure, each scenario's value across runs (x = run number).
-func trends(runs []RunEntry) []template.HTML {
-	var out []template.HTML
-	for _, m := range []struct{ check, title, unit string }{
-		{"rto_ms", "RTO across runs", "ms"}, {"rpo_ms", "RPO (time span of lost writes) across runs", "ms"}, {"lag_p99_ms", "Steady replication lag p99 across runs", "ms"},
-	} {
-		series := map[string][]svgplot.XY{}
-		for i, r := range runs {
-			if r.Report == nil {
-				continue
-			}
-			for _, s := range r.Report.Scenarios {
-				for _, x := range s.Measurements {
-					if x.Check == m.check {
-						series[s.Name] = append(series[s.Name], svgplot.XY{X: float64(i + 1), Y: x.Measured})
-					}
-				}
-			}
-		}
-		if len(series) == 0 {
+// PlotCount is how many plots the index draws (see Report.PlotCount).
+func (d indexData) PlotCount() int {
+	n := 0
+	for _, t := range d.Trends {
+		n += len(t.Plots)
+	}
+	return n
+}
+
+// TrendWindow is how many recent samples each point of a trend band
+// summarises.
+const TrendWindow = 5
+
+// ScenarioTrend is one scenario's small plots in reports/index.html.
+type ScenarioTrend struct {
+	Name  string
+	Plots []template.HTML
+}
+
+// trends draws, per scenario, RTO and RPO across runs on their own scales:
+// every sample as a dot, the rolling median and p5–p95 band of the last
+// TrendWindow samples, and the newest run's policy bounds, so a drift shows
+// before it breaches.
+func trends(runs []RunEntry) []ScenarioTrend {
+	type sample struct{ x, y float64 }
+	per := map[string]map[string][]sample{}
+	var bounds policy.Policy
+	for i, r := range runs {
+		if r.Report == nil {
 			continue
 		}
-		names := make([]string, 0, len(series))
-		for n := range series {
-			names = append(names, n)
+		bounds = r.Report.Policy
+		for _, s := range r.Report.Scenarios {
+			for _, m := range s.Measurements {
+				if (m.Check != "rto_ms" && m.Check != "rpo_ms") || m.Unmeasured {
+					continue
+				}
+				if per[s.Name] == nil {
+					per[s.Name] = map[string][]sample{}
+				}
+				per[s.Name][m.Check] = append(per[s.Name][m.Check], sample{float64(i + 1), m.Measured})
+			}
 		}
-		sort.Strings(names)
-		c := svgplot.Chart{Title: m.title, XLabel: "run number (see the table)", YLabel: m.unit, XMax: float64(len(runs) + 1)}
-		palette := []string{"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"}
-		for i, n := range names {
-			c.Series = append(c.Series, svgplot.Series{Name: n, Color: palette[i%len(palette)], Points: series[n]})
+	}
+	names := make([]string, 0, len(per))
+	for n := range per {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var out []ScenarioTrend
+	for _, n := range names {
+		t := ScenarioTrend{Name: n}
+		for _, m := range []struct{ check, title string }{{"rto_ms", "RTO"}, {"rpo_ms", "RPO (span of lost writes)"}} {
+			ss := per[n][m.check]
+			if len(ss) == 0 {
+				continue
+			}
+			c := svgplot.Chart{Title: n + ": " + m.title, XLabel: "run number", YLabel: "ms", Width: 440, Height: 190, XMax: float64(len(runs) + 1)}
+			var dots, med, lo, hi []svgplot.XY
+			for i, x := range ss {
+				dots = append(dots, svgplot.XY{X: x.x, Y: x.y})
+				var win []float64
+				for _, w := range ss[max(0, i+1-TrendWindow) : i+1] {
+					win = append(win, w.y)
+				}
+				sort.Float64s(win)
+				med = append(med, svgplot.XY{X: x.x, Y: policy.Percentile(win, 50)})
+				lo = append(lo, svgplot.XY{X: x.x, Y: policy.Percentile(win, 5)})
+				hi = append(hi, svgplot.XY{X: x.x, Y: policy.Percentile(win, 95)})
+			}
+			c.Areas = []svgplot.Area{{Name: fmt.Sprintf("p5–p95 of last %d", TrendWindow), Color: "#1f77b4", Low: lo, High: hi}}
+			c.Series = []svgplot.Series{{Name: "median", Color: "#1f77b4", Points: med}, {Name: "run", Color: "#333", Dots: true, Points: dots}}
+			top := 0.0
+			for _, p := range hi {
+				top = max(top, p.Y, dots[len(dots)-1].Y)
+			}
+			for _, p := range dots {
+				top = max(top, p.Y)
+			}
+			if b := bounds.For(n).Bound(m.check); b != nil {
+				var off []string
+				for _, st := range b.Keys() {
+					// A bound far above every value would squash the
+					// values into a flat line: name it instead of drawing it.
+					if top > 0 && b.Stats[st] > 4*top {
+						off = append(off, fmt.Sprintf("%s %g", st, b.Stats[st]))
+						continue
+					}
+					c.HLines = append(c.HLines, svgplot.HLine{At: b.Stats[st], Label: fmt.Sprintf("bound %s %g ms", st, b.Stats[st]), Color: "#d62728"})
+				}
+				if len(off) > 0 {
+					// A legend entry (it wraps) rather than a longer title.
+					c.Series = append(c.Series, svgplot.Series{Name: fmt.Sprintf("bound %s ms (far above)", strings.Join(off, ", ")), Color: "#d62728", Dashed: true})
+				}
+			}
+			t.Plots = append(t.Plots, template.HTML(c.SVG()))
 		}
-		out = append(out, template.HTML(c.SVG()))
+		out = append(out, t)
 	}
 	return out
 }
 
+// Headline is a run's figures for the runs table.
+func (r RunEntry) Headline() string {
+	if r.Report == nil {
+		return ""
+	}
+	lost, worstRTO, flaky := 0.0, 0.0, 0
+	for _, s := range r.Report.Scenarios {
+		if s.Flaky {
+			flaky++
+		}
+		for _, m := range s.Measurements {
+			switch m.Check {
+			case "rpo_lost_writes":
+				lost += m.Measured
+			case "rto_ms":
+				if !m.Unmeasured {
+					worstRTO = max(worstRTO, m.Measured)
+				}
+			}
+		}
+	}
+	h := fmt.Sprintf("%.0f lost writes; worst RTO %.0f ms", lost, worstRTO)
+	if flaky > 0 {
+		h += fmt.Sprintf("; %d flaky", flaky)
+	}
+	return h
+}
+
 var indexTemplate = template.Must(template.New("index").Funcs(funcs).Parse(`<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>drdrill runs</title><style>{{style}}</style></head><body>
+<html lang="en"><head><meta charset="utf-8"><meta name="drdrill-plots" content="{{.PlotCount}}"><title>drdrill runs</title><style>{{style}}</style></head><body>
 <h1>drdrill runs</h1>
 {{if not .Runs}}<p class="note">No runs here yet: <code>make drill</code> writes one under reports/&lt;run-id&gt;/.</p>{{end}}
-{{range .Trends}}{{.}}{{end}}
-<table><tr><th>#</th><th>run</th><th>target</th><th>verdict</th><th>scenarios</th></tr>
+{{if .Trends}}<h2>Trends per scenario</h2><p class="small">Each dot is one run (or REPEAT iteration); the line is the rolling median and the band the p5–p95 of the last 5; red dashed lines are the newest run's policy bounds. Each plot has its own scale.</p>{{end}}
+{{range .Trends}}<div class="trend">{{range .Plots}}{{.}}{{end}}</div>{{end}}
+<h2>Runs</h2>
+<table><tr><th>#</th><th>run</th><th>target</th><th>commit</th><th>policy</th><th>verdict</th><th>scenarios</th><th>headline</th></tr>
 {{range $i, $r := .Runs}}<tr><td>{{inc $i}}</td><td>{{if $r.Report}}<a href="{{$r.ID}}/index.html">{{$r.ID}}</a>{{else}}{{$r.ID}}{{end}}</td><td>{{if $r.Report}}{{$r.Report.Run.Target}}{{end}}</td>
+<td>{{if $r.Report}}<code>{{short $r.Report.Run.GitCommit}}</code>{{end}}</td><td>{{if $r.Report}}{{$r.Report.Policy.Source}}{{end}}</td>
 <td>{{if $r.Error}}<span class="note">{{$r.Error}}</span>{{else}}<span class="{{$r.Verdict}}">{{mark $r.Verdict}}</span>{{if $r.Partial}} (partial){{end}}{{end}}</td>
-<td>{{if $r.Report}}{{len $r.Report.Scenarios}}{{end}}</td></tr>
+<td>{{if $r.Report}}{{len $r.Report.Scenarios}}{{end}}</td><td>{{$r.Headline}}</td></tr>
 {{end}}</table></body></html>
 `))

@@ -15,13 +15,23 @@ import (
 // XY is a point.
 type XY struct{ X, Y float64 }
 
-// Series is a line (Bars false) or one layer of stacked bars (Bars true).
+// Series is a line (Bars false) or one layer of stacked bars (Bars true),
+// or dots only (Dots true).
 type Series struct {
 	Name   string
 	Color  string
 	Points []XY
 	Bars   bool
 	Dashed bool
+	Dots   bool
+}
+
+// Area shades the region between two curves sharing X values (a
+// percentile band); it gets a legend entry.
+type Area struct {
+	Name      string
+	Color     string
+	Low, High []XY
 }
 
 // Band shades an X range (a fault window).
@@ -51,6 +61,7 @@ type Chart struct {
 	XLabel, YLabel string
 	Width, Height  int
 	Series         []Series
+	Areas          []Area
 	Bands          []Band
 	Marks          []Mark
 	HLines         []HLine
@@ -61,8 +72,83 @@ type Chart struct {
 }
 
 const (
-	padL, padR, padT, padB = 58, 14, 26, 40
+	padL, padR, padB = 58, 14, 40
+	// titleH is the title's row; each legend row adds legendH below it.
+	titleH, legendH = 24, 15
 )
+
+// TextWidth estimates the rendered width of s at a font size, generously
+// (0.62 em a character) so that layout keeps labels apart in any
+// sans-serif font; report-check measures the real boxes in Chromium.
+func TextWidth(s string, px float64) float64 {
+	return float64(len([]rune(s))) * px * 0.62
+}
+
+// rows places labels left to right in the first row where they do not
+// collide with a label already there; it returns each label's row, or -1
+// when all maxRows rows are taken at that spot.
+type rows struct {
+	ends    [][]span
+	maxRows int
+}
+
+type span struct{ from, to float64 }
+
+func (r *rows) place(from, to float64) int {
+	for i := 0; i < r.maxRows; i++ {
+		if i == len(r.ends) {
+			r.ends = append(r.ends, nil)
+		}
+		free := true
+		for _, s := range r.ends[i] {
+			if from < s.to+4 && to > s.from-4 {
+				free = false
+				break
+			}
+		}
+		if free {
+			r.ends[i] = append(r.ends[i], span{from, to})
+			return i
+		}
+	}
+	return -1
+}
+
+type legendEntry struct {
+	name, color string
+	line        bool
+}
+
+func (c Chart) legend() []legendEntry {
+	var out []legendEntry
+	for _, a := range c.Areas {
+		out = append(out, legendEntry{a.Name, a.Color, false})
+	}
+	for _, s := range c.Series {
+		if s.Name != "" {
+			out = append(out, legendEntry{s.Name, s.Color, !s.Bars})
+		}
+	}
+	return out
+}
+
+// legendLayout wraps legend entries into rows within width w.
+func legendLayout(entries []legendEntry, w float64) ([][]legendEntry, []float64) {
+	var out [][]legendEntry
+	var xs []float64
+	x := float64(padL)
+	for _, e := range entries {
+		ew := 16 + TextWidth(e.name, 11)
+		if len(out) == 0 || x+ew > w-padR {
+			out = append(out, nil)
+			x = padL
+		}
+		out[len(out)-1] = append(out[len(out)-1], e)
+		xs = append(xs, x)
+		x += ew + 12
+	}
+	return out, xs
+}
 
 func esc(s string) string { return html.EscapeString(s) }
 
@@ -85,6 +171,10 @@ func fmtTick(v float64) string {
 	switch {
 	case v == 0:
 		return "0"
+	case math.Abs(v) >= 1e6:
+		return strings.TrimSuffix(fmt.Sprintf("%.1f", v/1e6), ".0") + "M"
+	case math.Abs(v) >= 1e4:
+		return strings.TrimSuffix(fmt.Sprintf("%.1f", v/1e3), ".0") + "k"
 	case math.Abs(v) >= 1000:
 		return fmt.Sprintf("%.0f", v)
 	case math.Abs(v) >= 10:
@@ -103,7 +193,9 @@ func (c Chart) SVG() string {
 	if h == 0 {
 		h = 220
 	}
-	pw, ph := float64(w-padL-padR), float64(h-padT-padB)
+	legendRows, legendX := legendLayout(c.legend(), float64(w))
+	padT := float64(titleH + legendH*len(legendRows) + 4)
+	pw, ph := float64(w-padL-padR), float64(h)-padT-padB
 	// Ranges.
 	xmax, ymax := c.XMax, 0.0
 	stack := map[float64]float64{}
@@ -122,6 +214,14 @@ func (c Chart) SVG() string {
 	}
 	for _, hl := range c.HLines {
 		ymax = math.Max(ymax, hl.At)
+	}
+	for _, a := range c.Areas {
+		for _, p := range a.High {
+			ymax = math.Max(ymax, p.Y)
+			if c.XMax == 0 {
+				xmax = math.Max(xmax, p.X)
+			}
+		}
 	}
 	for _, b := range c.Bands {
 		if c.XMax == 0 {
@@ -143,14 +243,35 @@ func (c Chart) SVG() string {
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %d %d" width="%d" height="%d" role="img" aria-label="%s">`, w, h, w, h, esc(c.Title))
 	fmt.Fprintf(&b, `<rect x="0" y="0" width="%d" height="%d" fill="#fff"/>`, w, h)
 	fmt.Fprintf(&b, `<text x="%d" y="16" class="t">%s</text>`, padL, esc(c.Title))
+	// Legend: its own rows under the title, wrapped to the width.
+	k := 0
+	for row, entries := range legendRows {
+		y := float64(titleH + legendH*row)
+		for _, e := range entries {
+			x := legendX[k]
+			k++
+			if e.line {
+				fmt.Fprintf(&b, `<line x1="%.0f" x2="%.0f" y1="%.0f" y2="%.0f" stroke="%s" stroke-width="2"/>`, x, x+10, y+5, y+5, e.color)
+			} else {
+				fmt.Fprintf(&b, `<rect x="%.0f" y="%.0f" width="10" height="10" fill="%s" fill-opacity="0.6"/>`, x, y, e.color)
+			}
+			fmt.Fprintf(&b, `<text x="%.0f" y="%.0f" class="lg">%s</text>`, x+14, y+9, esc(e.name))
+		}
+	}
+	// Fault windows; their labels take the first free row at the top of
+	// the plot, and a label with no room is left to the tooltip.
+	bandRows := rows{maxRows: max(1, int(ph/3/12))}
 	for _, band := range c.Bands {
 		x0, x1 := sx(math.Max(0, band.From)), sx(math.Min(xmax, band.To))
 		color := band.Color
 		if color == "" {
 			color = "#f4c542"
 		}
-		fmt.Fprintf(&b, `<rect x="%.1f" y="%d" width="%.1f" height="%.1f" fill="%s" fill-opacity="0.22"><title>%s</title></rect>`, x0, padT, math.Max(1, x1-x0), ph, color, esc(band.Label))
-		fmt.Fprintf(&b, `<text x="%.1f" y="%d" class="bl">%s</text>`, x0+3, padT+11, esc(band.Label))
+		fmt.Fprintf(&b, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s" fill-opacity="0.22"><title>%s</title></rect>`, x0, padT, math.Max(1, x1-x0), ph, color, esc(band.Label))
+		lx := math.Min(x0+3, padL+pw-TextWidth(band.Label, 10))
+		if row := bandRows.place(lx, lx+TextWidth(band.Label, 10)); row >= 0 && band.Label != "" {
+			fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" class="bl">%s</text>`, lx, padT+11+12*float64(row), esc(band.Label))
+		}
 	}
 	// Grid and axes.
 	for y := 0.0; y <= ymax+ystep/2; y += ystep {
@@ -163,6 +284,24 @@ func (c Chart) SVG() string {
 	fmt.Fprintf(&b, `<line x1="%d" x2="%.1f" y1="%.1f" y2="%.1f" class="a"/>`, padL, padL+pw, padT+ph, padT+ph)
 	fmt.Fprintf(&b, `<text x="%.1f" y="%d" class="xt">%s</text>`, padL+pw/2, h-4, esc(c.XLabel))
 	fmt.Fprintf(&b, `<text transform="translate(12 %.1f) rotate(-90)" class="yt">%s</text>`, padT+ph/2, esc(c.YLabel))
+	// Percentile bands.
+	for _, a := range c.Areas {
+		if len(a.High) == 0 || len(a.High) != len(a.Low) {
+			continue
+		}
+		var d strings.Builder
+		for i, p := range a.High {
+			cmd := "L"
+			if i == 0 {
+				cmd = "M"
+			}
+			fmt.Fprintf(&d, "%s%.1f %.1f", cmd, sx(p.X), sy(p.Y))
+		}
+		for i := len(a.Low) - 1; i >= 0; i-- {
+			fmt.Fprintf(&d, "L%.1f %.1f", sx(a.Low[i].X), sy(a.Low[i].Y))
+		}
+		fmt.Fprintf(&b, `<path d="%sz" fill="%s" fill-opacity="0.25" stroke="none"><title>%s</title></path>`, d.String(), a.Color, esc(a.Name))
+	}
 	// Stacked bars, in series order.
 	base := map[float64]float64{}
 	for _, s := range c.Series {
@@ -183,9 +322,15 @@ func (c Chart) SVG() string {
 			fmt.Fprintf(&b, `<path d="%s" fill="%s"><title>%s</title></path>`, d.String(), s.Color, esc(s.Name))
 		}
 	}
-	// Lines.
+	// Lines and dots.
 	for _, s := range c.Series {
 		if s.Bars || len(s.Points) == 0 {
+			continue
+		}
+		if s.Dots {
+			for _, p := range s.Points {
+				fmt.Fprintf(&b, `<circle cx="%.1f" cy="%.1f" r="2.5" fill="%s"><title>%s %.4g</title></circle>`, sx(p.X), sy(p.Y), s.Color, esc(s.Name), p.Y)
+			}
 			continue
 		}
 		var d strings.Builder
@@ -205,20 +350,31 @@ func (c Chart) SVG() string {
 			fmt.Fprintf(&b, `<circle cx="%.1f" cy="%.1f" r="3" fill="%s"/>`, sx(s.Points[0].X), sy(s.Points[0].Y), s.Color)
 		}
 	}
+	// Threshold labels sit above their line at the right, or below it when
+	// another label already took that spot.
+	var taken []float64
 	for _, hl := range c.HLines {
-		fmt.Fprintf(&b, `<line x1="%d" x2="%.1f" y1="%.1f" y2="%.1f" stroke="%s" stroke-dasharray="6 3"/><text x="%.1f" y="%.1f" class="hl" fill="%s">%s</text>`,
-			padL, padL+pw, sy(hl.At), sy(hl.At), hl.Color, padL+pw-4, sy(hl.At)-3, hl.Color, esc(hl.Label))
+		y := sy(hl.At) - 3
+		for _, t := range taken {
+			if math.Abs(t-y) < 12 {
+				y = sy(hl.At) + 12
+			}
+		}
+		taken = append(taken, y)
+		fmt.Fprintf(&b, `<line x1="%d" x2="%.1f" y1="%.1f" y2="%.1f" stroke="%s" stroke-dasharray="6 3"><title>%s</title></line><text x="%.1f" y="%.1f" class="hl" fill="%s">%s</text>`,
+			padL, padL+pw, sy(hl.At), sy(hl.At), hl.Color, esc(hl.Label), padL+pw-4, math.Max(padT+10, y), hl.Color, esc(hl.Label))
 	}
-	for i, m := range c.Marks {
+	// Event labels: below the fault-window labels, first free row; a label
+	// with no room keeps its line and tooltip.
+	markRows := rows{maxRows: max(1, int(ph/2/12))}
+	top := padT + 11 + 12*float64(len(bandRows.ends))
+	for _, m := range c.Marks {
 		x := sx(m.At)
-		fmt.Fprintf(&b, `<line x1="%.1f" x2="%.1f" y1="%d" y2="%.1f" stroke="%s" stroke-width="1.2"><title>%s</title></line>`, x, x, padT, padT+ph, m.Color, esc(m.Label))
-		fmt.Fprintf(&b, `<text x="%.1f" y="%d" class="ml" fill="%s">%s</text>`, x+2, padT+22+12*(i%3), m.Color, esc(m.Label))
-	}
-	// Legend.
-	lx := float64(padL) + 260
-	for _, s := range c.Series {
-		fmt.Fprintf(&b, `<rect x="%.0f" y="7" width="10" height="10" fill="%s"/><text x="%.0f" y="16" class="lg">%s</text>`, lx, s.Color, lx+13, esc(s.Name))
-		lx += 18 + float64(7*len(s.Name))
+		fmt.Fprintf(&b, `<line x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f" stroke="%s" stroke-width="1.2"><title>%s</title></line>`, x, x, padT, padT+ph, m.Color, esc(m.Label))
+		lx := math.Min(x+2, padL+pw-TextWidth(m.Label, 10))
+		if row := markRows.place(lx, lx+TextWidth(m.Label, 10)); row >= 0 {
+			fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" class="ml" fill="%s">%s</text>`, lx, top+12*float64(row), m.Color, esc(m.Label))
+		}
 	}
 	b.WriteString(`</svg>`)
 	return b.String()
