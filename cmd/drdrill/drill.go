@@ -62,6 +62,7 @@ func drill(args []string) error {
 	timeout := fs.Duration("timeout", 30*time.Minute, "suite timeout")
 	policyFile := fs.String("policy", "", "SLO policy file (YAML); default: the built-in policy for the target")
 	repeat := fs.Int("repeat", 1, "run the suites this many times on one lab (iteration reports in iter-N/)")
+	rate := fs.Float64("rate", 0, "writes per second across the writers (default 1000: about ±1 ms RPO resolution; also $DRDRILL_RATE)")
 	flakeAttempts := fs.Int("flake-attempts", 0, "retry a failing spec up to this many attempts (Ginkgo's --flake-attempts); a spec that passes on a retry is reported as flaky, never as a plain pass")
 	lf := newLabFlags(fs)
 	if err := fs.Parse(args); err != nil {
@@ -72,6 +73,12 @@ func drill(args []string) error {
 	}
 	if *repeat < 1 {
 		return usageError{"--repeat must be at least 1"}
+	}
+	if *rate < 0 {
+		return usageError{"--rate must be a positive number of writes per second"}
+	}
+	if *rate > 0 {
+		os.Setenv("DRDRILL_RATE", fmt.Sprint(*rate))
 	}
 	if *flakeAttempts < 0 {
 		return usageError{"--flake-attempts must not be negative"}

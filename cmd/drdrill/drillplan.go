@@ -53,6 +53,12 @@ func planDrill(outputsFile, policyFile, labels, suites string) (drillPlan, error
 			return p, usageError{oneLine(fmt.Errorf("--labels %q is not a valid Ginkgo label filter: %v (e.g. 'signoff', 'smoke && !freeze')", labels, err)).Error()}
 		}
 	}
+	if v, ok := os.LookupEnv("DRDRILL_RATE"); ok {
+		var rate float64
+		if _, err := fmt.Sscan(v, &rate); err != nil || rate <= 0 {
+			return p, fmt.Errorf("$DRDRILL_RATE=%q is not a positive number of writes per second: unset it or use --rate", v)
+		}
+	}
 	var err error
 	if p.suites, err = findSuites(suites); err != nil {
 		return p, err

@@ -39,6 +39,7 @@ func TestDrillRejectsBadInputsBeforeLaunching(t *testing.T) {
 		{[]string{"--target", "gcp"}, []string{"--target", "want lab or aws"}},
 		{[]string{"--suites", filepath.Join(dir, "nosuite")}, []string{"--suites", "nosuite", "make build"}},
 		{[]string{"--target", "aws"}, []string{"drdrill-lifecycle not found", "make build-aws"}},
+		{[]string{"--rate", "-5"}, []string{"--rate must be a positive number"}},
 	}
 	for _, c := range cases {
 		reports := filepath.Join(dir, "reports")

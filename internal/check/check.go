@@ -8,6 +8,7 @@ package check
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"time"
 
@@ -48,9 +49,14 @@ type RPO struct {
 	Judged     bool    `json:"judged"`
 	LostWrites int     `json:"lost_writes"`
 	SpanMs     float64 `json:"span_ms"`
-	// ResolutionMs is the interval between scheduled writes: loss shorter
-	// than this cannot be seen.
+	// ResolutionMs is how precisely the loss window's edges are known: the
+	// widest gap between achieved acknowledgements at its edges (or, with
+	// no loss, the widest gap in the second before the fault: a loss
+	// shorter than that could hide between two acknowledgements).
 	ResolutionMs float64 `json:"resolution_ms"`
+	// ScheduledResolutionMs is the interval the workload scheduled
+	// (1000 / rate); ResolutionMs is what it achieved.
+	ScheduledResolutionMs float64 `json:"scheduled_resolution_ms,omitempty"`
 	Lost         []Write `json:"lost,omitempty"`
 }
 
@@ -113,9 +119,37 @@ type Result struct {
 	Unexpected      []RowRef       `json:"unexpected,omitempty"`
 	UnexpectedCount int            `json:"unexpected_count"`
 	// Lag is per region and per phase: steady (no fault), before, during, after.
-	Lag             map[string]map[string]Percentiles `json:"lag"`
-	LagResolutionMs float64                           `json:"lag_resolution_ms"`
-	Notes           []string                          `json:"notes,omitempty"`
+	Lag map[string]map[string]Percentiles `json:"lag"`
+	// LagResolutionMs is the coarsest series' sampling interval; each
+	// series' own is in LagResolutionByRegion (the heartbeat readers'
+	// interval on the lab, the CloudWatch period for aws:<region>).
+	LagResolutionMs       float64            `json:"lag_resolution_ms"`
+	LagResolutionByRegion map[string]float64 `json:"lag_resolution_by_region,omitempty"`
+	// AckedPerSecond is the achieved rate of acknowledged writes per phase
+	// (steady, or before, during, after the fault).
+	AckedPerSecond map[string]float64 `json:"acked_per_s,omitempty"`
+	// Hypothesis checks AWS's failover hypothesis on this run: the data
+	// lost spans no more time than the last replication-lag reading before
+	// the fault showed.
+	Hypothesis *Hypothesis `json:"rpo_lag_hypothesis,omitempty"`
+	Notes      []string    `json:"notes,omitempty"`
+}
+
+// Hypothesis is the RPO-vs-lag check of one failover.
+type Hypothesis struct {
+	// Region is the promoted region, whose lag is read.
+	Region string `json:"region"`
+	// Series is the lag series used (the region's heartbeat, or
+	// aws:<region> for AuroraGlobalDBRPOLag where the history has it).
+	Series       string  `json:"series"`
+	LostSpanMs   float64 `json:"lost_span_ms"`
+	LastLagMs    float64 `json:"last_lag_ms"`
+	LagAgeMs     float64 `json:"lag_age_ms"`
+	ToleranceMs  float64 `json:"tolerance_ms"`
+	Consistent   bool    `json:"consistent"`
+	UnderByMs    float64 `json:"under_reported_by_ms,omitempty"`
+	Verdict      string  `json:"verdict"`
+	NoLagReading bool    `json:"no_lag_reading,omitempty"`
 }
 
 func ms(ns int64) float64 { return float64(ns) / 1e6 }
@@ -174,6 +208,7 @@ func Check(h *history.History, cfg Config) Result {
 		resolution = 1000 / h.Meta.RateHz
 	}
 	r.RPO.ResolutionMs, r.RTO.ResolutionMs = resolution, resolution
+	r.RPO.ScheduledResolutionMs = resolution
 	r.RTO.WindowMs = ms(int64(cfg.StabilityWindow))
 
 	// Fault timeline: the first injection, its rollback, the first promotion after it.
@@ -274,12 +309,24 @@ func Check(h *history.History, cfg Config) Result {
 		}
 		sort.Slice(lost, func(i, j int) bool { return lost[i].Complete < lost[j].Complete })
 		r.RPO.LostWrites = len(lost)
+		acks := ackTimes(h.Ops)
 		if len(lost) > 0 {
 			end := lost[len(lost)-1].Complete
 			if faultAt > end {
 				end = faultAt
 			}
 			r.RPO.SpanMs = ms(end - lost[0].Complete)
+			// The loss began somewhere between the acknowledgement before
+			// the first lost one and it. Its end is the last lost
+			// acknowledgement (or the fault): writes after it were never
+			// acknowledged, so they are not part of an RPO.
+			if res := gapBefore(acks, lost[0].Complete); res > 0 {
+				r.RPO.ResolutionMs = ms(res)
+			}
+		} else if faultAt >= 0 {
+			if g := widestGap(acks, faultAt-int64(time.Second), faultAt); g > 0 {
+				r.RPO.ResolutionMs = ms(g)
+			}
 		}
 		for i := 0; i < len(lost) && i < cfg.Examples; i++ {
 			r.RPO.Lost = append(r.RPO.Lost, toWrite(lost[i]))
@@ -340,8 +387,139 @@ func Check(h *history.History, cfg Config) Result {
 			r.RTO.PromoteMs = msp(promoteAt - faultAt)
 		}
 	}
-	r.Lag, r.LagResolutionMs = lag(h, faultAt, rollbackAt)
+	r.Lag, r.LagResolutionByRegion = lag(h, faultAt, rollbackAt)
+	for _, v := range r.LagResolutionByRegion {
+		r.LagResolutionMs = max(r.LagResolutionMs, v)
+	}
+	r.AckedPerSecond = ackedRate(h.Ops, faultAt, rollbackAt)
+	if promoteAt >= 0 && faultAt >= 0 && r.RPO.Judged {
+		r.Hypothesis = hypothesis(h, r, faultAt)
+	}
 	return r
+}
+
+// ackTimes are the acknowledgement times of the acknowledged writes, sorted.
+func ackTimes(ops []history.Op) []int64 {
+	out := make([]int64, 0, len(ops))
+	for _, op := range ops {
+		if op.Outcome == history.OK {
+			out = append(out, op.Complete)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// gapBefore is t minus the latest acknowledgement before t (0 if none).
+func gapBefore(acks []int64, t int64) int64 {
+	i := sort.Search(len(acks), func(i int) bool { return acks[i] >= t })
+	if i == 0 {
+		return 0
+	}
+	return t - acks[i-1]
+}
+
+// widestGap is the widest gap between consecutive acknowledgements that
+// meets [from, to], counting the gaps at its edges.
+func widestGap(acks []int64, from, to int64) int64 {
+	i := sort.Search(len(acks), func(i int) bool { return acks[i] >= from })
+	var w int64
+	if i > 0 {
+		i--
+	}
+	for ; i+1 < len(acks) && acks[i] < to; i++ {
+		w = max(w, acks[i+1]-acks[i])
+	}
+	return w
+}
+
+// ackedRate is the achieved acknowledged writes per second in each phase.
+func ackedRate(ops []history.Op, faultAt, rollbackAt int64) map[string]float64 {
+	if len(ops) == 0 {
+		return nil
+	}
+	first, last := int64(math.MaxInt64), int64(math.MinInt64)
+	counts := map[string]int{}
+	for _, op := range ops {
+		first, last = min(first, op.Invoke), max(last, op.Complete)
+		if op.Outcome == history.OK {
+			counts[phaseAt(op.Invoke, faultAt, rollbackAt)]++
+		}
+	}
+	bounds := map[string][2]int64{"steady": {first, last}}
+	if faultAt >= 0 {
+		end := last
+		if rollbackAt >= 0 {
+			end = rollbackAt
+		}
+		bounds = map[string][2]int64{"before": {first, faultAt}, "during": {faultAt, end}}
+		if rollbackAt >= 0 {
+			bounds["after"] = [2]int64{rollbackAt, last}
+		}
+	}
+	out := map[string]float64{}
+	for phase, b := range bounds {
+		if d := b[1] - b[0]; d > int64(10*time.Millisecond) {
+			out[phase] = math.Round(float64(counts[phase])/(float64(d)/1e9)*10) / 10
+		}
+	}
+	return out
+}
+
+func phaseAt(t, faultAt, rollbackAt int64) string {
+	switch {
+	case faultAt < 0:
+		return "steady"
+	case t < faultAt:
+		return "before"
+	case rollbackAt < 0 || t < rollbackAt:
+		return "during"
+	}
+	return "after"
+}
+
+// hypothesis compares the lost-write span with the promoted region's last
+// lag reading before the fault: AWS's failover template states that the
+// data lost spans no more time than that reading. The tolerance is the two
+// measurements' resolutions added.
+func hypothesis(h *history.History, r Result, faultAt int64) *Hypothesis {
+	region := r.FinalPrimary
+	hy := &Hypothesis{Region: region, Series: region, LostSpanMs: r.RPO.SpanMs}
+	pick := func(series string) (history.LagSample, bool) {
+		var last history.LagSample
+		found := false
+		for _, s := range h.Lag {
+			if s.Region == series && s.At < faultAt && (!found || s.At >= last.At) {
+				last, found = s, true
+			}
+		}
+		return last, found
+	}
+	last, ok := pick("aws:" + region)
+	if ok {
+		hy.Series = "aws:" + region
+	} else {
+		last, ok = pick(region)
+	}
+	hy.ToleranceMs = r.RPO.ResolutionMs + r.LagResolutionByRegion[hy.Series]
+	if !ok {
+		hy.NoLagReading = true
+		hy.Consistent = r.RPO.LostWrites == 0
+		hy.Verdict = fmt.Sprintf("not checked: no lag reading of %s before the fault", region)
+		if r.RPO.LostWrites == 0 {
+			hy.Verdict = "consistent (no write lost; no lag reading before the fault)"
+		}
+		return hy
+	}
+	hy.LastLagMs, hy.LagAgeMs = last.Ms, ms(faultAt-last.At)
+	if hy.LostSpanMs <= hy.LastLagMs+hy.ToleranceMs {
+		hy.Consistent = true
+		hy.Verdict = fmt.Sprintf("consistent: %.1f ms of writes lost, the last lag reading was %.1f ms", hy.LostSpanMs, hy.LastLagMs)
+	} else {
+		hy.UnderByMs = math.Round((hy.LostSpanMs-hy.LastLagMs)*10) / 10
+		hy.Verdict = fmt.Sprintf("lag under-reported the loss by %.1f ms (lost %.1f ms, last lag reading %.1f ms, %.0f ms before the fault)", hy.UnderByMs, hy.LostSpanMs, hy.LastLagMs, hy.LagAgeMs)
+	}
+	return hy
 }
 
 // timeline is which server was the primary from when on.
@@ -446,9 +624,11 @@ func PercentilesOf(v []float64) Percentiles {
 	return Percentiles{N: len(v), P50: at(0.50), P95: at(0.95), P99: at(0.99), Max: v[len(v)-1]}
 }
 
-func lag(h *history.History, faultAt, rollbackAt int64) (map[string]map[string]Percentiles, float64) {
+func lag(h *history.History, faultAt, rollbackAt int64) (map[string]map[string]Percentiles, map[string]float64) {
 	series := map[string]map[string][]float64{}
+	times := map[string][]int64{}
 	for _, s := range h.Lag {
+		times[s.Region] = append(times[s.Region], s.At)
 		phase := "steady"
 		if faultAt >= 0 {
 			switch {
@@ -472,8 +652,26 @@ func lag(h *history.History, faultAt, rollbackAt int64) (map[string]map[string]P
 			out[region][phase] = PercentilesOf(v)
 		}
 	}
-	// Readers sample every ~5 ms on average (see package heartbeat).
-	return out, 5
+	// Each series' resolution is its own sampling interval: the median gap
+	// between consecutive samples (heartbeat readers on the lab, the
+	// CloudWatch period on AWS).
+	res := map[string]float64{}
+	for region, ts := range times {
+		if v, ok := h.Meta.LagResolutionMs[region]; ok {
+			res[region] = v
+			continue
+		}
+		if len(ts) < 2 {
+			continue
+		}
+		slices.Sort(ts)
+		gaps := make([]float64, 0, len(ts)-1)
+		for i := 1; i < len(ts); i++ {
+			gaps = append(gaps, ms(ts[i]-ts[i-1]))
+		}
+		res[region] = math.Round(PercentilesOf(gaps).P50*100) / 100
+	}
+	return out, res
 }
 
 // Summary is a one-line account, for logs.

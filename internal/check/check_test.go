@@ -227,3 +227,69 @@ func TestZombiesFollowThePrimaryTimeline(t *testing.T) {
 		t.Fatalf("notes %v", r.Notes)
 	}
 }
+
+// The RPO resolution is what the workload achieved at the loss window's
+// edge, not what it scheduled: a 40 ms stall of acknowledgements before
+// the first lost write widens it to 40 ms although 200 writes/s were asked.
+func TestRPOResolutionIsTheAchievedGap(t *testing.T) {
+	// Seqs 7–13 failed: the last acknowledgement before seq 14's (71 ms)
+	// is seq 6's (31 ms).
+	o := ops(20, 5, func(s int64) history.Outcome {
+		if s >= 7 && s <= 13 {
+			return history.Fail
+		}
+		return history.OK
+	})
+	h := &history.History{Meta: history.Meta{RateHz: 200}, Ops: o,
+		Events: []history.Event{ev(100, "fault", "inject"), ev(400, "controller", "promote")},
+		Rows:   []history.RowSet{{Region: "us-west-2", Role: "primary", ServerID: 20001, Rows: rows(10001, span(1, 13)...)}}}
+	r := Check(h, Config{})
+	if r.RPO.LostWrites != 7 || r.RPO.ResolutionMs != 40 || r.RPO.ScheduledResolutionMs != 5 {
+		t.Fatalf("lost %d ±%.1f (scheduled ±%.1f), want 7 ±40 (scheduled ±5)", r.RPO.LostWrites, r.RPO.ResolutionMs, r.RPO.ScheduledResolutionMs)
+	}
+	// No loss: the widest gap in the second before the fault.
+	h.Rows[0].Rows = rows(10001, span(1, 20)...)
+	if r = Check(h, Config{}); r.RPO.LostWrites != 0 || r.RPO.ResolutionMs != 40 {
+		t.Fatalf("no loss: ±%.1f, want ±40 (the widest gap before the fault)", r.RPO.ResolutionMs)
+	}
+}
+
+// AWS's hypothesis, per failover: the lost span is within the promoted
+// region's last lag reading before the fault, plus both resolutions.
+func TestRPOLagHypothesis(t *testing.T) {
+	mk := func(lastLag float64) Result {
+		h := &history.History{Meta: history.Meta{RateHz: 200, LagResolutionMs: map[string]float64{"us-west-2": 5}}, Ops: ops(20, 5, allOK),
+			Events: []history.Event{ev(100, "fault", "inject"), ev(400, "controller", "promote")},
+			Lag: []history.LagSample{{Region: "us-west-2", At: 50 * msNs, Ms: 999}, {Region: "us-west-2", At: 90 * msNs, Ms: lastLag},
+				{Region: "us-west-2", At: 150 * msNs, Ms: 5000}, {Region: "us-east-1", At: 95 * msNs, Ms: 1}},
+			Rows: []history.RowSet{{Region: "us-west-2", Role: "primary", ServerID: 20001, Rows: rows(10001, span(1, 13)...)}}}
+		return Check(h, Config{})
+	}
+	// 30 ms lost (seq 14 at 71 ms … the fault at 100 ms... acked up to 101 ms).
+	r := mk(35)
+	if r.Hypothesis == nil || !r.Hypothesis.Consistent || r.Hypothesis.LastLagMs != 35 || r.Hypothesis.LagAgeMs != 10 || !strings.HasPrefix(r.Hypothesis.Verdict, "consistent") {
+		t.Fatalf("lag 35 ms vs 30 ms lost: %+v", r.Hypothesis)
+	}
+	r = mk(5)
+	if r.Hypothesis.Consistent || r.Hypothesis.UnderByMs != 25 || !strings.Contains(r.Hypothesis.Verdict, "lag under-reported the loss by 25.0 ms") {
+		t.Fatalf("lag 5 ms vs 30 ms lost: %+v", r.Hypothesis)
+	}
+	if r.LagResolutionByRegion["us-west-2"] != 5 || r.LagResolutionByRegion["us-east-1"] != 0 {
+		t.Fatalf("lag resolutions %v: us-west-2 as declared, us-east-1 has one sample", r.LagResolutionByRegion)
+	}
+	if r.AckedPerSecond["before"] < 190 || r.AckedPerSecond["before"] > 210 {
+		t.Fatalf("acked per second %v, want about 200 before the fault", r.AckedPerSecond)
+	}
+}
+
+// A lag series with no declared resolution is judged by its own spacing:
+// a 60 s CloudWatch series never claims the heartbeat's 5 ms.
+func TestLagResolutionFromSpacing(t *testing.T) {
+	h := &history.History{}
+	for i := int64(0); i < 5; i++ {
+		h.Lag = append(h.Lag, history.LagSample{Region: "aws:us-west-2", At: i * 60000 * msNs, Ms: 20})
+	}
+	if r := Check(h, Config{}); r.LagResolutionByRegion["aws:us-west-2"] != 60000 || r.LagResolutionMs != 60000 {
+		t.Fatalf("resolution %v", r.LagResolutionByRegion)
+	}
+}

@@ -26,6 +26,10 @@ import (
 // RowID is the heartbeat row the harness owns (the lab's own uses 0).
 const RowID = 1
 
+// DefaultSample is the readers' mean sampling interval, and so the
+// resolution of every lag sample they take.
+const DefaultSample = 5 * time.Millisecond
+
 // Config tunes the heartbeat.
 type Config struct {
 	Interval time.Duration // write interval (default 50 ms)

@@ -106,6 +106,11 @@ type Meta struct {
 	// PrimaryServerID is the primary's server id when the history started.
 	PrimaryServerID uint32            `json:"primary_server_id,omitempty"`
 	Labels          map[string]string `json:"labels,omitempty"`
+	// LagResolutionMs is each lag series' resolution as its source states
+	// it: the heartbeat readers' sampling interval for a region, the
+	// CloudWatch period for aws:<region>. Series without one are judged by
+	// their median sample spacing.
+	LagResolutionMs map[string]float64 `json:"lag_resolution_ms,omitempty"`
 }
 
 // Version is the history format version.

@@ -185,7 +185,8 @@ var runTemplate = template.Must(template.New("run").Funcs(funcs).Parse(`<!DOCTYP
 <h2 id="{{.Dir}}">{{.Name}}{{if .Iteration}} #{{.Iteration}}{{end}} — <span class="{{.Verdict}}">{{mark .Verdict}}</span></h2>
 {{range .Breaches}}<p class="fail">{{.Message}}</p>{{end}}
 {{range .Notes}}<p class="note">{{.}}</p>{{end}}
-{{with .Result}}<p>{{.Ops.Total}} writes: {{.Ops.OK}} acknowledged, {{.Ops.Fail}} failed, {{.Ops.Info}} unknown ({{.InfoApplied}} found applied, {{.InfoNotApplied}} not). Lost: {{.RPO.LostWrites}} spanning {{f1 .RPO.SpanMs}} ms (±{{f1 .RPO.ResolutionMs}}). Detect {{deref .RTO.DetectMs}} ms, promote {{deref .RTO.PromoteMs}} ms{{if .RTO.Judged}}, RTO {{if .RTO.Recovered}}{{f1 .RTO.Ms}} ms{{else}}<b>not recovered</b>{{end}}{{end}}. Zombie writes: {{.ZombieCount}}.</p>{{end}}
+{{with .Result}}<p>{{.Ops.Total}} writes: {{.Ops.OK}} acknowledged, {{.Ops.Fail}} failed, {{.Ops.Info}} unknown ({{.InfoApplied}} found applied, {{.InfoNotApplied}} not). Lost: {{.RPO.LostWrites}} spanning {{f1 .RPO.SpanMs}} ms (±{{f1 .RPO.ResolutionMs}}). Detect {{deref .RTO.DetectMs}} ms, promote {{deref .RTO.PromoteMs}} ms{{if .RTO.Judged}}, RTO {{if .RTO.Recovered}}{{f1 .RTO.Ms}} ms{{else}}<b>not recovered</b>{{end}}{{end}}. Zombie writes: {{.ZombieCount}}.{{range $p, $v := .AckedPerSecond}} Acknowledged {{$p}}: {{$v}}/s.{{end}}</p>
+{{with .Hypothesis}}<p class="{{if .Consistent}}pass{{else}}fail{{end}}">RPO vs lag: {{.Verdict}}</p>{{end}}{{end}}
 {{.TargetsChart}}
 {{.WritesChart}}
 {{.LagChart}}

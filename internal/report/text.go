@@ -77,6 +77,12 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 			s.figure("rpo_lost_writes"), s.figure("rpo_ms"), s.figure("rto_ms"), detect, s.figure("lag_p99_ms"), s.figure("zombie_writes"))
 	}
 	b.WriteString("\nCells read `measured ±resolution / target`; ✗ marks a breach.\n")
+	if hs := r.hypotheses(); len(hs) > 0 {
+		b.WriteString("\n**RPO vs lag** (AWS's failover hypothesis: the data lost spans no more than the last lag reading before the fault)\n\n")
+		for _, h := range hs {
+			fmt.Fprintf(&b, "- %s\n", h)
+		}
+	}
 	var breaches []string
 	for _, s := range r.Scenarios {
 		for _, br := range s.Breaches {
@@ -124,6 +130,9 @@ func (r *Report) WriteTable(w io.Writer) {
 			fmt.Fprintf(w, "  flaky: %s passed on attempt %d\n", f.Name, f.Attempts)
 		}
 	}
+	for _, h := range r.hypotheses() {
+		fmt.Fprintf(w, "  rpo vs lag: %s\n", h)
+	}
 	for _, s := range r.Scenarios {
 		for _, br := range s.Breaches {
 			fmt.Fprintf(w, "  breach: %s\n", br.Message)
@@ -143,4 +152,15 @@ func short(commit string) string {
 		return commit[:12]
 	}
 	return commit
+}
+
+// hypotheses are the per-failover RPO-vs-lag verdict lines.
+func (r *Report) hypotheses() []string {
+	var out []string
+	for _, s := range r.Scenarios {
+		if s.Result != nil && s.Result.Hypothesis != nil {
+			out = append(out, fmt.Sprintf("%s: %s", s.label(), s.Result.Hypothesis.Verdict))
+		}
+	}
+	return out
 }

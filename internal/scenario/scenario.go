@@ -116,8 +116,20 @@ func Start(ctx context.Context, t target.Target, opt Options) (s *Scenario, err 
 		w.Writers = 4
 	}
 	s.opt.Workload = w
+	sample := opt.Heartbeat.Sample
+	if sample <= 0 {
+		sample = heartbeat.DefaultSample
+	}
+	lagRes := map[string]float64{}
+	for _, r := range t.Regions() {
+		lagRes[r] = float64(sample) / 1e6
+		if _, ok := t.(target.Observer); ok {
+			lagRes["aws:"+r] = float64(target.ObservedLagPeriod) / 1e6
+		}
+	}
 	s.rec, err = history.Create(filepath.Join(opt.Dir, HistoryFile), history.Meta{Run: opt.Run, Scenario: opt.Name,
-		Target: t.Kind(), RateHz: w.Rate, Writers: w.Writers, PrimaryServerID: primarySID, Labels: map[string]string{"first_writer": strconv.Itoa(s.first)}})
+		Target: t.Kind(), RateHz: w.Rate, Writers: w.Writers, PrimaryServerID: primarySID, Labels: map[string]string{"first_writer": strconv.Itoa(s.first)},
+		LagResolutionMs: lagRes})
 	if err != nil {
 		return nil, err
 	}

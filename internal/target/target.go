@@ -7,7 +7,9 @@ package target
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"fmt"
+	"sync"
 	"time"
 
 	drdaws "github.com/drdrill/drdrill/internal/aws"
@@ -87,6 +89,11 @@ type Observation struct {
 	TimeNs int64   `json:"time_ns"`
 }
 
+// ObservedLagPeriod is the CloudWatch period of the lag an Observer
+// reports (AuroraGlobalDBRPOLag at one-minute resolution): the resolution of
+// every aws:<region> lag sample.
+const ObservedLagPeriod = time.Minute
+
 // Observer is a target that can report such measurements.
 type Observer interface {
 	Observe(ctx context.Context) []Observation
@@ -121,7 +128,44 @@ func appDB(addr, user, password, db string) (*sql.DB, error) {
 	m.Net, m.Addr, m.DBName = "tcp", addr, db
 	m.Timeout, m.ReadTimeout, m.WriteTimeout = time.Second, 2*time.Second, 2*time.Second
 	m.InterpolateParams = true
-	return sql.Open("mysql", m.FormatDSN())
+	c, err := mysql.NewConnector(m)
+	if err != nil {
+		return nil, err
+	}
+	return sql.OpenDB(dialLimit{Connector: c, sem: make(chan struct{}, MaxConcurrentDials)}), nil
+}
+
+// MaxConcurrentDials bounds the connections a pool opens at once. After a
+// failover every pooled connection is dead, and a pool under 1000 writes/s
+// would otherwise open hundreds at once: the handshakes starve two cores,
+// every one of them times out, and the measured RTO becomes the herd's,
+// not the stack's.
+const MaxConcurrentDials = 8
+
+// DialSlotHold is the longest a dial keeps its slot: one that hangs (into a
+// blackholed region, until its connect timeout) must not stop the pool from
+// reaching the new primary once the writer endpoint has moved.
+const DialSlotHold = 50 * time.Millisecond
+
+// dialLimit is a driver.Connector that starts at most cap(sem) dials at a
+// time; a dial gives its slot back when it finishes or after DialSlotHold.
+// Waiting for a turn honours the caller's deadline.
+type dialLimit struct {
+	driver.Connector
+	sem chan struct{}
+}
+
+func (d dialLimit) Connect(ctx context.Context) (driver.Conn, error) {
+	select {
+	case d.sem <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	var once sync.Once
+	release := func() { once.Do(func() { <-d.sem }) }
+	t := time.AfterFunc(DialSlotHold, release)
+	defer func() { t.Stop(); release() }()
+	return d.Connector.Connect(ctx)
 }
 
 // CheckOutputs reads an outputs file and checks that it names a known target

@@ -25,8 +25,12 @@ type Config struct {
 	// Writers is the number of independent writers (default 4). Each owns a
 	// sequence of unique (writer, seq) rows.
 	Writers int
-	// MaxInFlight bounds concurrent operations (default 64). When it is
-	// reached, a scheduled write is recorded as fail without being sent.
+	// MaxInFlight bounds concurrent operations (default: Rate × Timeout,
+	// at least 64 and at most 1000). When it is reached, a scheduled write
+	// is recorded as fail without being sent. It must cover every write
+	// that can hang until its timeout during an outage: a smaller bound
+	// stops the harness from sending after the failover, and the measured
+	// RTO becomes the harness's timeout instead of the stack's recovery.
 	MaxInFlight int
 	// Timeout bounds one operation (default 1s); a timeout after sending is info.
 	Timeout time.Duration
@@ -41,11 +45,34 @@ func (c *Config) defaults() {
 	if c.Writers <= 0 {
 		c.Writers = 4
 	}
-	if c.MaxInFlight <= 0 {
-		c.MaxInFlight = 64
-	}
 	if c.Timeout <= 0 {
 		c.Timeout = time.Second
+	}
+	if c.MaxInFlight <= 0 {
+		c.MaxInFlight = min(1000, max(64, int(c.Rate*c.Timeout.Seconds())))
+	}
+}
+
+// warmConns opens a few connections before the schedule starts, so that the
+// first writes do not all pay for a handshake at once (at 1000 writes/s a
+// cold pool falls behind and trips the in-flight bound).
+func warmConns(db *sql.DB, n int, timeout time.Duration) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	var conns []*sql.Conn
+	for i := 0; i < n; i++ {
+		c, err := db.Conn(ctx)
+		if err != nil {
+			break
+		}
+		if c.PingContext(ctx) != nil {
+			_ = c.Close()
+			break
+		}
+		conns = append(conns, c)
+	}
+	for _, c := range conns {
+		_ = c.Close() // back to the idle pool
 	}
 }
 
@@ -71,6 +98,7 @@ type Workload struct {
 	start  time.Time
 
 	ok, fail, info, scheduled atomic.Int64
+	lastDrop                  atomic.Int64
 }
 
 // Insert is the statement every write runs. origin_server_id and
@@ -83,6 +111,7 @@ func Start(db *sql.DB, rec *history.Recorder, cfg Config) *Workload {
 	db.SetMaxOpenConns(cfg.MaxInFlight)
 	db.SetMaxIdleConns(cfg.MaxInFlight)
 	db.SetConnMaxLifetime(30 * time.Second)
+	warmConns(db, min(cfg.MaxInFlight, max(4, int(cfg.Rate/50))), cfg.Timeout)
 	ctx, cancel := context.WithCancel(context.Background())
 	w := &Workload{cfg: cfg, db: db, rec: rec, cancel: cancel, sem: make(chan struct{}, cfg.MaxInFlight), start: time.Now()}
 	// Each writer follows an absolute schedule: write k is due at
@@ -165,6 +194,9 @@ func (w *Workload) do(writer int, seq int64) history.Op {
 			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
 		}
 		_ = conn.Close()
+		if err != nil {
+			w.dropIdle()
+		}
 	} else {
 		op.Outcome = history.Fail
 	}
@@ -175,6 +207,21 @@ func (w *Workload) do(writer int, seq int64) history.Op {
 		op.Err = err.Error()
 	}
 	return op
+}
+
+// dropIdle closes the pool's idle connections after a failed write, at most
+// every 100 ms: after a failover each of them still leads to the old
+// primary and would cost a timeout when its turn comes (seconds later, as
+// the pool reuses the newest first). Reconnecting on error is what AWS
+// advises clients of the global writer endpoint to do.
+func (w *Workload) dropIdle() {
+	now := time.Now().UnixNano()
+	last := w.lastDrop.Load()
+	if now-last < int64(100*time.Millisecond) || !w.lastDrop.CompareAndSwap(last, now) {
+		return
+	}
+	w.db.SetMaxIdleConns(0)
+	w.db.SetMaxIdleConns(w.cfg.MaxInFlight)
 }
 
 // IsReadOnly reports a read-only refusal (MySQL/MariaDB error 1290, and

@@ -43,9 +43,17 @@ type Drill struct {
 	Rate   float64
 }
 
+// DefaultRate and DefaultWriters give one acknowledged write per
+// millisecond across the writers: the RPO span is then known to about
+// ±1 ms (the achieved resolution is measured and reported per scenario).
+const (
+	DefaultRate    = 1000
+	DefaultWriters = 8
+)
+
 // Setup opens everything once per suite (call it from BeforeSuite).
 func Setup() *Drill {
-	d := &Drill{Target: OpenTarget(), Rate: 200}
+	d := &Drill{Target: OpenTarget(), Rate: DefaultRate}
 	d.RunDir = os.Getenv(RunDirEnv)
 	if d.RunDir == "" {
 		d.RunDir = filepath.Join(os.TempDir(), fmt.Sprintf("drdrill-run-%d", time.Now().UnixNano()))
@@ -60,6 +68,7 @@ func Setup() *Drill {
 	if v := os.Getenv(RateEnv); v != "" {
 		_, err := fmt.Sscan(v, &d.Rate)
 		Expect(err).NotTo(HaveOccurred(), "$%s=%q", RateEnv, v)
+		Expect(d.Rate).To(BeNumerically(">", 0), "$%s must be a positive rate in writes/s", RateEnv)
 	}
 	// The lab keeps its ledger in its own directory, so `drdrill recover
 	// --dir LAB` finds faults whichever process injected them.
@@ -95,7 +104,7 @@ func (d *Drill) Begin(ctx context.Context, name string) *scenario.Scenario {
 	}
 	By(fmt.Sprintf("starting %.0f writes/s through the writer endpoint and the lag heartbeat", d.Rate))
 	s, err := scenario.Start(ctx, d.Target, scenario.Options{Dir: dir, Run: filepath.Base(d.RunDir),
-		Name: name, Ledger: d.Ledger, Workload: workload.Config{Rate: d.Rate, Writers: 4},
+		Name: name, Ledger: d.Ledger, Workload: workload.Config{Rate: d.Rate, Writers: DefaultWriters},
 		Logf: func(f string, a ...any) { GinkgoWriter.Printf(f+"\n", a...) }})
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(func() { s.StopTraffic() })
@@ -248,6 +257,22 @@ func (d *Drill) Judge(name string, res check.Result) {
 	Record("ops_fail", res.Ops.Fail)
 	Record("ops_info", res.Ops.Info)
 	Record("rpo_resolution_ms", res.RPO.ResolutionMs)
+	Record("rpo_scheduled_resolution_ms", res.RPO.ScheduledResolutionMs)
+	for phase, v := range res.AckedPerSecond {
+		Record("acked_per_s_"+phase, v)
+	}
+	if hy := res.Hypothesis; hy != nil {
+		// AWS's failover hypothesis, checked on this failover.
+		Record("rpo_lag_hypothesis", hy.Verdict)
+		Record("rpo_lag_consistent", hy.Consistent)
+		if !hy.NoLagReading {
+			Record("last_lag_before_fault_ms", hy.LastLagMs)
+		}
+		if hy.UnderByMs > 0 {
+			Record("lag_under_reported_by_ms", hy.UnderByMs)
+		}
+		GinkgoWriter.Printf("rpo vs lag: %s\n", hy.Verdict)
+	}
 	if res.RTO.DetectMs != nil {
 		Record("detect_ms", *res.RTO.DetectMs)
 	}
