@@ -57,7 +57,7 @@ type RPO struct {
 	// ScheduledResolutionMs is the interval the workload scheduled
 	// (1000 / rate); ResolutionMs is what it achieved.
 	ScheduledResolutionMs float64 `json:"scheduled_resolution_ms,omitempty"`
-	Lost         []Write `json:"lost,omitempty"`
+	Lost                  []Write `json:"lost,omitempty"`
 }
 
 // RTO is the recovery-time measurement.
