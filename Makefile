@@ -10,7 +10,7 @@ REPEAT ?= 1
 STATICCHECK_VERSION := v0.8.2
 export CGO_ENABLED ?= 0
 
-.PHONY: all deps build build-aws drill test test-go test-drill test-report-check lint bench report-check lambda lambda-check validate outputs clean
+.PHONY: all deps build build-aws drill test test-go test-drill test-junit test-report-check lint bench report-check lambda lambda-check validate outputs clean
 
 all: build
 
@@ -75,6 +75,7 @@ test:
 	@$(STAGE) lambda-check $(MAKE) --no-print-directory lambda-check
 	@$(STAGE) go-test $(MAKE) --no-print-directory test-go
 	@$(STAGE) drill $(MAKE) --no-print-directory test-drill
+	@$(STAGE) junit-check $(MAKE) --no-print-directory test-junit
 	@$(STAGE) browser-install scripts/ensure-chromium.sh
 	@$(STAGE) report-check $(MAKE) --no-print-directory test-report-check
 	@awk -F'\t' 'BEGIN { print "make test: stage timings" } { printf "  %-14s %8s s  %s\n", $$1, $$2, $$3; t += $$2 } END { printf "  %-14s %8.1f s\n", "total", t }' $(BUILD)/stages.tsv
@@ -87,6 +88,10 @@ test-go:
 ## the whole catalogue, twice on one lab: every fault rolls back to a steady state
 test-drill:
 	$(BUILD)/drdrill drill --reports $(BUILD)/test-reports --repeat 2
+
+## the junit.xml of the drill just run carries every measured value, equal to report.json's
+test-junit:
+	DRDRILL_CHECK_RUN=$$(ls -d $(BUILD)/test-reports/*/ | sort | tail -1) $(GO) test -count=1 -run TestDrillJUnitCarriesEveryMeasurement ./internal/report
 
 test-report-check:
 	scripts/report-check.sh $$(ls -d $(BUILD)/test-reports/*/ | sort | tail -1)index.html

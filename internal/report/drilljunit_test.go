@@ -1,0 +1,138 @@
+package report
+
+import (
+	"encoding/xml"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/onsi/ginkgo/v2/reporters"
+)
+
+// DrillRunEnv names a run directory that a real drill just wrote; `make
+// test` sets it after its drill. The test checks that drill's junit.xml,
+// not a committed fixture: every scenario's testcase carries its measured
+// values as properties, and they agree with report.json.
+const DrillRunEnv = "DRDRILL_CHECK_RUN"
+
+func TestDrillJUnitCarriesEveryMeasurement(t *testing.T) {
+	run := os.Getenv(DrillRunEnv)
+	if run == "" {
+		t.Skipf("$%s is not set: `make test` sets it to the run its drill just wrote", DrillRunEnv)
+	}
+	r, err := Load(filepath.Join(run, JSONFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	junits, _ := filepath.Glob(filepath.Join(run, "junit.xml"))
+	more, _ := filepath.Glob(filepath.Join(run, "iter-*", "junit.xml"))
+	junits = append(junits, more...)
+	if len(junits) == 0 {
+		t.Fatalf("no junit.xml in %s", run)
+	}
+	// Per iteration: the property values of every testcase, by scenario
+	// label, as Ginkgo wrote them.
+	props := map[int]map[string]map[string]string{}
+	for _, f := range junits {
+		iter := 0
+		if p := filepath.Base(filepath.Dir(f)); strings.HasPrefix(p, "iter-") {
+			iter, _ = strconv.Atoi(strings.TrimPrefix(p, "iter-"))
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var suites reporters.JUnitTestSuites
+		if err := xml.Unmarshal(b, &suites); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		props[iter] = map[string]map[string]string{}
+		for _, s := range suites.TestSuites {
+			for _, tc := range s.TestCases {
+				if tc.Properties == nil || tc.Skipped != nil {
+					continue
+				}
+				m := map[string]string{}
+				for _, p := range tc.Properties.Properties {
+					m[p.Name] = p.Value // the final attempt's value wins
+				}
+				if _, judged := m["rpo_lost_writes"]; !judged {
+					continue
+				}
+				for _, sc := range r.Scenarios {
+					if strings.Contains(tc.Name, "["+sc.Name) || strings.Contains(tc.Name, " "+sc.Name+",") || strings.Contains(tc.Name, " "+sc.Name+"]") {
+						props[iter][sc.Name] = m
+					}
+				}
+			}
+		}
+	}
+	checked := 0
+	for _, sc := range r.Scenarios {
+		if sc.Verdict == "unreadable" || sc.Result == nil {
+			continue
+		}
+		m := props[sc.Iteration][sc.Name]
+		if m == nil {
+			t.Errorf("%s (iteration %d): no judged testcase in junit.xml", sc.Name, sc.Iteration)
+			continue
+		}
+		checked++
+		for _, name := range []string{"rpo_lost_writes", "rpo_resolution_ms", "ops_ok", "ops_fail", "ops_info", "policy"} {
+			if _, ok := m[name]; !ok && name != "policy" {
+				t.Errorf("%s: junit.xml lacks property %s (has %v)", sc.Name, name, keys(m))
+			}
+		}
+		if sc.Result.FaultMs != nil && sc.Result.RTO.Recovered {
+			if _, ok := m["rto_ms"]; !ok {
+				t.Errorf("%s: a recovered fault, but no rto_ms property", sc.Name)
+			}
+		}
+		if sc.Result.Hypothesis != nil {
+			if _, ok := m["rpo_lag_hypothesis"]; !ok {
+				t.Errorf("%s: a failover, but no rpo_lag_hypothesis property", sc.Name)
+			}
+		}
+		if len(sc.Result.AckedPerSecond) == 0 || !hasPrefix(m, "acked_per_s_") {
+			t.Errorf("%s: no achieved rate (acked_per_s_*) in junit.xml", sc.Name)
+		}
+		// The JUnit figure is the report's figure.
+		for _, x := range sc.Measurements {
+			v, ok := m[x.Check]
+			if !ok {
+				t.Errorf("%s: report.json has %s but junit.xml does not", sc.Name, x.Check)
+				continue
+			}
+			got, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Errorf("%s: property %s=%q is not a number", sc.Name, x.Check, v)
+				continue
+			}
+			if diff := got - x.Measured; diff > 1e-6*max(1, x.Measured) || diff < -1e-6*max(1, x.Measured) {
+				t.Errorf("%s: junit.xml %s=%g, report.json %g", sc.Name, x.Check, got, x.Measured)
+			}
+		}
+	}
+	if checked < 3 {
+		t.Fatalf("only %d judged scenarios found in %s: did the drill run?", checked, run)
+	}
+}
+
+func keys(m map[string]string) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+func hasPrefix(m map[string]string, prefix string) bool {
+	for k := range m {
+		if strings.HasPrefix(k, prefix) {
+			return true
+		}
+	}
+	return false
+}
