@@ -109,51 +109,9 @@ func benchProxy() {
 	figure("proxy_overhead_p50_us", float64((proxied - direct).Microseconds()), "us")
 }
 
-// generateHistory writes a 1,000,000-operation history with a crash at the
-// midpoint and final reads of both regions.
+// generateHistory writes the 1,000,000-operation synthetic history.
 func generateHistory(path string) {
-	const writers, perWriter = 4, 250_000
-	rec, err := history.Create(path, history.Meta{Run: "bench", Scenario: "generated", Target: "lab", RateHz: 1000, Writers: writers, PrimaryServerID: 10001})
-	if err != nil {
-		fail("%v", err)
-	}
-	const step = int64(time.Millisecond)
-	faultAt := int64(perWriter/2) * step
-	var primary, old []history.Row
-	for s := int64(1); s <= perWriter; s++ {
-		for w := 1; w <= writers; w++ {
-			at := s*step + int64(w)
-			op := history.Op{Writer: w, Seq: s, Invoke: at, Complete: at + step/2, Outcome: history.OK}
-			switch {
-			case at >= faultAt && at < faultAt+300*step:
-				op.Outcome = history.Info
-			case s%997 == 0:
-				op.Outcome = history.Fail
-			}
-			rec.Op(op)
-			if op.Outcome == history.Fail {
-				continue
-			}
-			row := history.Row{Writer: w, Seq: s, Origin: 10001, CommittedAt: at}
-			if at > faultAt+300*step {
-				row.Origin = 20001
-			}
-			if at < faultAt-30*step || at > faultAt+300*step {
-				primary = append(primary, row)
-			}
-			if at < faultAt {
-				old = append(old, row)
-			}
-		}
-		if s%1000 == 0 {
-			rec.Lag(history.LagSample{Region: "us-west-2", At: s * step, Ms: float64(30 + s%20)})
-		}
-	}
-	rec.Event(history.Event{At: faultAt, Source: "fault", Kind: "inject", Fault: "region-crash"})
-	rec.Event(history.Event{At: faultAt + 300*step, Source: "controller", Kind: "promote", ServerID: 20001})
-	rec.Rows(history.RowSet{Region: "us-east-1", Role: "fenced", ServerID: 10001, Rows: old})
-	rec.Rows(history.RowSet{Region: "us-west-2", Role: "primary", ServerID: 20001, Rows: primary})
-	if err := rec.Close(); err != nil {
+	if err := history.WriteSynthetic(path, 4, 250_000); err != nil {
 		fail("%v", err)
 	}
 }

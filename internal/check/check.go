@@ -6,6 +6,7 @@
 package check
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"slices"
@@ -568,45 +569,57 @@ func rto(all []history.Op, faultAt int64, window time.Duration, r RTO) RTO {
 		return r
 	}
 	r.Judged = true
-	var ops []history.Op
-	for _, op := range all {
-		if op.Invoke >= faultAt {
-			ops = append(ops, op)
+	// The operations invoked after the fault, in invoke order, as indexes:
+	// copying a million operations would double the checker's memory.
+	n := 0
+	for i := range all {
+		if all[i].Invoke >= faultAt {
+			n++
 		}
 	}
-	sort.Slice(ops, func(i, j int) bool { return ops[i].Invoke < ops[j].Invoke })
-	// nextFail[i]: invoke time of the first non-ok op at or after i.
-	nextFail := make([]int64, len(ops)+1)
-	nextFail[len(ops)] = math.MaxInt64
-	for i := len(ops) - 1; i >= 0; i-- {
-		nextFail[i] = nextFail[i+1]
-		if ops[i].Outcome != history.OK {
-			nextFail[i] = ops[i].Invoke
-			r.FailedWrites++
-			w := toWrite(ops[i])
-			r.FirstFail = &w
-			if r.LastFail == nil {
-				lw := toWrite(ops[i])
-				r.LastFail = &lw
-			}
+	idx := make([]int32, 0, n)
+	for i := range all {
+		if all[i].Invoke >= faultAt {
+			idx = append(idx, int32(i))
 		}
 	}
-	if r.FailedWrites == 0 {
-		r.Recovered = len(ops) > 0
+	slices.SortStableFunc(idx, func(a, b int32) int { return cmp.Compare(all[a].Invoke, all[b].Invoke) })
+	if len(idx) == 0 {
 		return r
 	}
-	r.Affected = true
-	lastInvoke := ops[len(ops)-1].Invoke
-	for i, op := range ops {
+	// Backwards: nextFail is the invoke time of the first non-ok operation
+	// at or after the current one; the earliest ok operation whose
+	// stability window holds no failure, and which the history covers, is
+	// the recovery.
+	lastInvoke := all[idx[len(idx)-1]].Invoke
+	nextFail := int64(math.MaxInt64)
+	recovered := -1
+	for k := len(idx) - 1; k >= 0; k-- {
+		op := &all[idx[k]]
 		if op.Outcome != history.OK {
+			nextFail = op.Invoke
+			r.FailedWrites++
+			w := toWrite(*op)
+			r.FirstFail = &w
+			if r.LastFail == nil {
+				lw := toWrite(*op)
+				r.LastFail = &lw
+			}
 			continue
 		}
 		end := op.Complete + int64(window)
-		if nextFail[i] > end && lastInvoke >= end {
-			r.Recovered = true
-			r.Ms = ms(op.Complete - faultAt)
-			return r
+		if nextFail > end && lastInvoke >= end {
+			recovered = k
 		}
+	}
+	if r.FailedWrites == 0 {
+		r.Recovered = true
+		return r
+	}
+	r.Affected = true
+	if recovered >= 0 {
+		r.Recovered = true
+		r.Ms = ms(all[idx[recovered]].Complete - faultAt)
 	}
 	return r
 }

@@ -123,6 +123,10 @@ type History struct {
 	Lag    []LagSample
 	Events []Event
 	Rows   []RowSet
+	// arena holds every set's rows while reading; setStart is where the
+	// set being read starts in it.
+	arena    []Row
+	setStart int
 	// Torn is set when the last line was cut off (the writer crashed mid-line);
 	// TornNote says so in words.
 	Torn     bool

@@ -127,7 +127,7 @@ func FuzzRead(f *testing.F) {
 			}
 		}
 		if bytes.HasPrefix(line, []byte(`{"t":"rows"`)) {
-			set, rows, err := parseRows(line)
+			set, rows, err := parseRows(line, nil)
 			var rl rowsLine
 			jerr := json.Unmarshal(line, &rl)
 			if err == nil && jerr == nil {
@@ -147,4 +147,58 @@ func FuzzRead(f *testing.F) {
 		doc := append([]byte("{\"t\":\"meta\",\"version\":1}\n"), line...)
 		_, _ = Read(bytes.NewReader(doc))
 	})
+}
+
+// A set's chunks may have other lines between them (the recorder flushes
+// events and lag from other goroutines); two regions' sets stay apart.
+func TestRowChunksWithLinesBetween(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "h.jsonl")
+	rec, err := Create(path, Meta{Run: "r", Scenario: "s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mk := func(n, origin int) []Row {
+		var rows []Row
+		for i := 1; i <= n; i++ {
+			rows = append(rows, Row{Writer: 1, Seq: int64(i), Origin: uint32(origin), CommittedAt: int64(i)})
+		}
+		return rows
+	}
+	// 45,000 rows: three chunks of at most 20,000.
+	if err := rec.Rows(RowSet{Region: "a", Role: "primary", At: 5, Rows: mk(45000, 1)}); err != nil {
+		t.Fatal(err)
+	}
+	rec.Event(Event{At: 6, Source: "x", Kind: "y"})
+	if err := rec.Rows(RowSet{Region: "b", Role: "fenced", At: 7, Rows: mk(25000, 2)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := rec.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Put an event between a's first and second chunk.
+	b, _ := os.ReadFile(path)
+	lines := strings.SplitAfter(string(b), "\n")
+	var out []string
+	for i, l := range lines {
+		out = append(out, l)
+		if i > 0 && strings.HasPrefix(l, `{"t":"rows","region":"a"`) && len(out) < 4 {
+			out = append(out, `{"t":"event","at":1,"source":"x","kind":"between"}`+"\n")
+		}
+	}
+	os.WriteFile(path, []byte(strings.Join(out, "")), 0o644)
+	h, err := ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(h.Rows) != 2 || len(h.Rows[0].Rows) != 45000 || len(h.Rows[1].Rows) != 25000 {
+		t.Fatalf("sets %d: %d and %d rows", len(h.Rows), len(h.Rows[0].Rows), len(h.Rows[1].Rows))
+	}
+	for i, r := range h.Rows[0].Rows {
+		if r.Seq != int64(i+1) || r.Origin != 1 {
+			t.Fatalf("a[%d] = %+v", i, r)
+		}
+	}
+	if h.Rows[1].Rows[0].Origin != 2 || h.Rows[1].Rows[24999].Seq != 25000 {
+		t.Fatalf("b: %+v … %+v", h.Rows[1].Rows[0], h.Rows[1].Rows[24999])
+	}
 }

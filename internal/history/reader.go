@@ -21,11 +21,17 @@ func ReadFile(path string) (*History, error) {
 		return nil, err
 	}
 	defer f.Close()
-	hint := 0
-	if st, err := f.Stat(); err == nil {
-		hint = int(st.Size() / 64) // an op line is ~60–80 bytes
+	// A first pass counts operations and rows, so that both are allocated
+	// once at their exact size: growing them by appending costs up to twice
+	// the memory at the peak, and a guess from the file size overshoots.
+	ops, rows, err := countLines(f)
+	if err != nil {
+		return nil, fmt.Errorf("history %s: %w", path, err)
 	}
-	h, err := read(f, hint)
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, fmt.Errorf("history %s: %w", path, err)
+	}
+	h, err := read(f, ops, rows)
 	if err != nil {
 		return nil, fmt.Errorf("history %s: %w", path, err)
 	}
@@ -35,11 +41,43 @@ func ReadFile(path string) (*History, error) {
 // Read parses a history. A cut-off last line (a crash mid-write) is dropped
 // and reported in Torn/TornNote; any other malformed line is an error that
 // names the line.
-func Read(r io.Reader) (*History, error) { return read(r, 0) }
+func Read(r io.Reader) (*History, error) { return read(r, 0, 0) }
 
-func read(r io.Reader, opsHint int) (*History, error) {
+// countLines counts operation lines and row entries (an upper bound: a
+// torn or odd line may count without parsing).
+func countLines(r io.Reader) (ops, rows int, err error) {
 	br := bufio.NewReaderSize(r, 1<<20)
-	h := &History{Ops: make([]Op, 0, opsHint)}
+	opPrefix, rowsPrefix := []byte(`{"t":"op"`), []byte(`{"t":"rows"`)
+	inRows := false
+	start := true
+	for {
+		line, err := br.ReadSlice('\n')
+		if start {
+			inRows = bytes.HasPrefix(line, rowsPrefix)
+			if bytes.HasPrefix(line, opPrefix) {
+				ops++
+			}
+		}
+		if inRows {
+			rows += bytes.Count(line, []byte{'['})
+		}
+		switch {
+		case errors.Is(err, bufio.ErrBufferFull):
+			start = false // the same line goes on
+		case err != nil:
+			if errors.Is(err, io.EOF) {
+				return ops, rows, nil
+			}
+			return 0, 0, err
+		default:
+			start = true
+		}
+	}
+}
+
+func read(r io.Reader, opsHint, rowsHint int) (*History, error) {
+	br := bufio.NewReaderSize(r, 1<<20)
+	h := &History{Ops: make([]Op, 0, opsHint), arena: make([]Row, 0, rowsHint)}
 	var acc []byte
 	sawMeta := false
 	for n := 1; ; n++ {
@@ -75,6 +113,7 @@ func read(r io.Reader, opsHint int) (*History, error) {
 	if !sawMeta {
 		return nil, errors.New("no meta line: not a drdrill history (or empty)")
 	}
+	h.arena = nil
 	return h, nil
 }
 
@@ -126,17 +165,24 @@ func (h *History) parseLine(b []byte, sawMeta *bool) error {
 		}
 		h.Events = append(h.Events, e)
 	case "rows":
-		set, rows, err := parseRows(b)
+		// Every set's rows live in one arena; a set is a window of it.
+		start := len(h.arena)
+		set, arena, err := parseRows(b, h.arena)
 		if err != nil {
 			return err
 		}
-		// Chunks of one region's read are consecutive lines.
+		h.arena = arena
+		// Chunks of one region's read come one after another (other kinds
+		// of lines may come between them), so a set's chunks are
+		// consecutive in the arena: the last set is always at its end.
 		if k := len(h.Rows) - 1; k >= 0 && h.Rows[k].Region == set.Region && h.Rows[k].At == set.At {
-			h.Rows[k].Rows = append(h.Rows[k].Rows, rows...)
+			h.Rows[k].Rows = h.arena[h.setStart:len(h.arena):len(h.arena)]
 		} else {
-			set.Rows = rows
+			h.setStart = start
+			set.Rows = h.arena[start:len(h.arena):len(h.arena)]
 			h.Rows = append(h.Rows, set)
 		}
+		return nil
 	default:
 		return fmt.Errorf("unknown line type %q", head.T)
 	}
@@ -146,44 +192,46 @@ func (h *History) parseLine(b []byte, sawMeta *bool) error {
 // parseRows decodes a rows line. The header goes through encoding/json; the
 // (large) rows array is parsed by hand when it has exactly the shape the
 // recorder writes, and through encoding/json otherwise.
-func parseRows(b []byte) (RowSet, []Row, error) {
+// parseRows parses a rows line, appending its rows to dst.
+func parseRows(b []byte, dst []Row) (RowSet, []Row, error) {
 	const key = `,"rows":[`
 	if i := bytes.LastIndex(b, []byte(key)); i > 0 && bytes.HasSuffix(b, []byte("]}")) {
 		var set RowSet
 		head := append(append([]byte(nil), b[:i]...), '}')
 		if err := json.Unmarshal(head, &set); err == nil {
-			if rows, ok := parseRowArray(b[i+len(key) : len(b)-2]); ok {
+			if rows, ok := parseRowArray(dst, b[i+len(key):len(b)-2]); ok {
 				return set, rows, nil
 			}
 		}
 	}
 	var rl rowsLine
 	if err := json.Unmarshal(b, &rl); err != nil {
-		return RowSet{}, nil, err
+		return RowSet{}, dst, err
 	}
-	rows := make([]Row, len(rl.Rows))
-	for i, x := range rl.Rows {
+	for _, x := range rl.Rows {
 		if x[2] < 0 || x[2] > 1<<32-1 {
-			return RowSet{}, nil, fmt.Errorf("row origin %d out of range", x[2])
+			return RowSet{}, dst, fmt.Errorf("row origin %d out of range", x[2])
 		}
-		rows[i] = Row{Writer: int(x[0]), Seq: x[1], Origin: uint32(x[2]), CommittedAt: x[3]}
+		dst = append(dst, Row{Writer: int(x[0]), Seq: x[1], Origin: uint32(x[2]), CommittedAt: x[3]})
 	}
-	return rl.RowSet, rows, nil
+	return rl.RowSet, dst, nil
 }
 
-// parseRowArray parses `[a,b,c,d],[a,b,c,d]` (the body of the rows array).
-func parseRowArray(b []byte) ([]Row, bool) {
+// parseRowArray parses `[a,b,c,d],[a,b,c,d]` (the body of the rows array),
+// appending to dst; on failure it returns dst as it was.
+func parseRowArray(dst []Row, b []byte) ([]Row, bool) {
+	orig := dst
+	rows := dst
 	if len(b) == 0 {
-		return nil, true
+		return rows, true
 	}
-	rows := make([]Row, 0, bytes.Count(b, []byte{'['}))
 	for len(b) > 0 {
 		if b[0] != '[' {
-			return nil, false
+			return orig, false
 		}
 		end := bytes.IndexByte(b, ']')
 		if end < 0 {
-			return nil, false
+			return orig, false
 		}
 		var v [4]int64
 		f := b[1:end]
@@ -193,11 +241,11 @@ func parseRowArray(b []byte) ([]Row, bool) {
 				j = len(f)
 			}
 			if j <= 0 {
-				return nil, false
+				return orig, false
 			}
 			n, ok := jsonInt(f[:j])
 			if !ok {
-				return nil, false
+				return orig, false
 			}
 			v[k] = n
 			if k < 3 {
@@ -205,17 +253,17 @@ func parseRowArray(b []byte) ([]Row, bool) {
 			}
 		}
 		if v[0] != int64(int(v[0])) || v[2] < 0 || v[2] > 1<<32-1 {
-			return nil, false
+			return orig, false
 		}
 		rows = append(rows, Row{Writer: int(v[0]), Seq: v[1], Origin: uint32(v[2]), CommittedAt: v[3]})
 		b = b[end+1:]
 		if len(b) > 0 {
 			if b[0] != ',' {
-				return nil, false
+				return orig, false
 			}
 			b = b[1:]
 			if len(b) == 0 {
-				return nil, false
+				return orig, false
 			}
 		}
 	}
