@@ -62,6 +62,7 @@ func drill(args []string) error {
 	timeout := fs.Duration("timeout", 30*time.Minute, "suite timeout")
 	policyFile := fs.String("policy", "", "SLO policy file (YAML); default: the built-in policy for the target")
 	repeat := fs.Int("repeat", 1, "run the suites this many times on one lab (iteration reports in iter-N/)")
+	seed := fs.Int64("seed", 0, "schedule seed: fault timing, writer phases and reader jitter (default: from the clock; printed, recorded in run.json, and replayed by passing it again)")
 	rate := fs.Float64("rate", 0, "writes per second across the writers (default 1000: about ±1 ms RPO resolution; also $DRDRILL_RATE)")
 	flakeAttempts := fs.Int("flake-attempts", 0, "retry a failing spec up to this many attempts (Ginkgo's --flake-attempts); a spec that passes on a retry is reported as flaky, never as a plain pass")
 	lf := newLabFlags(fs)
@@ -141,6 +142,10 @@ func drill(args []string) error {
 	}
 
 	meta := runMeta(*runID, *labels, *repeat, out)
+	if *seed != 0 {
+		meta.Seed = *seed
+	}
+	fmt.Printf("[phase] seed %d (replay this schedule: drdrill drill --seed %d%s)\n", meta.Seed, meta.Seed, labelArg(*labels))
 	writeRunMeta(runDir, meta)
 	failed := 0
 	for i := 1; i <= *repeat; i++ {
@@ -215,7 +220,7 @@ func gitCommit() string {
 
 func runMeta(id, labels string, repeat int, outputsFile string) report.RunMeta {
 	m := report.RunMeta{ID: id, Labels: labels, Repeat: repeat, StartedNs: time.Now().UnixNano(), GitCommit: gitCommit(),
-		Seed: time.Now().Unix() % 100000, Target: "lab",
+		Seed: 1 + time.Now().UnixNano()%999_983, Target: "lab",
 		ToolVersions: map[string]string{"go": runtime.Version()}}
 	if o, err := outputs.Read(outputsFile); err == nil && o[outputs.TargetKind] != "" {
 		m.Target = o[outputs.TargetKind]
@@ -236,6 +241,13 @@ func writeRunMeta(runDir string, m report.RunMeta) {
 	_ = os.WriteFile(filepath.Join(runDir, report.RunMetaFile), b, 0o644)
 }
 
+func labelArg(labels string) string {
+	if strings.TrimSpace(labels) == "" {
+		return ""
+	}
+	return fmt.Sprintf(" --labels '%s'", labels)
+}
+
 // runSuites runs ginkgo once and returns its exit code.
 func runSuites(ginkgo, outDir, outputsFile, labels, suites, policyFile string, seed int64, timeout time.Duration, flakeAttempts int) (int, error) {
 	gargs := []string{"run", "--junit-report", "junit.xml", "--json-report", "ginkgo-report.json", "--output-dir", outDir,
@@ -253,7 +265,7 @@ func runSuites(ginkgo, outDir, outputsFile, labels, suites, policyFile string, s
 	cmd := exec.Command(ginkgo, gargs...)
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	// Each iteration's scenarios write under its own directory.
-	cmd.Env = append(os.Environ(), "DRDRILL_OUTPUTS="+outputsFile, "DRDRILL_RUN_DIR="+outDir)
+	cmd.Env = append(os.Environ(), "DRDRILL_OUTPUTS="+outputsFile, "DRDRILL_RUN_DIR="+outDir, fmt.Sprintf("DRDRILL_SEED=%d", seed))
 	if policyFile != "" {
 		cmd.Env = append(cmd.Env, "DRDRILL_POLICY="+policyFile)
 	}

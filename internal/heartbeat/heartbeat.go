@@ -16,6 +16,7 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"hash/fnv"
 	"math/rand/v2"
 	"sync"
 	"time"
@@ -35,6 +36,8 @@ type Config struct {
 	Interval time.Duration // write interval (default 50 ms)
 	Sample   time.Duration // mean read interval (default 5 ms, jittered ±50 %)
 	Timeout  time.Duration // per query (default 300 ms)
+	// Seed makes the readers' jitter reproducible (0: random).
+	Seed int64
 }
 
 func (c *Config) defaults() {
@@ -79,7 +82,15 @@ func Start(ctx context.Context, writer *sql.DB, readers map[string]*sql.DB, rec 
 	h.wg.Add(1 + len(readers))
 	go h.write(ctx, writer)
 	for region, db := range readers {
-		go h.read(ctx, region, db)
+		seed := uint64(h.cfg.Seed)
+		if seed == 0 {
+			seed = rand.Uint64()
+		}
+		// Each region's reader has its own stream, keyed by the region's
+		// name (map order is random, names are not).
+		f := fnv.New64a()
+		f.Write([]byte(region))
+		go h.read(ctx, region, db, rand.New(rand.NewPCG(seed, f.Sum64())))
 	}
 	return h, nil
 }
@@ -106,12 +117,12 @@ func (h *Heartbeat) write(ctx context.Context, db *sql.DB) {
 	}
 }
 
-func (h *Heartbeat) read(ctx context.Context, region string, db *sql.DB) {
+func (h *Heartbeat) read(ctx context.Context, region string, db *sql.DB, rng *rand.Rand) {
 	defer h.wg.Done()
 	var last int64
 	var lastLag float64
 	for {
-		jitter := time.Duration(float64(h.cfg.Sample) * (0.5 + rand.Float64()))
+		jitter := time.Duration(float64(h.cfg.Sample) * (0.5 + rng.Float64()))
 		select {
 		case <-ctx.Done():
 			return

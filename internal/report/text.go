@@ -62,6 +62,13 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 		meta = append(meta, "labels `"+r.Run.Labels+"`")
 	}
 	meta = append(meta, "policy "+orDash(r.Policy.Source))
+	if r.Run.Seed != 0 {
+		replay := fmt.Sprintf("drdrill drill --seed %d", r.Run.Seed)
+		if r.Run.Labels != "" {
+			replay += fmt.Sprintf(" --labels '%s'", r.Run.Labels)
+		}
+		meta = append(meta, fmt.Sprintf("seed %d (replay: `%s`)", r.Run.Seed, replay))
+	}
 	fmt.Fprintf(&b, "%s\n\n", strings.Join(meta, " · "))
 	if r.Partial {
 		fmt.Fprintf(&b, "> **Partial report:** %s\n\n", strings.Join(r.PartialReasons, "; "))

@@ -8,6 +8,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -36,6 +37,9 @@ type Config struct {
 	Timeout time.Duration
 	// FirstWriter numbers writers from here, so several workloads can share a table.
 	FirstWriter int
+	// Seed shifts the writers' common phase (they stay evenly spaced), so
+	// a seeded schedule replays; 0 starts the first writer at once.
+	Seed int64
 }
 
 func (c *Config) defaults() {
@@ -118,8 +122,16 @@ func Start(db *sql.DB, rec *history.Recorder, cfg Config) *Workload {
 	// start + offset + k*period. A ticker would drop ticks under load and
 	// silently lower the rate.
 	period := time.Duration(float64(time.Second) * float64(cfg.Writers) / cfg.Rate)
+	// Writers stay evenly spaced (that spacing is the RPO resolution); the
+	// seed shifts them all within one spacing, so where the fault falls
+	// between two writes replays with the seed.
+	var shift time.Duration
+	if cfg.Seed != 0 {
+		spacing := int64(period) / int64(cfg.Writers)
+		shift = time.Duration(rand.New(rand.NewPCG(uint64(cfg.Seed), 0x5eed)).Int64N(max(1, spacing)))
+	}
 	for i := 0; i < cfg.Writers; i++ {
-		offset := period * time.Duration(i) / time.Duration(cfg.Writers)
+		offset := shift + period*time.Duration(i)/time.Duration(cfg.Writers)
 		w.wg.Add(1)
 		go w.writer(ctx, cfg.FirstWriter+i, offset, period)
 	}

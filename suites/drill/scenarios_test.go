@@ -28,7 +28,7 @@ func plannedSwitchover() bool {
 		It("moves the primary with no acknowledged write lost (RPO 0)", func(ctx SpecContext) {
 			_, secondary := beginScenario(ctx, "planned-switchover")
 			s := d.Begin(ctx, "planned-switchover")
-			framework.Hold(ctx, "writes before the switchover", 2*time.Second)
+			d.HoldBeforeFault(ctx, "writes before the switchover", 2*time.Second)
 			h := d.Inject(ctx, s, "planned-switchover", nil)
 			d.WaitPrimary(ctx, secondary, 30*time.Second)
 			framework.Hold(ctx, "writes on the new primary for the stability window", 3*time.Second)
@@ -47,7 +47,7 @@ func regionOutage() bool {
 		It("fails over automatically and loses at most what the policy allows", func(ctx SpecContext) {
 			_, secondary := beginScenario(ctx, "region-outage")
 			s := d.Begin(ctx, "region-outage")
-			framework.Hold(ctx, "writes before the outage", 2*time.Second)
+			d.HoldBeforeFault(ctx, "writes before the outage", 2*time.Second)
 			h := d.Inject(ctx, s, "region-crash", nil)
 			took := d.WaitPrimary(ctx, secondary, 30*time.Second)
 			framework.Record("failover_observed_ms", took.Milliseconds())
@@ -68,7 +68,7 @@ func regionFreeze() bool {
 		It("fails over from a frozen primary and re-seeds it instead of resuming it", func(ctx SpecContext) {
 			primary, secondary := beginScenario(ctx, "region-freeze")
 			s := d.Begin(ctx, "region-freeze")
-			framework.Hold(ctx, "writes before the freeze", 2*time.Second)
+			d.HoldBeforeFault(ctx, "writes before the freeze", 2*time.Second)
 			h := d.Inject(ctx, s, "region-freeze", nil)
 			d.WaitPrimary(ctx, secondary, 30*time.Second)
 			framework.Hold(ctx, "writes on the new primary for the stability window", 3*time.Second)
@@ -90,7 +90,7 @@ func partition() bool {
 		It("fences the old primary: no zombie commit, divergence healed by re-seed", func(ctx SpecContext) {
 			primary, secondary := beginScenario(ctx, "partition")
 			s := d.Begin(ctx, "partition")
-			framework.Hold(ctx, "writes before the partition", 2*time.Second)
+			d.HoldBeforeFault(ctx, "writes before the partition", 2*time.Second)
 			d.Inject(ctx, s, "partition", nil)
 			framework.Hold(ctx, "both regions up, replication cut, writes still acknowledged by the primary", time.Second)
 			d.Inject(ctx, s, "unplanned-failover", fault.Params{"region": secondary})
@@ -119,7 +119,7 @@ func replicationLag() bool {
 			alarm := d.Target.Outputs()["ReplicationLagAlarmName"]
 			Expect(alarm).NotTo(BeEmpty(), "outputs lack ReplicationLagAlarmName")
 			s := d.Begin(ctx, "replication-lag")
-			framework.Hold(ctx, "writes before the degradation", 2*time.Second)
+			d.HoldBeforeFault(ctx, "writes before the degradation", 2*time.Second)
 			h := d.Inject(ctx, s, "wan-degradation", fault.Params{"latency_ms": "700"})
 			framework.Record("alarm_to_alarm_ms", d.WaitAlarm(ctx, alarm, "ALARM", 30*time.Second).Milliseconds())
 			Expect(s.Rollback(ctx, h)).To(Succeed())
@@ -144,7 +144,7 @@ func monitorFailure() bool {
 		It("reports that the stack would not have recovered on its own", func(ctx SpecContext) {
 			primary, _ := beginScenario(ctx, "monitor-failure")
 			s := d.Begin(ctx, "monitor-failure")
-			framework.Hold(ctx, "writes before the failure", 2*time.Second)
+			d.HoldBeforeFault(ctx, "writes before the failure", 2*time.Second)
 			d.Inject(ctx, s, "monitor-failure", nil)
 			crash := d.Inject(ctx, s, "region-crash", nil)
 			framework.Hold(ctx, "a primary outage with no health monitor", 3*time.Second)
@@ -175,7 +175,7 @@ func regionIsolation() bool {
 			d.Requires("region-isolation", "unplanned-failover")
 			_, secondary := beginScenario(ctx, "region-isolation")
 			s := d.Begin(ctx, "region-isolation")
-			framework.Hold(ctx, "writes before the isolation", 10*time.Second)
+			d.HoldBeforeFault(ctx, "writes before the isolation", 10*time.Second)
 			d.Inject(ctx, s, "region-isolation", nil)
 			d.Inject(ctx, s, "unplanned-failover", fault.Params{"region": secondary})
 			d.WaitPrimary(ctx, secondary, 30*time.Minute)
@@ -214,7 +214,7 @@ func failback() bool {
 		It("switches over to the secondary under load", func(ctx SpecContext) {
 			primary, secondary = beginScenario(ctx, "failback")
 			s := d.Begin(ctx, "failback")
-			framework.Hold(ctx, "writes before the switchover", 2*time.Second)
+			d.HoldBeforeFault(ctx, "writes before the switchover", 2*time.Second)
 			d.Inject(ctx, s, "planned-switchover", nil)
 			d.WaitPrimary(ctx, secondary, 30*time.Second)
 			framework.Hold(ctx, "writes on "+secondary, 2*time.Second)

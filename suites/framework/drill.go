@@ -14,6 +14,7 @@ import (
 
 	"github.com/drdrill/drdrill/internal/check"
 	"github.com/drdrill/drdrill/internal/fault"
+	"github.com/drdrill/drdrill/internal/heartbeat"
 	"github.com/drdrill/drdrill/internal/ledger"
 	"github.com/drdrill/drdrill/internal/outputs"
 	"github.com/drdrill/drdrill/internal/policy"
@@ -27,6 +28,7 @@ const (
 	RunDirEnv = "DRDRILL_RUN_DIR"
 	PolicyEnv = "DRDRILL_POLICY"
 	RateEnv   = "DRDRILL_RATE"
+	SeedEnv   = "DRDRILL_SEED"
 )
 
 // FailedAttemptsDir keeps, inside a run directory, the histories of
@@ -41,6 +43,10 @@ type Drill struct {
 	RunDir string
 	Ledger *ledger.Ledger
 	Rate   float64
+	// Seed drives every scenario's schedule (see Schedule).
+	Seed int64
+	// schedule is the running scenario's; scenarios run one at a time.
+	schedule *Schedule
 }
 
 // DefaultRate and DefaultWriters give one acknowledged write per
@@ -65,6 +71,12 @@ func Setup() *Drill {
 	} else {
 		d.Policy = policy.Default(d.Target.Kind())
 	}
+	d.Seed = GinkgoRandomSeed()
+	if v := os.Getenv(SeedEnv); v != "" {
+		_, err := fmt.Sscan(v, &d.Seed)
+		Expect(err).NotTo(HaveOccurred(), "$%s=%q", SeedEnv, v)
+	}
+	AddReportEntry("seed", d.Seed)
 	if v := os.Getenv(RateEnv); v != "" {
 		_, err := fmt.Sscan(v, &d.Rate)
 		Expect(err).NotTo(HaveOccurred(), "$%s=%q", RateEnv, v)
@@ -92,6 +104,8 @@ func Setup() *Drill {
 
 // Begin starts a scenario's measurement; traffic stops when the spec ends.
 func (d *Drill) Begin(ctx context.Context, name string) *scenario.Scenario {
+	d.schedule = NewSchedule(d.Seed, name)
+	AddReportEntry("seed", d.Seed)
 	dir := filepath.Join(d.RunDir, name)
 	if attempt := CurrentSpecReport().NumAttempts; attempt > 1 {
 		// A retry (--flake-attempts): the failed attempt's history is kept
@@ -104,7 +118,8 @@ func (d *Drill) Begin(ctx context.Context, name string) *scenario.Scenario {
 	}
 	By(fmt.Sprintf("starting %.0f writes/s through the writer endpoint and the lag heartbeat", d.Rate))
 	s, err := scenario.Start(ctx, d.Target, scenario.Options{Dir: dir, Run: filepath.Base(d.RunDir),
-		Name: name, Ledger: d.Ledger, Workload: workload.Config{Rate: d.Rate, Writers: DefaultWriters},
+		Name: name, Ledger: d.Ledger, Workload: workload.Config{Rate: d.Rate, Writers: DefaultWriters, Seed: d.schedule.Derive("writers")},
+		Heartbeat: heartbeat.Config{Seed: d.schedule.Derive("readers")},
 		Logf: func(f string, a ...any) { GinkgoWriter.Printf(f+"\n", a...) }})
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(func() { s.StopTraffic() })
@@ -172,6 +187,19 @@ func (d *Drill) Requires(faults ...string) {
 			Skip(fmt.Sprintf("fault %s is not available on the %s target: %v", name, d.Target.Kind(), err))
 		}
 	}
+}
+
+// HoldBeforeFault keeps traffic running for the scenario's seeded share of
+// a window around nominal (±25 %): when the fault lands relative to the
+// writers' and readers' phases comes from the seed, and the same seed
+// replays it.
+func (d *Drill) HoldBeforeFault(ctx context.Context, why string, nominal time.Duration) {
+	hold := nominal
+	if d.schedule != nil {
+		hold = d.schedule.Within(nominal*3/4, nominal*5/4)
+		Record("hold_before_fault_ms", hold.Milliseconds())
+	}
+	Hold(ctx, why, hold)
 }
 
 // Hold keeps traffic running for a while, printing progress.
