@@ -120,7 +120,7 @@ func (d *Drill) Begin(ctx context.Context, name string) *scenario.Scenario {
 	s, err := scenario.Start(ctx, d.Target, scenario.Options{Dir: dir, Run: filepath.Base(d.RunDir),
 		Name: name, Ledger: d.Ledger, Workload: workload.Config{Rate: d.Rate, Writers: DefaultWriters, Seed: d.schedule.Derive("writers")},
 		Heartbeat: heartbeat.Config{Seed: d.schedule.Derive("readers")},
-		Logf: func(f string, a ...any) { GinkgoWriter.Printf(f+"\n", a...) }})
+		Logf:      func(f string, a ...any) { GinkgoWriter.Printf(f+"\n", a...) }})
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(func() { s.StopTraffic() })
 	return s
