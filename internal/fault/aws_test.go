@@ -254,6 +254,16 @@ func TestGuardsRefuseByDefault(t *testing.T) {
 			if e, _ := l.Entries(); len(e) != 0 {
 				t.Fatalf("a refused fault reached the ledger: %+v", e)
 			}
+			// Failing back is a switchover too: the same guard refuses it.
+			f.mu.Lock()
+			f.writer = sARN
+			f.mu.Unlock()
+			if did, err := tgt.Failback(context.Background()); err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("failback: %v (did %v), want a refusal naming %q", err, did, c.want)
+			}
+			if m := mutating(s); len(m) > 0 {
+				t.Fatalf("a refused failback still called %v", m)
+			}
 		})
 	}
 }

@@ -193,6 +193,11 @@ func (a *AWS) Failback(ctx context.Context) ([]string, error) {
 	if writer == primary {
 		return nil, nil
 	}
+	// A failback is a switchover: it passes the same guard as every fault
+	// (allow-listed account, tagged global cluster, no stop alarm firing).
+	if err := a.stack.Guard(ctx); err != nil {
+		return nil, err
+	}
 	if err := a.stack.Promote(ctx, primary, false, 30*time.Minute); err != nil {
 		return nil, err
 	}
