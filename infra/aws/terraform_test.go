@@ -45,6 +45,16 @@ var (
 	pluginErr  error
 )
 
+// TestMain removes the stand-in provider the tests share once they are
+// done: tests leave nothing behind.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if pluginDir != "" {
+		_ = os.RemoveAll(pluginDir)
+	}
+	os.Exit(code)
+}
+
 // standIn builds the schema-only provider into a -plugin-dir layout.
 func standIn(t *testing.T) string {
 	t.Helper()
