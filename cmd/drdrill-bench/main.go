@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"os"
 	"os/exec"
@@ -45,7 +46,7 @@ func main() {
 		return
 	}
 	drdrill := flag.String("drdrill", "build/drdrill", "the drdrill binary (make build)")
-	only := flag.String("only", "", "comma-separated groups to run: proxy, checker, report, lab (default all)")
+	only := flag.String("only", "", "comma-separated groups to run: proxy, checker, lambda, report, lab, drill (default all)")
 	flag.Parse()
 	want := func(g string) bool { return *only == "" || strings.Contains(","+*only+",", ","+g+",") }
 	if want("proxy") {
@@ -63,6 +64,47 @@ func main() {
 	if want("lab") {
 		benchLab(*drdrill)
 	}
+	if want("drill") {
+		benchDrill(*drdrill)
+	}
+}
+
+// benchDrill runs the whole lab catalogue once and reports its wall time
+// against the deliberate fault windows, and the RPO resolution achieved.
+func benchDrill(drdrill string) {
+	reports, err := os.MkdirTemp("", "drdrill-bench-drill-")
+	if err != nil {
+		fail("%v", err)
+	}
+	defer os.RemoveAll(reports)
+	start := time.Now()
+	out, err := exec.Command(drdrill, "drill", "--reports", reports).CombinedOutput()
+	wall := time.Since(start)
+	if err != nil {
+		fail("drill: %v\n%s", err, out)
+	}
+	runs, _ := filepath.Glob(filepath.Join(reports, "*", report.JSONFile))
+	if len(runs) != 1 {
+		fail("drill wrote %d reports", len(runs))
+	}
+	r, err := report.Load(runs[0])
+	if err != nil {
+		fail("%v", err)
+	}
+	var windows time.Duration
+	worstRes := 0.0
+	for _, sc := range r.Scenarios {
+		for _, w := range sc.Windows {
+			windows += time.Duration((w.ToMs - w.FromMs) * float64(time.Millisecond))
+		}
+		if sc.Result != nil && sc.Result.RPO.LostWrites > 0 {
+			worstRes = max(worstRes, sc.Result.RPO.ResolutionMs)
+		}
+	}
+	figure("drill_wall_s", math.Round(wall.Seconds()*10)/10, "s")
+	figure("drill_fault_windows_s", math.Round(windows.Seconds()*10)/10, "s")
+	figure("drill_wall_over_fault_windows", math.Round(wall.Seconds()/windows.Seconds()*100)/100, "x")
+	figure("drill_rpo_resolution_worst_ms", math.Round(worstRes*10)/10, "ms")
 }
 
 // benchProxy: p50 round trip through a fault-free link minus direct.
