@@ -86,7 +86,9 @@ func TestDrillWithoutSuitesSaysWhatToDo(t *testing.T) {
 func TestDrillRunsFromAnyDirectoryWithoutColour(t *testing.T) {
 	needMariaDB(t)
 	cwd := t.TempDir()
-	cmd := exec.Command(bin, "drill", "--labels", "steady-state")
+	// 200 writes/s: this test is about finding the suite and clean output,
+	// and it shares two cores with the other packages' tests.
+	cmd := exec.Command(bin, "drill", "--labels", "steady-state", "--rate", "200")
 	cmd.Dir = cwd
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
