@@ -229,15 +229,31 @@ func waitGTID(ctx context.Context, db *sql.DB, pos string, timeout time.Duration
 	if pos == "" {
 		return nil
 	}
-	var res sql.NullInt64
-	if err := db.QueryRowContext(ctx, "SELECT MASTER_GTID_WAIT(?, ?)", pos, timeout.Seconds()).Scan(&res); err != nil {
-		return err
+	// MASTER_GTID_WAIT blocks the connection: wait in slices shorter than
+	// the admin connection's read timeout (10 s), or a catch-up that takes
+	// longer (a re-seed replaying a long history) fails as "invalid
+	// connection" instead of waiting out its timeout.
+	deadline := time.Now().Add(timeout)
+	for {
+		slice := min(waitGTIDSlice, time.Until(deadline))
+		if slice <= 0 {
+			return fmt.Errorf("did not reach GTID %s within %v", pos, timeout)
+		}
+		var res sql.NullInt64
+		if err := db.QueryRowContext(ctx, "SELECT MASTER_GTID_WAIT(?, ?)", pos, slice.Seconds()).Scan(&res); err != nil {
+			return err
+		}
+		if !res.Valid {
+			return fmt.Errorf("GTID wait for %s: the server is not a replica (MASTER_GTID_WAIT returned NULL)", pos)
+		}
+		if res.Int64 == 0 {
+			return nil
+		}
 	}
-	if !res.Valid || res.Int64 != 0 {
-		return fmt.Errorf("did not reach GTID %s within %v", pos, timeout)
-	}
-	return nil
 }
+
+// waitGTIDSlice is one MASTER_GTID_WAIT call's timeout.
+const waitGTIDSlice = 5 * time.Second
 
 func becomePrimary(ctx context.Context, db *sql.DB) error {
 	for _, s := range []string{"STOP SLAVE", "RESET SLAVE ALL", "SET GLOBAL read_only = OFF"} {

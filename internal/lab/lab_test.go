@@ -271,3 +271,39 @@ func TestDivergedFrom(t *testing.T) {
 		}
 	}
 }
+
+// A catch-up longer than the admin connection's 10 s read timeout (a
+// re-seed replaying a long history at 1,000 writes/s) must be waited out,
+// not fail as "invalid connection".
+func TestWaitGTIDOutlastsTheReadTimeout(t *testing.T) {
+	ctrl := DefaultControllerConfig()
+	ctrl.AutoFailover = false
+	l := startLab(t, ctrl)
+	ctx := context.Background()
+	sec, err := l.region(SecondaryRegion)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pri := l.other(sec)
+	if _, err := sec.server.Admin().ExecContext(ctx, "STOP SLAVE SQL_THREAD"); err != nil {
+		t.Fatal(err)
+	}
+	if err := insert(ctx, appDB(t, l, l.WriterAddr()), 1, 1); err != nil {
+		t.Fatal(err)
+	}
+	g, err := gtids(ctx, pri.server.Admin())
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		time.Sleep(11 * time.Second)
+		_, _ = sec.server.Admin().ExecContext(context.Background(), "START SLAVE SQL_THREAD")
+	}()
+	start := time.Now()
+	if err := waitGTID(ctx, sec.server.Admin(), g.Binlog, 30*time.Second); err != nil {
+		t.Fatalf("waited %v: %v", time.Since(start).Round(time.Millisecond), err)
+	}
+	if took := time.Since(start); took < 10*time.Second {
+		t.Fatalf("caught up after %v although the SQL thread was stopped for 11 s", took)
+	}
+}
