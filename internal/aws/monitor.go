@@ -163,7 +163,7 @@ func (m *Monitor) Run(ctx context.Context) (MonitorResult, error) {
 	// Lag metrics exist only in the secondary region (and move after a failover).
 	if r.Role == "secondary" {
 		r.LagMetric = LagMetricFor(engineVersion)
-		if v, ok, err := latestMetric(ctx, m.CW, "AWS/RDS", r.LagMetric, "DBClusterIdentifier", c.ClusterID, 5*time.Minute); err == nil && ok {
+		if v, _, ok, err := latestLag(ctx, m.CW, r.LagMetric, "DBClusterIdentifier", c.ClusterID, 5*time.Minute); err == nil && ok {
 			r.LagMs = &v
 		}
 	}
@@ -215,30 +215,47 @@ func arnNames(arn, id string) bool {
 	return arn == id || (len(arn) > len(id) && arn[len(arn)-len(id)-1:] == ":"+id)
 }
 
-// latestMetric returns the newest datapoint of a metric over the window.
-func latestMetric(ctx context.Context, cw CloudWatchAPI, ns, name, dimName, dimValue string, window time.Duration) (float64, bool, error) {
-	vals, err := metricValues(ctx, cw, ns, name, dimName, dimValue, window, time.Minute)
-	if err != nil || len(vals) == 0 {
-		return 0, false, err
+// latestLag returns the newest one-minute Maximum of a lag metric over the
+// window and that datapoint's own timestamp. Maximum, because lag is a
+// bound on data at risk (Minimum under-reports a spike within the
+// minute); the datapoint's time, because it can be minutes older than the
+// moment it is read.
+func latestLag(ctx context.Context, cw CloudWatchAPI, name, dimName, dimValue string, window time.Duration) (float64, time.Time, bool, error) {
+	res, err := metricData(ctx, cw, "AWS/RDS", name, dimName, dimValue, window, time.Minute, "Maximum")
+	if err != nil || len(res.Values) == 0 {
+		return 0, time.Time{}, false, err
 	}
-	return vals[0], true, nil
+	var at time.Time
+	if len(res.Timestamps) > 0 {
+		at = res.Timestamps[0]
+	}
+	return res.Values[0], at, true, nil
 }
 
-// metricValues returns a metric's datapoints, newest first.
+// metricValues returns a metric's datapoints (statistic Minimum), newest first.
 func metricValues(ctx context.Context, cw CloudWatchAPI, ns, name, dimName, dimValue string, window, period time.Duration) ([]float64, error) {
+	res, err := metricData(ctx, cw, ns, name, dimName, dimValue, window, period, "Minimum")
+	if err != nil {
+		return nil, err
+	}
+	return res.Values, nil
+}
+
+// metricData queries one statistic of a metric, newest datapoint first.
+func metricData(ctx context.Context, cw CloudWatchAPI, ns, name, dimName, dimValue string, window, period time.Duration, stat string) (cwtypes.MetricDataResult, error) {
 	now := time.Now()
 	out, err := cw.GetMetricData(ctx, &cloudwatch.GetMetricDataInput{
 		StartTime: awssdk.Time(now.Add(-window)), EndTime: awssdk.Time(now), ScanBy: cwtypes.ScanByTimestampDescending,
 		MetricDataQueries: []cwtypes.MetricDataQuery{{Id: awssdk.String("m"), MetricStat: &cwtypes.MetricStat{
 			Metric: &cwtypes.Metric{Namespace: awssdk.String(ns), MetricName: awssdk.String(name),
 				Dimensions: []cwtypes.Dimension{{Name: awssdk.String(dimName), Value: awssdk.String(dimValue)}}},
-			Period: awssdk.Int32(int32(period.Seconds())), Stat: awssdk.String("Minimum")}}},
+			Period: awssdk.Int32(int32(period.Seconds())), Stat: awssdk.String(stat)}}},
 	})
 	if err != nil {
-		return nil, fmt.Errorf("GetMetricData %s: %w", name, err)
+		return cwtypes.MetricDataResult{}, fmt.Errorf("GetMetricData %s: %w", name, err)
 	}
 	if len(out.MetricDataResults) == 0 {
-		return nil, errors.New("GetMetricData returned no result")
+		return cwtypes.MetricDataResult{}, errors.New("GetMetricData returned no result")
 	}
-	return out.MetricDataResults[0].Values, nil
+	return out.MetricDataResults[0], nil
 }

@@ -46,8 +46,13 @@ func (s *Stack) Observe(ctx context.Context) []Observation {
 			sec, cluster = s.Primary, s.Out[outputs.PrimaryClusterIdentifier]
 		}
 		if cw, ok := sec.Alarms.(CloudWatchAPI); ok && cluster != "" {
-			if v, ok, err := latestMetric(ctx, cw, "AWS/RDS", "AuroraGlobalDBRPOLag", "DBClusterIdentifier", cluster, 5*time.Minute); err == nil && ok {
-				obs = append(obs, Observation{Kind: "lag_ms", Region: sec.Region, Name: "AuroraGlobalDBRPOLag", Value: v, TimeNs: now})
+			if v, at, ok, err := latestLag(ctx, cw, "AuroraGlobalDBRPOLag", "DBClusterIdentifier", cluster, 5*time.Minute); err == nil && ok {
+				// The sample is stamped with its datapoint's time, not the read.
+				ts := now
+				if !at.IsZero() {
+					ts = at.UnixNano()
+				}
+				obs = append(obs, Observation{Kind: "lag_ms", Region: sec.Region, Name: "AuroraGlobalDBRPOLag", Value: v, TimeNs: ts})
 			}
 		}
 	}

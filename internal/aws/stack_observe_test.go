@@ -31,9 +31,10 @@ func TestObserveFollowsTheSecondaryRole(t *testing.T) {
 			{DBClusterArn: awssdk.String("arn:p"), IsWriter: awssdk.Bool(false)}, {DBClusterArn: awssdk.String("arn:s"), IsWriter: awssdk.Bool(true)}}}}}, nil
 	})
 	var lagQuery awstest.Call
+	datapoint := time.Now().Add(-90 * time.Second).Truncate(time.Minute)
 	s.On("CloudWatch.GetMetricData", func(c awstest.Call) (any, error) {
 		lagQuery = c
-		return &cloudwatch.GetMetricDataOutput{MetricDataResults: []cwtypes.MetricDataResult{{Values: []float64{120}}}}, nil
+		return &cloudwatch.GetMetricDataOutput{MetricDataResults: []cwtypes.MetricDataResult{{Values: []float64{120, 80}, Timestamps: []time.Time{datapoint, datapoint.Add(-time.Minute)}}}}, nil
 	})
 	s.On("CloudWatch.DescribeAlarms", func(c awstest.Call) (any, error) {
 		var out cloudwatch.DescribeAlarmsOutput
@@ -60,6 +61,14 @@ func TestObserveFollowsTheSecondaryRole(t *testing.T) {
 	lag, ok := kinds["lag_ms/AuroraGlobalDBRPOLag"]
 	if !ok || lag.Region != "us-east-1" || lag.Value != 120 || lagQuery.Region != "us-east-1" {
 		t.Fatalf("lag %+v (queried in %s); observations %+v", lag, lagQuery.Region, obs)
+	}
+	// Maximum over the minute (Minimum under-reports lag), stamped with the
+	// datapoint's own time, not the moment it was read.
+	if st := awssdk.ToString(lagQuery.Params.(*cloudwatch.GetMetricDataInput).MetricDataQueries[0].MetricStat.Stat); st != "Maximum" {
+		t.Fatalf("lag read with statistic %s, want Maximum", st)
+	}
+	if lag.TimeNs != datapoint.UnixNano() {
+		t.Fatalf("lag stamped %v, want its datapoint's time %v", time.Unix(0, lag.TimeNs), datapoint)
 	}
 	q := lagQuery.Params.(*cloudwatch.GetMetricDataInput).MetricDataQueries[0].MetricStat.Metric
 	if awssdk.ToString(q.Dimensions[0].Value) != "c-primary" {
