@@ -630,11 +630,18 @@ func PercentilesOf(v []float64) Percentiles {
 		return Percentiles{}
 	}
 	sort.Float64s(v)
-	at := func(p float64) float64 {
-		i := int(math.Ceil(p*float64(len(v)))) - 1
-		return v[max(0, min(i, len(v)-1))]
+	return Percentiles{N: len(v), P50: Percentile(v, 50), P95: Percentile(v, 95), P99: Percentile(v, 99), Max: v[len(v)-1]}
+}
+
+// Percentile is the nearest-rank percentile of sorted values (q in 0..100):
+// the smallest value with at least q% of the values at or below it, so every
+// figure it gives is a value that was measured.
+func Percentile(sorted []float64, q float64) float64 {
+	if len(sorted) == 0 {
+		return math.NaN()
 	}
-	return Percentiles{N: len(v), P50: at(0.50), P95: at(0.95), P99: at(0.99), Max: v[len(v)-1]}
+	rank := int(math.Ceil(q / 100 * float64(len(sorted))))
+	return sorted[min(len(sorted), max(1, rank))-1]
 }
 
 func lag(h *history.History, faultAt, rollbackAt int64) (map[string]map[string]Percentiles, map[string]float64) {
@@ -642,17 +649,7 @@ func lag(h *history.History, faultAt, rollbackAt int64) (map[string]map[string]P
 	times := map[string][]int64{}
 	for _, s := range h.Lag {
 		times[s.Region] = append(times[s.Region], s.At)
-		phase := "steady"
-		if faultAt >= 0 {
-			switch {
-			case s.At < faultAt:
-				phase = "before"
-			case rollbackAt < 0 || s.At < rollbackAt:
-				phase = "during"
-			default:
-				phase = "after"
-			}
-		}
+		phase := phaseAt(s.At, faultAt, rollbackAt)
 		if series[s.Region] == nil {
 			series[s.Region] = map[string][]float64{}
 		}

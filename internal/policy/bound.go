@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/drdrill/drdrill/internal/check"
 )
 
 // Bound is one target: either a plain bound on a single run's value
@@ -135,17 +137,6 @@ func (b *Bound) UnmarshalJSON(data []byte) error {
 	return b.set(stats)
 }
 
-// Percentile is the nearest-rank percentile of sorted values (q in 0..100):
-// the smallest value with at least q% of the values at or below it, so every
-// figure it gives is a value that was measured.
-func Percentile(sorted []float64, q float64) float64 {
-	if len(sorted) == 0 {
-		return math.NaN()
-	}
-	rank := int(math.Ceil(q / 100 * float64(len(sorted))))
-	return sorted[min(len(sorted), max(1, rank))-1]
-}
-
 // Stat computes a named statistic over values (sorted in place).
 func Stat(name string, values []float64) float64 {
 	sort.Float64s(values)
@@ -156,13 +147,13 @@ func Stat(name string, values []float64) float64 {
 		}
 		return values[len(values)-1]
 	case "p50":
-		return Percentile(values, 50)
+		return check.Percentile(values, 50)
 	case "p90":
-		return Percentile(values, 90)
+		return check.Percentile(values, 90)
 	case "p95":
-		return Percentile(values, 95)
+		return check.Percentile(values, 95)
 	case "p99":
-		return Percentile(values, 99)
+		return check.Percentile(values, 99)
 	}
 	return math.NaN()
 }

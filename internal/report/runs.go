@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/drdrill/drdrill/internal/check"
 	"github.com/drdrill/drdrill/internal/policy"
 	"github.com/drdrill/drdrill/internal/svgplot"
 )
@@ -171,17 +172,14 @@ func trends(runs []RunEntry) []ScenarioTrend {
 					win = append(win, w.y)
 				}
 				sort.Float64s(win)
-				med = append(med, svgplot.XY{X: x.x, Y: policy.Percentile(win, 50)})
-				lo = append(lo, svgplot.XY{X: x.x, Y: policy.Percentile(win, 5)})
-				hi = append(hi, svgplot.XY{X: x.x, Y: policy.Percentile(win, 95)})
+				med = append(med, svgplot.XY{X: x.x, Y: check.Percentile(win, 50)})
+				lo = append(lo, svgplot.XY{X: x.x, Y: check.Percentile(win, 5)})
+				hi = append(hi, svgplot.XY{X: x.x, Y: check.Percentile(win, 95)})
 			}
 			c.Areas = []svgplot.Area{{Name: fmt.Sprintf("p5–p95 of last %d", TrendWindow), Color: "#1f77b4", Low: lo, High: hi}}
 			c.Series = []svgplot.Series{{Name: "median", Color: "#1f77b4", Points: med}, {Name: "run", Color: "#333", Dots: true, Points: dots}}
 			top := 0.0
-			for _, p := range hi {
-				top = max(top, p.Y, dots[len(dots)-1].Y)
-			}
-			for _, p := range dots {
+			for _, p := range dots { // the band never exceeds the largest value
 				top = max(top, p.Y)
 			}
 			if b := bounds.For(n).Bound(m.check); b != nil {

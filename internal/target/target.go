@@ -101,23 +101,16 @@ type Observer interface {
 
 // Open reads an outputs file and returns the target it describes.
 func Open(outputsPath string) (Target, error) {
-	if _, err := CheckOutputs(outputsPath); err != nil {
-		return nil, err
-	}
-	out, err := outputs.Read(outputsPath)
+	out, err := CheckOutputs(outputsPath)
 	if err != nil {
 		return nil, err
 	}
-	switch k := out[outputs.TargetKind]; k {
-	case "lab":
+	if out[outputs.TargetKind] == "lab" {
 		return openLab(out)
-	case "", "aws":
-		// Outputs written by `make outputs` from Terraform; an older file
-		// without TargetKind is taken as AWS.
-		return openAWS(out)
-	default:
-		return nil, fmt.Errorf("outputs file %s: unknown %s %q (want lab or aws)", outputsPath, outputs.TargetKind, k)
 	}
+	// Outputs written by `make outputs` from Terraform; an older file
+	// without TargetKind is taken as AWS (CheckOutputs refused any other).
+	return openAWS(out)
 }
 
 // appDB opens a pool for the application user. Timeouts are short so a
@@ -184,6 +177,8 @@ func CheckOutputs(outputsPath string) (outputs.Outputs, error) {
 		need = labOutputs
 		fix = "start a lab with `drdrill lab up` and use the flat-outputs.json it prints"
 	case "", "aws":
+		// Outputs written by `make outputs` from Terraform; an older file
+		// without TargetKind is taken as AWS.
 		need = drdaws.RequiredOutputs
 		fix = "regenerate it with `make outputs`"
 	default:
