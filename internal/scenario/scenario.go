@@ -338,6 +338,15 @@ func (s *Scenario) Finish(ctx context.Context) (check.Result, error) {
 	return res, nil
 }
 
+// Discard stops the traffic and closes everything without reading back or
+// checking the history (a warm-up measures nothing).
+func (s *Scenario) Discard() workload.Stats {
+	st := s.StopTraffic()
+	_ = s.rec.Close()
+	s.close()
+	return st
+}
+
 func (s *Scenario) close() {
 	for _, db := range []*sql.DB{s.writer, s.hbWriter} {
 		if db != nil {

@@ -290,13 +290,7 @@ func (c Chart) SVG() string {
 			continue
 		}
 		var d strings.Builder
-		for i, p := range a.High {
-			cmd := "L"
-			if i == 0 {
-				cmd = "M"
-			}
-			fmt.Fprintf(&d, "%s%.1f %.1f", cmd, sx(p.X), sy(p.Y))
-		}
+		polyline(&d, a.High, sx, sy)
 		for i := len(a.Low) - 1; i >= 0; i-- {
 			fmt.Fprintf(&d, "L%.1f %.1f", sx(a.Low[i].X), sy(a.Low[i].Y))
 		}
@@ -334,13 +328,7 @@ func (c Chart) SVG() string {
 			continue
 		}
 		var d strings.Builder
-		for i, p := range s.Points {
-			cmd := "L"
-			if i == 0 {
-				cmd = "M"
-			}
-			fmt.Fprintf(&d, "%s%.1f %.1f", cmd, sx(p.X), sy(p.Y))
-		}
+		polyline(&d, s.Points, sx, sy)
 		dash := ""
 		if s.Dashed {
 			dash = ` stroke-dasharray="4 3"`
@@ -378,6 +366,17 @@ func (c Chart) SVG() string {
 	}
 	b.WriteString(`</svg>`)
 	return b.String()
+}
+
+// polyline writes the path commands through points (M, then L).
+func polyline(d *strings.Builder, points []XY, sx, sy func(float64) float64) {
+	for i, p := range points {
+		cmd := "L"
+		if i == 0 {
+			cmd = "M"
+		}
+		fmt.Fprintf(d, "%s%.1f %.1f", cmd, sx(p.X), sy(p.Y))
+	}
 }
 
 func (c Chart) barW(s Series) float64 {

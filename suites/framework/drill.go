@@ -149,9 +149,7 @@ func (d *Drill) warmUp() {
 		Workload: workload.Config{Rate: d.Rate, Writers: DefaultWriters}, Logf: func(string, ...any) {}})
 	Expect(err).NotTo(HaveOccurred(), "warm-up writes through the writer endpoint")
 	time.Sleep(WarmUp)
-	st := s.StopTraffic()
-	_, _ = s.Finish(ctx)
-	GinkgoWriter.Printf("warm-up: %s\n", st)
+	GinkgoWriter.Printf("warm-up: %s\n", s.Discard())
 }
 
 // Inject injects a fault and registers its rollback right away.
