@@ -133,7 +133,9 @@ type Result struct {
 	// lost spans no more time than the last replication-lag reading before
 	// the fault showed.
 	Hypothesis *Hypothesis `json:"rpo_lag_hypothesis,omitempty"`
-	Notes      []string    `json:"notes,omitempty"`
+	// Reads is what the readers in every region saw across the event.
+	Reads Reads    `json:"reads"`
+	Notes []string `json:"notes,omitempty"`
 }
 
 // Hypothesis is the RPO-vs-lag check of one failover.
@@ -395,6 +397,14 @@ func Check(h *history.History, cfg Config) Result {
 	r.AckedPerSecond = ackedRate(h.Ops, faultAt, rollbackAt)
 	if promoteAt >= 0 && faultAt >= 0 && r.RPO.Judged {
 		r.Hypothesis = hypothesis(h, r, faultAt)
+	}
+	var onPrimary seqSet
+	if primary != nil {
+		onPrimary = present[primary.Region]
+	}
+	r.Reads = checkReads(h, events, onPrimary, r.FinalPrimary, faultAt, rollbackAt, cfg.Examples)
+	if r.Reads.Judged && !r.Reads.StaleJudged {
+		r.Notes = append(r.Notes, "stale reads after promotion not judged: the history does not name the first primary region")
 	}
 	return r
 }

@@ -104,8 +104,12 @@ type Meta struct {
 	RateHz    float64 `json:"rate_hz"`
 	Writers   int     `json:"writers"`
 	// PrimaryServerID is the primary's server id when the history started.
-	PrimaryServerID uint32            `json:"primary_server_id,omitempty"`
-	Labels          map[string]string `json:"labels,omitempty"`
+	PrimaryServerID uint32 `json:"primary_server_id,omitempty"`
+	// PrimaryRegion is the primary's region when the history started.
+	PrimaryRegion string `json:"primary_region,omitempty"`
+	// ReadIntervalMs is the readers' scheduled interval per region.
+	ReadIntervalMs float64           `json:"read_interval_ms,omitempty"`
+	Labels         map[string]string `json:"labels,omitempty"`
 	// LagResolutionMs is each lag series' resolution as its source states
 	// it: the heartbeat readers' sampling interval for a region, the
 	// CloudWatch period for aws:<region>. Series without one are judged by
@@ -123,6 +127,8 @@ type History struct {
 	Lag    []LagSample
 	Events []Event
 	Rows   []RowSet
+	// Reads are the readers' reads, in the order they completed.
+	Reads []ReadOp
 	// arena holds every set's rows while reading; setStart is where the
 	// set being read starts in it.
 	arena    []Row
@@ -138,3 +144,42 @@ func (m Meta) WallToRel(wallNs int64) int64 { return wallNs - m.StartWall }
 
 // Duration converts a history time to a duration since the start.
 func Duration(ns int64) time.Duration { return time.Duration(ns) }
+
+// ReadOp is one read of the recent part of the written set through a
+// region's endpoint, with what it returned. Like Jepsen's set-full reads,
+// reads are what visibility, vanished and stale reads are judged from.
+type ReadOp struct {
+	Region string `json:"g"`
+	// ServerID is the server that answered (0 when the read failed).
+	ServerID uint32  `json:"sid,omitempty"`
+	Invoke   int64   `json:"i"`
+	Complete int64   `json:"c"`
+	Outcome  Outcome `json:"-"`
+	Err      string  `json:"e,omitempty"`
+	// Asked is what the read covered: (writer, from, to) triples, to = 0
+	// meaning no upper bound. A row in an asked range that the read did
+	// not return was not there when the server took its snapshot.
+	Asked []int64 `json:"q"`
+	// Saw is what it returned: (writer, from, to) triples of consecutive seqs.
+	Saw []int64 `json:"v"`
+}
+
+// Covers reports whether the read asked for (writer, seq).
+func (r *ReadOp) Covers(writer int, seq int64) bool {
+	for i := 0; i+2 < len(r.Asked); i += 3 {
+		if r.Asked[i] == int64(writer) && seq >= r.Asked[i+1] && (r.Asked[i+2] == 0 || seq <= r.Asked[i+2]) {
+			return true
+		}
+	}
+	return false
+}
+
+// Has reports whether the read returned (writer, seq).
+func (r *ReadOp) Has(writer int, seq int64) bool {
+	for i := 0; i+2 < len(r.Saw); i += 3 {
+		if r.Saw[i] == int64(writer) && seq >= r.Saw[i+1] && seq <= r.Saw[i+2] {
+			return true
+		}
+	}
+	return false
+}

@@ -20,6 +20,8 @@ func record(t *testing.T, path string) *Recorder {
 	r.Op(Op{Writer: 2, Seq: 1, Invoke: 11, Complete: 30, Outcome: Info, Err: "i/o timeout \"quoted\"\n"})
 	r.Op(Op{Writer: 1, Seq: 2, Invoke: 40, Complete: 41, Outcome: Fail, Err: "Error 1290"})
 	r.Lag(LagSample{Region: "us-west-2", At: 50, Ms: 36.5})
+	r.Read(ReadOp{Region: "us-east-1", ServerID: 10001, Invoke: 52, Complete: 55, Outcome: OK, Asked: []int64{1, 1, 0, 2, 1, 3}, Saw: []int64{1, 1, 2}})
+	r.Read(ReadOp{Region: "us-west-2", Invoke: 53, Complete: 56, Outcome: Fail, Err: "i/o timeout", Asked: []int64{1, 1, 0}})
 	r.Event(Event{At: 60, Source: "fault", Kind: "inject", Fault: "region-crash", ID: "f1", Region: "us-east-1"})
 	if err := r.Rows(RowSet{Region: "us-west-2", Role: "primary", ServerID: 20001, At: 70,
 		Rows: []Row{{Writer: 1, Seq: 1, Origin: 10001, CommittedAt: 15}}}); err != nil {
@@ -46,6 +48,14 @@ func TestRoundTrip(t *testing.T) {
 	}
 	if got := h.Rows[0]; got.ServerID != 20001 || len(got.Rows) != 1 || got.Rows[0].Origin != 10001 {
 		t.Fatalf("rows %+v", got)
+	}
+	want := []ReadOp{{Region: "us-east-1", ServerID: 10001, Invoke: 52, Complete: 55, Outcome: OK, Asked: []int64{1, 1, 0, 2, 1, 3}, Saw: []int64{1, 1, 2}},
+		{Region: "us-west-2", Invoke: 53, Complete: 56, Outcome: Fail, Err: "i/o timeout", Asked: []int64{1, 1, 0}}}
+	if !reflect.DeepEqual(h.Reads, want) {
+		t.Fatalf("reads %+v, want %+v", h.Reads, want)
+	}
+	if rd := h.Reads[0]; !rd.Covers(1, 99) || !rd.Covers(2, 3) || rd.Covers(2, 4) || !rd.Has(1, 2) || rd.Has(1, 3) {
+		t.Fatalf("covers/has wrong for %+v", rd)
 	}
 }
 
@@ -75,7 +85,7 @@ func TestTornLastLineIsAcceptedAndReported(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !h.Torn || !strings.Contains(h.TornNote, "line 8") || len(h.Ops) != 3 {
+	if !h.Torn || !strings.Contains(h.TornNote, "line 10") || len(h.Ops) != 3 {
 		t.Fatalf("torn=%v note=%q ops=%d", h.Torn, h.TornNote, len(h.Ops))
 	}
 }

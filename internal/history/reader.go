@@ -158,6 +158,20 @@ func (h *History) parseLine(b []byte, sawMeta *bool) error {
 			return err
 		}
 		h.Lag = append(h.Lag, s)
+	case "read":
+		var rl readLine
+		if err := json.Unmarshal(b, &rl); err != nil {
+			return err
+		}
+		out, ok := ParseOutcome(rl.R)
+		if !ok {
+			return fmt.Errorf("read outcome %q", rl.R)
+		}
+		rl.ReadOp.Outcome = out
+		if len(rl.Asked)%3 != 0 || len(rl.Saw)%3 != 0 {
+			return errors.New("read ranges are not (writer, from, to) triples")
+		}
+		h.Reads = append(h.Reads, rl.ReadOp)
 	case "event":
 		var e Event
 		if err := json.Unmarshal(b, &e); err != nil {

@@ -159,6 +159,16 @@ func (r *Recorder) Op(op Op) {
 // Lag records a lag sample.
 func (r *Recorder) Lag(s LagSample) { _ = r.writeJSON("lag", s) }
 
+// Read records one reader's read.
+func (r *Recorder) Read(rd ReadOp) {
+	_ = r.writeJSON("read", readLine{ReadOp: rd, R: rd.Outcome.String()})
+}
+
+type readLine struct {
+	ReadOp
+	R string `json:"r"`
+}
+
 // Event records a fault or control-plane event.
 func (r *Recorder) Event(e Event) { _ = r.writeJSON("event", e) }
 

@@ -22,6 +22,7 @@ import (
 	"github.com/drdrill/drdrill/internal/heartbeat"
 	"github.com/drdrill/drdrill/internal/history"
 	"github.com/drdrill/drdrill/internal/ledger"
+	"github.com/drdrill/drdrill/internal/reads"
 	"github.com/drdrill/drdrill/internal/target"
 	"github.com/drdrill/drdrill/internal/workload"
 )
@@ -33,6 +34,7 @@ type Options struct {
 	Name      string
 	Workload  workload.Config
 	Heartbeat heartbeat.Config
+	Reads     reads.Config
 	Check     check.Config
 	Ledger    *ledger.Ledger
 	Logf      func(format string, args ...any)
@@ -49,7 +51,9 @@ type Scenario struct {
 	writer   *sql.DB
 	hbWriter *sql.DB
 	readers  map[string]*sql.DB
+	readDBs  map[string]*sql.DB // the readers' own pools, apart from the heartbeat's
 	wl       *workload.Workload
+	rd       *reads.Readers
 	hb       *heartbeat.Heartbeat
 	first    int
 	base     int // controller events before the scenario
@@ -67,7 +71,7 @@ func Start(ctx context.Context, t target.Target, opt Options) (s *Scenario, err 
 	if opt.Logf == nil {
 		opt.Logf = func(string, ...any) {}
 	}
-	sc := &Scenario{opt: opt, t: t, readers: map[string]*sql.DB{}}
+	sc := &Scenario{opt: opt, t: t, readers: map[string]*sql.DB{}, readDBs: map[string]*sql.DB{}}
 	s = sc
 	defer func() {
 		if err != nil {
@@ -89,6 +93,11 @@ func Start(ctx context.Context, t target.Target, opt Options) (s *Scenario, err 
 		}
 		db.SetMaxOpenConns(2)
 		s.readers[r] = db
+		if db, err = t.Reader(r); err != nil {
+			return nil, err
+		}
+		db.SetMaxOpenConns(1)
+		s.readDBs[r] = db
 	}
 	// Writers get ids no earlier scenario used, so the final read can pick
 	// this scenario's rows out of a table that earlier drills also filled.
@@ -107,6 +116,10 @@ func Start(ctx context.Context, t target.Target, opt Options) (s *Scenario, err 
 	}
 	if ev, err := t.Events(ctx, 0); err == nil && len(ev) > 0 {
 		s.base = ev[len(ev)-1].Seq
+	}
+	var primaryRegion string
+	if topo, err := t.Topology(ctx); err == nil {
+		primaryRegion = topo.Primary
 	}
 	w := opt.Workload
 	if w.Rate <= 0 {
@@ -129,7 +142,7 @@ func Start(ctx context.Context, t target.Target, opt Options) (s *Scenario, err 
 	}
 	s.rec, err = history.Create(filepath.Join(opt.Dir, HistoryFile), history.Meta{Run: opt.Run, Scenario: opt.Name,
 		Target: t.Kind(), RateHz: w.Rate, Writers: w.Writers, PrimaryServerID: primarySID, Labels: map[string]string{"first_writer": strconv.Itoa(s.first)},
-		LagResolutionMs: lagRes})
+		LagResolutionMs: lagRes, PrimaryRegion: primaryRegion, ReadIntervalMs: float64(readInterval(opt.Reads)) / 1e6})
 	if err != nil {
 		return nil, err
 	}
@@ -137,6 +150,11 @@ func Start(ctx context.Context, t target.Target, opt Options) (s *Scenario, err 
 		return nil, fmt.Errorf("heartbeat: %w", err)
 	}
 	s.wl = workload.Start(s.writer, s.rec, w)
+	rc := opt.Reads
+	if rc.Seed == 0 {
+		rc.Seed = w.Seed
+	}
+	s.rd = reads.Start(s.readDBs, s.wl, s.rec, rc)
 	if ob, ok := t.(target.Observer); ok {
 		s.startObserver(ob)
 	}
@@ -230,6 +248,7 @@ func (s *Scenario) StopTraffic() workload.Stats {
 	}
 	s.stopped = true
 	st := s.wl.Stop()
+	s.rd.Stop() // after the writes: its last reads look for the last acknowledgements
 	s.hb.Stop()
 	if s.observe != nil {
 		close(s.observe)
@@ -356,4 +375,14 @@ func (s *Scenario) close() {
 	for _, db := range s.readers {
 		db.Close()
 	}
+	for _, db := range s.readDBs {
+		db.Close()
+	}
+}
+
+func readInterval(c reads.Config) time.Duration {
+	if c.Interval > 0 {
+		return c.Interval
+	}
+	return reads.DefaultInterval
 }

@@ -129,6 +129,104 @@ func TestCheckerMatchesGroundTruthAfterPrimaryCrash(t *testing.T) {
 	}
 }
 
+type rowKey struct {
+	w int
+	s int64
+}
+
+// serverRows reads a region's rows straight from its server.
+func serverRows(t *testing.T, tgt target.Target, region string, first, writers int) map[rowKey]bool {
+	t.Helper()
+	db, err := tgt.Reader(region)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.Query("SELECT writer, seq FROM writes WHERE writer >= ? AND writer < ?", first, first+writers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	out := map[rowKey]bool{}
+	for rows.Next() {
+		var k rowKey
+		if err := rows.Scan(&k.w, &k.s); err != nil {
+			t.Fatal(err)
+		}
+		out[k] = true
+	}
+	return out
+}
+
+// groundTruthReads recounts, from the raw history lines and the servers'
+// own contents (read before anything heals), what the read checks must
+// find: rows some reader returned that the new primary does not hold
+// (vanished), and reads of the demoted region after the promotion that
+// lacked an acknowledged write its server does not hold (stale). Every
+// acknowledged write lies in what a read asks for (its seq was scheduled
+// before the read began), so coverage needs no recount.
+func groundTruthReads(t *testing.T, historyPath, demoted string, promotedWallNs int64, demotedRows, primaryRows map[rowKey]bool) (vanished, stale int) {
+	t.Helper()
+	f, err := os.Open(historyPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	type line struct {
+		T     string  `json:"t"`
+		Start int64   `json:"start_wall_ns"`
+		W     int     `json:"w"`
+		S     int64   `json:"s"`
+		C     int64   `json:"c"`
+		I     int64   `json:"i"`
+		R     string  `json:"r"`
+		G     string  `json:"g"`
+		V     []int64 `json:"v"`
+	}
+	var start int64
+	var acked []line
+	var reads []line
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 16<<20)
+	for sc.Scan() {
+		var l line
+		if json.Unmarshal(sc.Bytes(), &l) != nil {
+			continue
+		}
+		switch {
+		case l.T == "meta":
+			start = l.Start
+		case l.T == "op" && l.R == "ok":
+			acked = append(acked, l)
+		case l.T == "read" && l.R == "ok":
+			reads = append(reads, l)
+		}
+	}
+	gone := map[rowKey]bool{}
+	for _, rd := range reads {
+		for i := 0; i+2 < len(rd.V); i += 3 {
+			for s := rd.V[i+1]; s <= rd.V[i+2]; s++ {
+				if k := (rowKey{int(rd.V[i]), s}); !primaryRows[k] {
+					gone[k] = true
+				}
+			}
+		}
+	}
+	promoted := promotedWallNs - start
+	for _, rd := range reads {
+		if rd.G != demoted || rd.I < promoted {
+			continue
+		}
+		for _, op := range acked {
+			if op.C < rd.I && !demotedRows[rowKey{op.W, op.S}] {
+				stale++
+				break
+			}
+		}
+	}
+	return len(gone), stale
+}
+
 func deref(p *float64) float64 {
 	if p == nil {
 		return -1
@@ -140,13 +238,19 @@ func deref(p *float64) float64 {
 // fences), and a failover without fencing. Pooled connections keep
 // committing on the old primary after the promotion: zombie writes. The
 // checker's count must equal the count read straight from the old primary.
+// Readers in the old primary's region see those writes, which the new
+// primary never has (vanished reads), and keep reading the old primary
+// while new connections commit on the new one (stale reads): both counts
+// must equal what the two servers' contents imply.
 func TestCheckerFindsExactlyTheZombieWrites(t *testing.T) {
 	dir, tgt := labtest.Start(t)
 	ctx := context.Background()
 	l := ledger.Open(dir)
 	sdir := filepath.Join(t.TempDir(), "split-brain")
+	// Connections live 300 ms: after the promotion new ones reach the new
+	// primary while older ones still commit on the old one.
 	s, err := Start(ctx, tgt, Options{Dir: sdir, Run: "test", Name: "split-brain", Ledger: l,
-		Workload: workload.Config{Rate: 200, Writers: 4}, Logf: t.Logf})
+		Workload: workload.Config{Rate: 200, Writers: 4, ConnMaxLifetime: 300 * time.Millisecond}, Logf: t.Logf})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,6 +291,8 @@ func TestCheckerFindsExactlyTheZombieWrites(t *testing.T) {
 		s.first, s.first+4, oldServer, promotedAt).Scan(&truth); err != nil {
 		t.Fatal(err)
 	}
+	oldRows := serverRows(t, tgt, "us-east-1", s.first, 4)
+	newRows := serverRows(t, tgt, "us-west-2", s.first, 4)
 	if err := s.RollbackAll(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -200,6 +306,14 @@ func TestCheckerFindsExactlyTheZombieWrites(t *testing.T) {
 	}
 	if res.ZombieCount != truth {
 		t.Fatalf("checker found %d zombie writes, the old primary holds %d", res.ZombieCount, truth)
+	}
+	vanished, stale := groundTruthReads(t, filepath.Join(sdir, HistoryFile), "us-east-1", promotedAt, oldRows, newRows)
+	t.Logf("reads: %s; ground truth: %d vanished, %d stale", res.Reads.Summary(), vanished, stale)
+	if vanished == 0 || stale == 0 {
+		t.Fatalf("ground truth has %d vanished and %d stale reads: the split brain did not exercise the read checks", vanished, stale)
+	}
+	if res.Reads.Vanished != vanished || res.Reads.StaleAfterPromotion != stale {
+		t.Fatalf("checker: %d vanished, %d stale reads; the servers say %d and %d", res.Reads.Vanished, res.Reads.StaleAfterPromotion, vanished, stale)
 	}
 	if did, err := fault.Recover(ctx, tgt, l); err != nil {
 		t.Fatalf("recover: %v (%v)", err, did)

@@ -37,6 +37,10 @@ type Config struct {
 	Timeout time.Duration
 	// FirstWriter numbers writers from here, so several workloads can share a table.
 	FirstWriter int
+	// ConnMaxLifetime recycles pooled connections (default 30 s). After the
+	// writer endpoint moves, only new connections reach the new primary,
+	// as with a DNS-based endpoint: a short lifetime mixes both.
+	ConnMaxLifetime time.Duration
 	// Seed shifts the writers' common phase (they stay evenly spaced), so
 	// a seeded schedule replays; 0 starts the first writer at once.
 	Seed int64
@@ -51,6 +55,9 @@ func (c *Config) defaults() {
 	}
 	if c.Timeout <= 0 {
 		c.Timeout = time.Second
+	}
+	if c.ConnMaxLifetime <= 0 {
+		c.ConnMaxLifetime = 30 * time.Second
 	}
 	if c.MaxInFlight <= 0 {
 		c.MaxInFlight = min(1000, max(64, int(c.Rate*c.Timeout.Seconds())))
@@ -103,6 +110,8 @@ type Workload struct {
 
 	ok, fail, info, scheduled atomic.Int64
 	lastDrop                  atomic.Int64
+	frontier                  []atomic.Int64 // per writer: highest seq scheduled
+	outcomes                  *outcomes
 }
 
 // Insert is the statement every write runs. origin_server_id and
@@ -114,10 +123,11 @@ func Start(db *sql.DB, rec *history.Recorder, cfg Config) *Workload {
 	cfg.defaults()
 	db.SetMaxOpenConns(cfg.MaxInFlight)
 	db.SetMaxIdleConns(cfg.MaxInFlight)
-	db.SetConnMaxLifetime(30 * time.Second)
+	db.SetConnMaxLifetime(cfg.ConnMaxLifetime)
 	warmConns(db, min(cfg.MaxInFlight, max(4, int(cfg.Rate/50))), cfg.Timeout)
 	ctx, cancel := context.WithCancel(context.Background())
-	w := &Workload{cfg: cfg, db: db, rec: rec, cancel: cancel, sem: make(chan struct{}, cfg.MaxInFlight), start: time.Now()}
+	w := &Workload{cfg: cfg, db: db, rec: rec, cancel: cancel, sem: make(chan struct{}, cfg.MaxInFlight), start: time.Now(),
+		frontier: make([]atomic.Int64, cfg.Writers), outcomes: newOutcomes(cfg.FirstWriter, cfg.Writers)}
 	// Each writer follows an absolute schedule: write k is due at
 	// start + offset + k*period. A ticker would drop ticks under load and
 	// silently lower the rate.
@@ -154,6 +164,7 @@ func (w *Workload) writer(ctx context.Context, id int, offset, period time.Durat
 			return
 		}
 		w.scheduled.Add(1)
+		w.frontier[id-w.cfg.FirstWriter].Store(seq)
 		select {
 		case w.sem <- struct{}{}:
 		default:
@@ -179,6 +190,7 @@ func (w *Workload) record(op history.Op) {
 	default:
 		w.info.Add(1)
 	}
+	w.outcomes.set(op.Writer, op.Seq, op.Outcome)
 	w.rec.Op(op)
 }
 

@@ -1,0 +1,335 @@
+package check
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+
+	"github.com/drdrill/drdrill/internal/history"
+)
+
+// Reads is what the readers saw across the DR event: Jepsen's set-full
+// questions asked of every region.
+type Reads struct {
+	// Judged is false when the history has no reads (an older history).
+	Judged bool `json:"judged"`
+	Total  int  `json:"total"`
+	Failed int  `json:"failed"`
+	// ResolutionMs is, per region, the achieved spacing of reads (the
+	// median gap): how precisely a visibility latency is known.
+	ResolutionMs map[string]float64 `json:"resolution_ms,omitempty"`
+	// Visibility is, per region and per phase of the acknowledgement, the
+	// time from a write's acknowledgement to the completion of the first
+	// read in that region that returned it (0 when a read returned it
+	// before the client had its acknowledgement).
+	Visibility map[string]map[string]Percentiles `json:"visibility,omitempty"`
+	// NotSeenIn counts, per region, acknowledged writes that the region's
+	// reads never returned although it was read successfully after them.
+	NotSeenIn map[string]int `json:"not_seen_in,omitempty"`
+	// NeverSeen counts acknowledged writes no read in any region returned.
+	NeverSeen int `json:"never_seen"`
+	// Vanished counts writes a reader saw that a later read of the same
+	// region (which asked for them) or the final read of the primary lacks.
+	Vanished         int            `json:"vanished"`
+	VanishedExamples []VanishedRead `json:"vanished_examples,omitempty"`
+	// StaleAfterPromotion counts reads served in a region that had lost the
+	// primary role — after another region's promotion and before this one
+	// rejoined — that lacked a write acknowledged before the read began.
+	StaleAfterPromotion int         `json:"stale_after_promotion"`
+	StaleJudged         bool        `json:"stale_judged"`
+	StaleMaxBehindMs    float64     `json:"stale_max_behind_ms,omitempty"`
+	StaleExamples       []StaleRead `json:"stale_examples,omitempty"`
+}
+
+// VanishedRead is a write a reader saw that was later gone.
+type VanishedRead struct {
+	Region string  `json:"region"` // where it was seen
+	Writer int     `json:"writer"`
+	Seq    int64   `json:"seq"`
+	Acked  bool    `json:"acked"`
+	SeenMs float64 `json:"seen_ms"`
+	// GoneFrom is a region whose later read lacked it, or "final:<region>"
+	// for the final read of the primary.
+	GoneFrom string  `json:"gone_from"`
+	GoneMs   float64 `json:"gone_ms"`
+}
+
+// StaleRead is a read a demoted region served without writes that were
+// already acknowledged.
+type StaleRead struct {
+	Region   string  `json:"region"`
+	ServerID uint32  `json:"server_id"`
+	InvokeMs float64 `json:"invoke_ms"`
+	Missing  int     `json:"missing_acked_writes"`
+	// BehindMs is how long before the read the oldest write it lacked was acknowledged.
+	BehindMs float64 `json:"behind_ms"`
+}
+
+// opIndex finds an operation by (writer, seq).
+type opIndex map[int][]int32
+
+func indexOps(ops []history.Op) opIndex {
+	idx := opIndex{}
+	for i, op := range ops {
+		if op.Seq < 1 || op.Seq > 1<<31 {
+			continue
+		}
+		s := idx[op.Writer]
+		for int64(len(s)) < op.Seq {
+			s = append(s, 0)
+		}
+		s[op.Seq-1] = int32(i + 1)
+		idx[op.Writer] = s
+	}
+	return idx
+}
+
+func (x opIndex) at(ops []history.Op, w int, seq int64) (history.Op, bool) {
+	s := x[w]
+	if seq < 1 || seq > int64(len(s)) || s[seq-1] == 0 {
+		return history.Op{}, false
+	}
+	return ops[s[seq-1]-1], true
+}
+
+// firstSeen is, per writer, when each seq was first returned (0: never).
+type firstSeen map[int][]int64
+
+func (f firstSeen) mark(w int, seq, at int64) (first bool) {
+	s := f[w]
+	for int64(len(s)) < seq {
+		s = append(s, 0)
+	}
+	f[w] = s
+	if s[seq-1] != 0 {
+		return false
+	}
+	s[seq-1] = max(at, 1)
+	return true
+}
+
+func (f firstSeen) get(w int, seq int64) int64 {
+	s := f[w]
+	if seq < 1 || seq > int64(len(s)) {
+		return 0
+	}
+	return s[seq-1]
+}
+
+// checkReads judges the reads. onPrimary is the final primary's rows (nil
+// when there is no final read of it).
+func checkReads(h *history.History, events []history.Event, onPrimary seqSet, finalPrimary string, faultAt, rollbackAt int64, examples int) Reads {
+	var r Reads
+	if len(h.Reads) == 0 {
+		return r
+	}
+	r.Judged = true
+	idx := indexOps(h.Ops)
+	byRegion := map[string][]*history.ReadOp{}
+	var regions []string
+	for i := range h.Reads {
+		rd := &h.Reads[i]
+		r.Total++
+		if rd.Outcome != history.OK {
+			r.Failed++
+		}
+		if _, ok := byRegion[rd.Region]; !ok {
+			regions = append(regions, rd.Region)
+		}
+		byRegion[rd.Region] = append(byRegion[rd.Region], rd)
+	}
+	slices.Sort(regions)
+	r.ResolutionMs = map[string]float64{}
+	seen := map[string]firstSeen{}
+	lastOK := map[string]int64{}
+	vanished := seqSet{}
+	addVanished := func(v VanishedRead) {
+		if vanished.add(v.Writer, v.Seq) {
+			return
+		}
+		r.Vanished++
+		if len(r.VanishedExamples) < examples {
+			r.VanishedExamples = append(r.VanishedExamples, v)
+		}
+	}
+	for _, region := range regions {
+		list := byRegion[region]
+		sort.SliceStable(list, func(i, j int) bool { return list[i].Invoke < list[j].Invoke })
+		if len(list) > 1 {
+			gaps := make([]float64, 0, len(list)-1)
+			for i := 1; i < len(list); i++ {
+				gaps = append(gaps, ms(list[i].Invoke-list[i-1].Invoke))
+			}
+			r.ResolutionMs[region] = math.Round(PercentilesOf(gaps).P50*100) / 100
+		}
+		fs := firstSeen{}
+		seen[region] = fs
+		everMax := map[int]int64{}
+		for _, rd := range list {
+			if rd.Outcome != history.OK {
+				continue
+			}
+			lastOK[region] = rd.Invoke
+			// What this read lacks of what the region showed before.
+			for i := 0; i+2 < len(rd.Asked); i += 3 {
+				w, from, to := int(rd.Asked[i]), rd.Asked[i+1], rd.Asked[i+2]
+				if to == 0 || to > everMax[w] {
+					to = everMax[w]
+				}
+				for s := from; s <= to; s++ {
+					if at := fs.get(w, s); at != 0 && !rd.Has(w, s) {
+						op, ok := idx.at(h.Ops, w, s)
+						addVanished(VanishedRead{Region: region, Writer: w, Seq: s, Acked: ok && op.Outcome == history.OK,
+							SeenMs: ms(at), GoneFrom: region, GoneMs: ms(rd.Complete)})
+					}
+				}
+			}
+			for i := 0; i+2 < len(rd.Saw); i += 3 {
+				w := int(rd.Saw[i])
+				for s := rd.Saw[i+1]; s <= rd.Saw[i+2]; s++ {
+					fs.mark(w, s, rd.Complete)
+				}
+				everMax[w] = max(everMax[w], rd.Saw[i+2])
+			}
+		}
+	}
+	// Seen anywhere, gone from the final primary.
+	if onPrimary != nil {
+		for _, region := range regions {
+			for w, s := range seen[region] {
+				for i, at := range s {
+					seq := int64(i + 1)
+					if at != 0 && !onPrimary.has(w, seq) {
+						op, ok := idx.at(h.Ops, w, seq)
+						addVanished(VanishedRead{Region: region, Writer: w, Seq: seq, Acked: ok && op.Outcome == history.OK,
+							SeenMs: ms(at), GoneFrom: "final:" + finalPrimary})
+					}
+				}
+			}
+		}
+	}
+	sort.Slice(r.VanishedExamples, func(i, j int) bool { return r.VanishedExamples[i].SeenMs < r.VanishedExamples[j].SeenMs })
+
+	// Visibility of acknowledged writes.
+	vis := map[string]map[string][]float64{}
+	r.NotSeenIn = map[string]int{}
+	var latestRead int64 = math.MinInt64
+	for _, at := range lastOK {
+		latestRead = max(latestRead, at)
+	}
+	for _, op := range h.Ops {
+		if op.Outcome != history.OK {
+			continue
+		}
+		anywhere := false
+		for _, region := range regions {
+			at := seen[region].get(op.Writer, op.Seq)
+			if at == 0 {
+				if last, ok := lastOK[region]; ok && op.Complete < last {
+					r.NotSeenIn[region]++
+				}
+				continue
+			}
+			anywhere = true
+			phase := phaseAt(op.Complete, faultAt, rollbackAt)
+			if vis[region] == nil {
+				vis[region] = map[string][]float64{}
+			}
+			vis[region][phase] = append(vis[region][phase], ms(max(0, at-op.Complete)))
+		}
+		if !anywhere && op.Complete < latestRead {
+			r.NeverSeen++
+		}
+	}
+	r.Visibility = map[string]map[string]Percentiles{}
+	for region, phases := range vis {
+		r.Visibility[region] = map[string]Percentiles{}
+		for phase, v := range phases {
+			r.Visibility[region][phase] = PercentilesOf(v)
+		}
+	}
+	staleReads(h, events, idx, byRegion, &r, examples)
+	return r
+}
+
+// demotion is a window in which a region had lost the primary role and
+// had not yet rejoined the new primary.
+type demotion struct {
+	region   string
+	from, to int64
+}
+
+func demotions(h *history.History, events []history.Event) ([]demotion, bool) {
+	cur := h.Meta.PrimaryRegion
+	if cur == "" {
+		return nil, false
+	}
+	var out []demotion
+	for i, e := range events {
+		if e.Source != "controller" || e.Kind != "promote" || e.Region == cur || e.Region == "" {
+			continue
+		}
+		d := demotion{region: cur, from: e.At, to: math.MaxInt64}
+		for _, f := range events[i+1:] {
+			if f.Source == "controller" && f.Region == cur && (f.Kind == "rejoin" || f.Kind == "reseed" || f.Kind == "promote") {
+				d.to = f.At
+				break
+			}
+		}
+		out = append(out, d)
+		cur = e.Region
+	}
+	return out, true
+}
+
+func staleReads(h *history.History, events []history.Event, idx opIndex, byRegion map[string][]*history.ReadOp, r *Reads, examples int) {
+	windows, ok := demotions(h, events)
+	if !ok {
+		return
+	}
+	r.StaleJudged = true
+	maxSeq := map[int]int64{}
+	for w, s := range idx {
+		maxSeq[w] = int64(len(s))
+	}
+	for _, d := range windows {
+		for _, rd := range byRegion[d.region] {
+			if rd.Outcome != history.OK || rd.Invoke < d.from || rd.Invoke >= d.to {
+				continue
+			}
+			missing := 0
+			oldest := int64(math.MaxInt64)
+			for i := 0; i+2 < len(rd.Asked); i += 3 {
+				w, from, to := int(rd.Asked[i]), rd.Asked[i+1], rd.Asked[i+2]
+				if to == 0 || to > maxSeq[w] {
+					to = maxSeq[w]
+				}
+				for s := from; s <= to; s++ {
+					op, ok := idx.at(h.Ops, w, s)
+					if ok && op.Outcome == history.OK && op.Complete < rd.Invoke && !rd.Has(w, s) {
+						missing++
+						oldest = min(oldest, op.Complete)
+					}
+				}
+			}
+			if missing == 0 {
+				continue
+			}
+			r.StaleAfterPromotion++
+			behind := ms(rd.Invoke - oldest)
+			r.StaleMaxBehindMs = max(r.StaleMaxBehindMs, math.Round(behind*10)/10)
+			if len(r.StaleExamples) < examples {
+				r.StaleExamples = append(r.StaleExamples, StaleRead{Region: rd.Region, ServerID: rd.ServerID, InvokeMs: ms(rd.Invoke), Missing: missing, BehindMs: behind})
+			}
+		}
+	}
+}
+
+// ReadsSummary is a one-line account of the reads.
+func (r Reads) Summary() string {
+	if !r.Judged {
+		return "no reads recorded"
+	}
+	return fmt.Sprintf("%d reads (%d failed); %d vanished, %d stale after promotion, %d acknowledged writes never seen", r.Total, r.Failed, r.Vanished, r.StaleAfterPromotion, r.NeverSeen)
+}
