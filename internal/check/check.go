@@ -23,6 +23,9 @@ type Config struct {
 	StabilityWindow time.Duration
 	// Examples caps the lost/zombie/unexpected rows listed (default 20).
 	Examples int
+	// KeepVisibility keeps every acknowledged write's visibility latency
+	// per region in Result.VisibilitySamples, for plotting.
+	KeepVisibility bool
 }
 
 // Write identifies an operation; times are ms since the history started.
@@ -134,8 +137,11 @@ type Result struct {
 	// the fault showed.
 	Hypothesis *Hypothesis `json:"rpo_lag_hypothesis,omitempty"`
 	// Reads is what the readers in every region saw across the event.
-	Reads Reads    `json:"reads"`
-	Notes []string `json:"notes,omitempty"`
+	Reads Reads `json:"reads"`
+	// VisibilitySamples (with Config.KeepVisibility) are, per region, each
+	// acknowledged write's visibility latency at its acknowledgement time.
+	VisibilitySamples map[string][]history.LagSample `json:"-"`
+	Notes             []string                       `json:"notes,omitempty"`
 }
 
 // Hypothesis is the RPO-vs-lag check of one failover.
@@ -402,7 +408,11 @@ func Check(h *history.History, cfg Config) Result {
 	if primary != nil {
 		onPrimary = present[primary.Region]
 	}
-	r.Reads = checkReads(h, events, onPrimary, r.FinalPrimary, faultAt, rollbackAt, cfg.Examples)
+	r.Reads = checkReads(h, events, onPrimary, r.FinalPrimary, faultAt, rollbackAt, cfg.Examples, cfg.KeepVisibility)
+	if cfg.KeepVisibility {
+		r.VisibilitySamples = r.Reads.samples
+	}
+	r.Reads.samples = nil
 	if r.Reads.Judged && !r.Reads.StaleJudged {
 		r.Notes = append(r.Notes, "stale reads after promotion not judged: the history does not name the first primary region")
 	}

@@ -40,6 +40,8 @@ type Reads struct {
 	StaleJudged         bool        `json:"stale_judged"`
 	StaleMaxBehindMs    float64     `json:"stale_max_behind_ms,omitempty"`
 	StaleExamples       []StaleRead `json:"stale_examples,omitempty"`
+
+	samples map[string][]history.LagSample
 }
 
 // VanishedRead is a write a reader saw that was later gone.
@@ -119,7 +121,7 @@ func (f firstSeen) get(w int, seq int64) int64 {
 
 // checkReads judges the reads. onPrimary is the final primary's rows (nil
 // when there is no final read of it).
-func checkReads(h *history.History, events []history.Event, onPrimary seqSet, finalPrimary string, faultAt, rollbackAt int64, examples int) Reads {
+func checkReads(h *history.History, events []history.Event, onPrimary seqSet, finalPrimary string, faultAt, rollbackAt int64, examples int, keep bool) Reads {
 	var r Reads
 	if len(h.Reads) == 0 {
 		return r
@@ -214,6 +216,9 @@ func checkReads(h *history.History, events []history.Event, onPrimary seqSet, fi
 	// Visibility of acknowledged writes.
 	vis := map[string]map[string][]float64{}
 	r.NotSeenIn = map[string]int{}
+	if keep {
+		r.samples = map[string][]history.LagSample{}
+	}
 	var latestRead int64 = math.MinInt64
 	for _, at := range lastOK {
 		latestRead = max(latestRead, at)
@@ -236,7 +241,11 @@ func checkReads(h *history.History, events []history.Event, onPrimary seqSet, fi
 			if vis[region] == nil {
 				vis[region] = map[string][]float64{}
 			}
-			vis[region][phase] = append(vis[region][phase], ms(max(0, at-op.Complete)))
+			v := ms(max(0, at-op.Complete))
+			vis[region][phase] = append(vis[region][phase], v)
+			if keep {
+				r.samples[region] = append(r.samples[region], history.LagSample{Region: region, At: op.Complete, Ms: v})
+			}
 		}
 		if !anywhere && op.Complete < latestRead {
 			r.NeverSeen++

@@ -30,10 +30,20 @@ type Limits struct {
 	RTOMs         *Bound `yaml:"rto_ms,omitempty" json:"rto_ms,omitempty"`
 	LagP99Ms      *Bound `yaml:"lag_p99_ms,omitempty" json:"lag_p99_ms,omitempty"`
 	ZombieWrites  *Bound `yaml:"zombie_writes,omitempty" json:"zombie_writes,omitempty"`
+	// ReadVisibilityP99Ms bounds, in every region, the p99 time from an
+	// acknowledgement to the first read there that returned the write
+	// (writes acknowledged before the fault, or all of them in a steady run).
+	ReadVisibilityP99Ms *Bound `yaml:"read_visibility_p99_ms,omitempty" json:"read_visibility_p99_ms,omitempty"`
+	// VanishedReads bounds the writes a reader saw that later vanished.
+	VanishedReads *Bound `yaml:"vanished_reads,omitempty" json:"vanished_reads,omitempty"`
+	// StaleReadsAfterPromotion bounds the reads a demoted region served
+	// without writes already acknowledged.
+	StaleReadsAfterPromotion *Bound `yaml:"stale_reads_after_promotion,omitempty" json:"stale_reads_after_promotion,omitempty"`
 }
 
 // Measures are the policy keys, in display order.
-var Measures = []string{"rpo_lost_writes", "rpo_ms", "rto_ms", "lag_p99_ms", "zombie_writes"}
+var Measures = []string{"rpo_lost_writes", "rpo_ms", "rto_ms", "lag_p99_ms", "zombie_writes",
+	"read_visibility_p99_ms", "vanished_reads", "stale_reads_after_promotion"}
 
 // Bound returns the limit for a measure by its policy key.
 func (l Limits) Bound(measure string) *Bound {
@@ -48,6 +58,12 @@ func (l Limits) Bound(measure string) *Bound {
 		return l.LagP99Ms
 	case "zombie_writes":
 		return l.ZombieWrites
+	case "read_visibility_p99_ms":
+		return l.ReadVisibilityP99Ms
+	case "vanished_reads":
+		return l.VanishedReads
+	case "stale_reads_after_promotion":
+		return l.StaleReadsAfterPromotion
 	}
 	return nil
 }
@@ -92,7 +108,7 @@ func Parse(b []byte, source string) (Policy, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
 	if err := dec.Decode(&p); err != nil {
-		return Policy{}, fmt.Errorf("policy %s: %v (keys: version, default, scenarios.<name>.{rpo_lost_writes, rpo_ms, rto_ms, lag_p99_ms, zombie_writes}, each a number or bounds such as {p95: 5000, max: 10000})", source, err)
+		return Policy{}, fmt.Errorf("policy %s: %v (keys: version, default, scenarios.<name>.{rpo_lost_writes, rpo_ms, rto_ms, lag_p99_ms, zombie_writes, read_visibility_p99_ms, vanished_reads, stale_reads_after_promotion}, each a number or bounds such as {p95: 5000, max: 10000})", source, err)
 	}
 	if p.Version != 1 {
 		return Policy{}, fmt.Errorf("policy %s: version %d; this drdrill reads version 1", source, p.Version)
@@ -140,6 +156,15 @@ func (p Policy) For(scenario string) Limits {
 	}
 	if l.ZombieWrites == nil {
 		l.ZombieWrites = d.ZombieWrites
+	}
+	if l.ReadVisibilityP99Ms == nil {
+		l.ReadVisibilityP99Ms = d.ReadVisibilityP99Ms
+	}
+	if l.VanishedReads == nil {
+		l.VanishedReads = d.VanishedReads
+	}
+	if l.StaleReadsAfterPromotion == nil {
+		l.StaleReadsAfterPromotion = d.StaleReadsAfterPromotion
 	}
 	return l
 }
@@ -220,6 +245,24 @@ func (l Limits) Judge(scenario string, r check.Result) ([]Measurement, []Breach)
 			}
 		}
 		add("lag_p99_ms", worst, l.LagP99Ms, r.LagResolutionMs, "ms", judged, "no lag samples before the fault")
+	}
+	// A history from before drdrill read its regions has no reads: the read
+	// measures do not apply to it (re-judging an old run must not fail it).
+	if r.Reads.Judged {
+		worst, res, judged := 0.0, 0.0, false
+		for region, phases := range r.Reads.Visibility {
+			for _, phase := range []string{"steady", "before"} {
+				if p, ok := phases[phase]; ok && p.N > 0 {
+					judged = true
+					worst = max(worst, p.P99)
+					res = max(res, r.Reads.ResolutionMs[region])
+				}
+			}
+		}
+		add("read_visibility_p99_ms", worst, l.ReadVisibilityP99Ms, res, "ms", judged, "no write was read back before the fault")
+		add("vanished_reads", float64(r.Reads.Vanished), l.VanishedReads, 0, "writes", true, "")
+		add("stale_reads_after_promotion", float64(r.Reads.StaleAfterPromotion), l.StaleReadsAfterPromotion, 0, "reads",
+			r.Reads.StaleJudged, "the history does not say which region was the primary first")
 	}
 	sort.Slice(bs, func(i, j int) bool { return bs[i].Check < bs[j].Check })
 	return ms, bs

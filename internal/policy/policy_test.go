@@ -2,8 +2,10 @@ package policy
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -133,5 +135,29 @@ func TestDistributionBounds(t *testing.T) {
 func TestStatIsNearestRank(t *testing.T) {
 	if got := Stat("p95", []float64{3, 1, 2}); got != 3 {
 		t.Errorf("p95 of three values is the largest: %g", got)
+	}
+}
+
+// The read measures are judged when the history has reads, and do not
+// apply (neither pass nor breach) to an older history without them.
+func TestReadMeasuresJudgedOnlyWithReads(t *testing.T) {
+	p, err := Parse([]byte("version: 1\nscenarios:\n  x:\n    vanished_reads: 0\n    read_visibility_p99_ms: 100\n    stale_reads_after_promotion: 2\n"), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r check.Result
+	if ms, bs := p.For("x").Judge("x", r); len(bs) != 0 || len(ms) != 3 {
+		t.Fatalf("without reads: measurements %+v, breaches %+v", ms, bs)
+	}
+	r.Reads = check.Reads{Judged: true, StaleJudged: true, Vanished: 3, StaleAfterPromotion: 2,
+		Visibility:   map[string]map[string]check.Percentiles{"us-west-2": {"before": {N: 10, P99: 150}, "during": {N: 5, P99: 9000}}},
+		ResolutionMs: map[string]float64{"us-west-2": 50}}
+	_, bs := p.For("x").Judge("x", r)
+	var got []string
+	for _, b := range bs {
+		got = append(got, fmt.Sprintf("%s=%g±%g", b.Check, b.Measured, b.Resolution))
+	}
+	if want := []string{"read_visibility_p99_ms=150±50", "vanished_reads=3±0"}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("breaches %v, want %v (stale 2 is within its bound; 'during' visibility is not judged)", got, want)
 	}
 }

@@ -95,6 +95,16 @@ func TestDrillJUnitCarriesEveryMeasurement(t *testing.T) {
 				t.Errorf("%s: a failover, but no rpo_lag_hypothesis property", sc.Name)
 			}
 		}
+		if sc.Result.Reads.Judged {
+			for _, name := range []string{"reads", "vanished_reads", "stale_reads_after_promotion", "never_seen_writes"} {
+				if _, ok := m[name]; !ok {
+					t.Errorf("%s: the scenario read its regions, but junit.xml lacks %s", sc.Name, name)
+				}
+			}
+			if len(sc.Result.Reads.Visibility) > 0 && (!hasPrefix(m, "read_visibility_p99_ms_") || !hasPrefix(m, "read_resolution_ms_")) {
+				t.Errorf("%s: no per-region read visibility (read_visibility_p99_ms_*, read_resolution_ms_*) in junit.xml", sc.Name)
+			}
+		}
 		if len(sc.Result.AckedPerSecond) == 0 || !hasPrefix(m, "acked_per_s_") {
 			t.Errorf("%s: no achieved rate (acked_per_s_*) in junit.xml", sc.Name)
 		}

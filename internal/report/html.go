@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/drdrill/drdrill/internal/check"
 	"github.com/drdrill/drdrill/internal/svgplot"
 )
 
@@ -41,6 +42,66 @@ func (s Scenario) WritesChart() template.HTML {
 		{Name: "unknown (info)", Color: "#ff9f1c", Bars: true, Points: info}}
 	s.annotate(&c)
 	return template.HTML(c.SVG())
+}
+
+// VisibilityChart draws, per region, how long acknowledged writes took to
+// show up in that region's reads, beside which the lag plot can be read.
+func (s Scenario) VisibilityChart() template.HTML {
+	if len(s.Visibility) == 0 {
+		return ""
+	}
+	c := svgplot.Chart{Title: "Read visibility per region (acknowledgement → first read returning the write)", XLabel: "ms since scenario start (acknowledgement)", YLabel: "visibility ms", XMax: s.DurationMs}
+	regions := make([]string, 0, len(s.Visibility))
+	for r := range s.Visibility {
+		regions = append(regions, r)
+	}
+	sort.Strings(regions)
+	for i, r := range regions {
+		var pts []svgplot.XY
+		for _, p := range s.Visibility[r] {
+			pts = append(pts, svgplot.XY{X: p.T, Y: p.V})
+		}
+		c.Series = append(c.Series, svgplot.Series{Name: r, Color: regionColors[i%len(regionColors)], Points: pts})
+	}
+	s.annotate(&c)
+	return template.HTML(c.SVG())
+}
+
+// ReadRows compares, per region and phase, read visibility with the
+// heartbeat lag: visibility adds the read interval to the lag.
+func (s Scenario) ReadRows() []ReadRow {
+	if s.Result == nil {
+		return nil
+	}
+	var out []ReadRow
+	for region, phases := range s.Result.Reads.Visibility {
+		for phase, v := range phases {
+			row := ReadRow{Region: region, Phase: phase, Visibility: v, ResolutionMs: s.Result.Reads.ResolutionMs[region]}
+			if l, ok := s.Result.Lag[region][phase]; ok {
+				row.Lag = &l
+			}
+			out = append(out, row)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Region != out[j].Region {
+			return out[i].Region < out[j].Region
+		}
+		return phaseOrder(out[i].Phase) < phaseOrder(out[j].Phase)
+	})
+	return out
+}
+
+// ReadRow is one region and phase of ReadRows.
+type ReadRow struct {
+	Region, Phase string
+	Visibility    check.Percentiles
+	ResolutionMs  float64
+	Lag           *check.Percentiles
+}
+
+func phaseOrder(p string) int {
+	return strings.Index("steady before during after", p)
 }
 
 func (s Scenario) LagChart() template.HTML {
@@ -87,6 +148,9 @@ func (r *Report) PlotCount() int {
 			continue
 		}
 		n += 2 // writes, lag
+		if len(s.Visibility) > 0 {
+			n++
+		}
 		for _, m := range s.Measurements {
 			if targetBar(m.Check) {
 				n++
@@ -190,6 +254,11 @@ var runTemplate = template.Must(template.New("run").Funcs(funcs).Parse(`<!DOCTYP
 {{.TargetsChart}}
 {{.WritesChart}}
 {{.LagChart}}
+{{.VisibilityChart}}
+{{with .Result}}{{if .Reads.Judged}}<p>Reads: {{.Reads.Total}} ({{.Reads.Failed}} failed). Vanished: {{.Reads.Vanished}}. Stale after promotion: {{if .Reads.StaleJudged}}{{.Reads.StaleAfterPromotion}}{{if .Reads.StaleAfterPromotion}} (up to {{f1 .Reads.StaleMaxBehindMs}} ms behind){{end}}{{else}}not judged{{end}}. Acknowledged writes never seen by any reader: {{.Reads.NeverSeen}}.</p>{{end}}{{end}}
+{{with .ReadRows}}<table><tr><th>region</th><th>phase</th><th>writes read</th><th>visibility p50 / p99 / max ms</th><th>read every ms</th><th>heartbeat lag p50 / p99 ms</th></tr>{{range .}}<tr><td>{{.Region}}</td><td>{{.Phase}}</td><td>{{.Visibility.N}}</td><td>{{f1 .Visibility.P50}} / {{f1 .Visibility.P99}} / {{f1 .Visibility.Max}}</td><td>{{f1 .ResolutionMs}}</td><td>{{with .Lag}}{{f1 .P50}} / {{f1 .P99}}{{else}}–{{end}}</td></tr>{{end}}</table>{{end}}
+{{with .Result}}{{if .Reads.VanishedExamples}}<p><b>First vanished reads</b> (a reader saw the write; later it was gone):</p><table><tr><th>seen in</th><th>writer</th><th>seq</th><th>acknowledged</th><th>seen ms</th><th>gone from</th></tr>{{range .Reads.VanishedExamples}}<tr><td>{{.Region}}</td><td>{{.Writer}}</td><td>{{.Seq}}</td><td>{{.Acked}}</td><td>{{f1 .SeenMs}}</td><td>{{.GoneFrom}}</td></tr>{{end}}</table>{{end}}
+{{if .Reads.StaleExamples}}<p><b>First stale reads after promotion</b> (served by the demoted region without acknowledged writes):</p><table><tr><th>region</th><th>server</th><th>read at ms</th><th>acknowledged writes missing</th><th>behind ms</th></tr>{{range .Reads.StaleExamples}}<tr><td>{{.Region}}</td><td>{{.ServerID}}</td><td>{{f1 .InvokeMs}}</td><td>{{.Missing}}</td><td>{{f1 .BehindMs}}</td></tr>{{end}}</table>{{end}}{{end}}
 {{with .Result}}{{if .RPO.Lost}}<p><b>First lost writes</b> (acknowledged, absent on the new primary):</p><table><tr><th>writer</th><th>seq</th><th>invoked ms</th><th>acknowledged ms</th></tr>{{range .RPO.Lost}}<tr><td>{{.Writer}}</td><td>{{.Seq}}</td><td>{{f1 .InvokeMs}}</td><td>{{f1 .AckMs}}</td></tr>{{end}}</table>{{end}}
 {{if .Zombies}}<p><b>First zombie writes</b> (accepted by a server that was not the primary):</p><table><tr><th>region</th><th>writer</th><th>seq</th><th>origin server</th><th>committed ms</th></tr>{{range .Zombies}}<tr><td>{{.Region}}</td><td>{{.Writer}}</td><td>{{.Seq}}</td><td>{{.Origin}}</td><td>{{f1 .CommittedMs}}</td></tr>{{end}}</table>{{end}}{{end}}
 {{if .Markers}}<details><summary>Controller events ({{len .Markers}})</summary><table><tr><th>ms</th><th>event</th><th>region</th><th>detail</th></tr>{{range .Markers}}<tr><td>{{f1 .AtMs}}</td><td>{{.Kind}}</td><td>{{.Region}}</td><td>{{.Detail}}</td></tr>{{end}}</table></details>{{end}}

@@ -86,7 +86,10 @@ type Scenario struct {
 	BucketMs     float64              `json:"write_bucket_ms,omitempty"`
 	Writes       []Bucket             `json:"writes,omitempty"`
 	Lag          map[string][]Point   `json:"lag_series,omitempty"`
-	Notes        []string             `json:"notes,omitempty"`
+	// Visibility is, per region, the worst visibility latency of the
+	// writes acknowledged in each slice (ack → first read returning it).
+	Visibility map[string][]Point `json:"visibility_series,omitempty"`
+	Notes      []string           `json:"notes,omitempty"`
 	// Flaky: the scenario's spec failed and then passed on a retry
 	// (--flake-attempts). It is never reported as a plain pass.
 	Flaky bool `json:"flaky,omitempty"`
@@ -352,7 +355,7 @@ func buildScenario(runDir, path string, pol policy.Policy) Scenario {
 		s.Notes = append(s.Notes, err.Error())
 		return s
 	}
-	res := check.Check(h, check.Config{})
+	res := check.Check(h, check.Config{KeepVisibility: true})
 	s.Result = &res
 	s.Notes = append(s.Notes, res.Notes...)
 	s.Measurements, s.Breaches = pol.For(s.Name).Judge(s.Name, res)
@@ -361,6 +364,12 @@ func buildScenario(runDir, path string, pol policy.Policy) Scenario {
 		s.Verdict = "fail"
 	}
 	plot(h, &s)
+	for region, samples := range res.VisibilitySamples {
+		if s.Visibility == nil {
+			s.Visibility = map[string][]Point{}
+		}
+		s.Visibility[region] = downsampleMax(samples, int64(s.DurationMs*1e6))
+	}
 	return s
 }
 

@@ -90,6 +90,12 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 			fmt.Fprintf(&b, "- %s\n", h)
 		}
 	}
+	if rs := r.readLines(); len(rs) > 0 {
+		b.WriteString("\n**Reads across the event** (visibility: acknowledgement → first read in the region that returned the write; p99 before the fault, or over a steady run)\n\n")
+		for _, l := range rs {
+			fmt.Fprintf(&b, "- %s\n", l)
+		}
+	}
 	var breaches []string
 	for _, s := range r.Scenarios {
 		for _, br := range s.Breaches {
@@ -168,6 +174,35 @@ func (r *Report) hypotheses() []string {
 		if s.Result != nil && s.Result.Hypothesis != nil {
 			out = append(out, fmt.Sprintf("%s: %s", s.label(), s.Result.Hypothesis.Verdict))
 		}
+	}
+	return out
+}
+
+// readLines are one line per scenario with reads: vanished, stale, and
+// visibility next to the heartbeat lag, per region.
+func (r *Report) readLines() []string {
+	var out []string
+	for _, s := range r.Scenarios {
+		if s.Result == nil || !s.Result.Reads.Judged {
+			continue
+		}
+		rd := s.Result.Reads
+		var parts []string
+		for _, row := range s.ReadRows() {
+			if row.Phase != "steady" && row.Phase != "before" {
+				continue
+			}
+			lag := "–"
+			if row.Lag != nil {
+				lag = fmt.Sprintf("%.1f", row.Lag.P99)
+			}
+			parts = append(parts, fmt.Sprintf("%s visibility p99 %.1f ms ±%.0f (lag p99 %s)", row.Region, row.Visibility.P99, row.ResolutionMs, lag))
+		}
+		stale := "not judged"
+		if rd.StaleJudged {
+			stale = fmt.Sprint(rd.StaleAfterPromotion)
+		}
+		out = append(out, fmt.Sprintf("%s: %d vanished, %s stale after promotion, %d never seen; %s", s.label(), rd.Vanished, stale, rd.NeverSeen, strings.Join(parts, "; ")))
 	}
 	return out
 }

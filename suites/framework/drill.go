@@ -338,6 +338,21 @@ func (d *Drill) Judge(name string, res check.Result) {
 			Record(fmt.Sprintf("lag_p99_ms_%s_%s", phase, region), p.P99)
 		}
 	}
+	if rd := res.Reads; rd.Judged {
+		GinkgoWriter.Printf("reads: %s\n", rd.Summary())
+		Record("reads", rd.Total)
+		Record("reads_failed", rd.Failed)
+		Record("never_seen_writes", rd.NeverSeen)
+		if rd.StaleAfterPromotion > 0 {
+			Record("stale_read_max_behind_ms", rd.StaleMaxBehindMs)
+		}
+		for region, phases := range rd.Visibility {
+			for phase, p := range phases {
+				Record(fmt.Sprintf("read_visibility_p99_ms_%s_%s", phase, region), p.P99)
+			}
+			Record("read_resolution_ms_"+region, rd.ResolutionMs[region])
+		}
+	}
 	var msgs []string
 	for _, b := range breaches {
 		msgs = append(msgs, b.Message)
