@@ -22,7 +22,9 @@ type Reads struct {
 	// Visibility is, per region and per phase of the acknowledgement, the
 	// time from a write's acknowledgement to the completion of the first
 	// read in that region that returned it (0 when a read returned it
-	// before the client had its acknowledgement).
+	// before the client had its acknowledgement): an upper bound, within
+	// one read interval of the truth. A write acknowledged before the fault
+	// but first seen after it counts in "during": the fault delayed it.
 	Visibility map[string]map[string]Percentiles `json:"visibility,omitempty"`
 	// NotSeenIn counts, per region, acknowledged writes that the region's
 	// reads never returned although it was read successfully after them.
@@ -238,6 +240,11 @@ func checkReads(h *history.History, events []history.Event, onPrimary seqSet, fi
 			}
 			anywhere = true
 			phase := phaseAt(op.Complete, faultAt, rollbackAt)
+			if phase == "before" && at >= faultAt {
+				// Acknowledged before the fault but not yet visible when it
+				// struck: the fault delayed it, so it counts with the fault.
+				phase = "during"
+			}
 			if vis[region] == nil {
 				vis[region] = map[string][]float64{}
 			}

@@ -62,17 +62,17 @@ func TestReadsVisibilityVanishedAndStale(t *testing.T) {
 	if ex := rd.StaleExamples[0]; ex.Missing != 3 || ex.BehindMs != 14 {
 		t.Fatalf("stale read %+v: want 3 missing, the oldest acknowledged 14 ms before it", ex)
 	}
-	// Acknowledged before the fault (90 ms): seqs 1..16. us-west-2 first
-	// returns 1, 2 at 31 ms and 3..16 at 122 ms: the worst is seq 3, acked
-	// at 16 ms, 106 ms before. Seq 17 (acked at 86 ms) it never returns.
-	before := rd.Visibility["us-west-2"]["before"]
-	if before.N != 16 || before.Max != 106 {
-		t.Fatalf("us-west-2 visibility before the fault %+v: want 16 writes, max 106 ms", before)
+	// Acknowledged before the fault (90 ms): seqs 1..17. us-west-2 first
+	// returns 1, 2 at 31 ms (seq 1 acked at 6 ms: 25 ms), and 3..16 only
+	// at 122 ms, after the fault: those count with the fault (the worst,
+	// seq 3 acked at 16 ms, 106 ms). Seq 17 it never returns.
+	before, during := rd.Visibility["us-west-2"]["before"], rd.Visibility["us-west-2"]["during"]
+	if before.N != 2 || before.Max != 25 || during.Max != 106 {
+		t.Fatalf("us-west-2 visibility before the fault %+v, during %+v: want 2 writes, max 25 ms before; max 106 ms during", before, during)
 	}
-	// us-east-1 returned 1..6 at 31 ms and 7..17 at 102 ms (seq 7 acked
-	// at 36 ms: 66 ms); seq 17 (acked at 86 ms) it saw, us-west-2 never did.
-	if e := rd.Visibility["us-east-1"]["before"]; e.N != 17 || e.Max != 66 {
-		t.Fatalf("us-east-1 visibility before the fault %+v", e)
+	// us-east-1 returned 1..6 at 31 ms, 7..17 at 102 ms (after the fault).
+	if e := rd.Visibility["us-east-1"]["before"]; e.N != 6 || e.Max != 25 {
+		t.Fatalf("us-east-1 visibility before the fault %+v: want 6 writes, max 25 ms", e)
 	}
 	// 24..30 were never read by us-west-2 after their acknowledgement (its
 	// last read began at 121 ms), so they do not count as unseen there.

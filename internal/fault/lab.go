@@ -147,17 +147,28 @@ func (RegionFreeze) Rollback(ctx context.Context, t target.Target, p Params) err
 }
 
 // Partition blackholes both cross-region replication links; both servers
-// stay up and the control plane (unix sockets) is not cut.
+// stay up. control_path=cut (the default) cuts the cross-region control
+// path with it: the controller, in the secondary region like the failover
+// trigger, cannot fence the old primary until the partition heals.
+// control_path=survives keeps it, as a regional control plane that
+// reaches both regions (AWS's) may.
 type Partition struct{ labFault }
 
 func (Partition) Name() string { return "partition" }
 func (Partition) Description() string {
-	return "blackhole the cross-region replication links in both directions; both regions stay up"
+	return "blackhole the cross-region replication links in both directions; both regions stay up (control_path=cut|survives: whether fencing still reaches the other region; default cut)"
 }
 func (Partition) Resolve(ctx context.Context, t target.Target, p Params) (Params, error) {
 	q := Params{}
 	for k, v := range p {
 		q[k] = v
+	}
+	switch q["control_path"] {
+	case "":
+		q["control_path"] = "cut"
+	case "cut", "survives":
+	default:
+		return nil, fmt.Errorf("partition: control_path=%q: use cut (no fencing across the partition) or survives", q["control_path"])
 	}
 	return q, nil
 }
@@ -170,6 +181,11 @@ func partitionLinks(t target.Target) []string {
 }
 func (Partition) Inject(ctx context.Context, t target.Target, p Params) error {
 	c, _ := labOf(t)
+	if p["control_path"] != "survives" {
+		if err := c.SetControlPath(ctx, true); err != nil {
+			return err
+		}
+	}
 	return blackhole(ctx, c, true, partitionLinks(t)...)
 }
 func (Partition) Rollback(ctx context.Context, t target.Target, p Params) error {
@@ -177,7 +193,7 @@ func (Partition) Rollback(ctx context.Context, t target.Target, p Params) error 
 	if err != nil {
 		return err
 	}
-	return blackhole(ctx, c, false, partitionLinks(t)...)
+	return errors.Join(blackhole(ctx, c, false, partitionLinks(t)...), c.SetControlPath(ctx, false))
 }
 
 // WANDegradation adds latency and/or caps bandwidth on the link that feeds

@@ -101,6 +101,17 @@ func (l *Lab) handler(shutdown func()) http.Handler {
 		l.PauseController(req.Paused)
 		ok(w, nil, nil)
 	})
+	mux.HandleFunc("POST /v1/control-path", func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			Cut *bool `json:"cut"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil || req.Cut == nil {
+			writeJSON(w, http.StatusBadRequest, apiError{`control-path: want a JSON body {"cut": true|false}`})
+			return
+		}
+		l.SetControlPath(*req.Cut)
+		ok(w, nil, nil)
+	})
 	mux.HandleFunc("POST /v1/recover", func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := opCtx(r)
 		defer cancel()

@@ -100,6 +100,11 @@ func (c *Client) SetLink(ctx context.Context, name string, f LinkFaults) error {
 	return c.do(ctx, "POST", "/v1/links/"+url.PathEscape(name), f, nil)
 }
 
+// SetControlPath cuts (true) or restores the cross-region control path.
+func (c *Client) SetControlPath(ctx context.Context, cut bool) error {
+	return c.do(ctx, "POST", "/v1/control-path", map[string]bool{"cut": cut}, nil)
+}
+
 // PauseController stops or resumes the failover controller's probing.
 func (c *Client) PauseController(ctx context.Context, paused bool) error {
 	return c.do(ctx, "POST", "/v1/controller", map[string]bool{"paused": paused}, nil)

@@ -74,6 +74,11 @@ type Lab struct {
 	primary *Region
 	ctrl    *controller
 	hb      *labHeartbeat
+	// controlCut: the cross-region control path is cut (a partition that
+	// takes the control plane with it), so the controller, which plays the
+	// failover trigger in the deployment's secondary region, cannot fence
+	// a server in the other region.
+	controlCut bool
 
 	// The last region snapshot, served by Status while a long operation
 	// (a re-seed catching up, a switchover waiting) holds mu.

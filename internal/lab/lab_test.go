@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -305,5 +306,47 @@ func TestWaitGTIDOutlastsTheReadTimeout(t *testing.T) {
 	}
 	if took := time.Since(start); took < 10*time.Second {
 		t.Fatalf("caught up after %v although the SQL thread was stopped for 11 s", took)
+	}
+}
+
+// The controller plays the failover trigger in the secondary region: with
+// the cross-region control path cut, its fence cannot reach the old
+// primary, whose established sessions keep committing; once the path is
+// restored, the controller fences it on its next check.
+func TestFenceDoesNotCrossACutControlPath(t *testing.T) {
+	l := startLab(t, ControllerConfig{Interval: 100 * time.Millisecond, Timeout: 300 * time.Millisecond, Threshold: 3, AutoFailover: false})
+	ctx := context.Background()
+	old := appDB(t, l, endpoint(l, PrimaryRegion))
+	if err := insert(ctx, old, 8, 1); err != nil {
+		t.Fatal(err)
+	}
+	l.SetControlPath(true)
+	if err := l.Promote(ctx, SecondaryRegion, PromoteOptions{Mode: Failover}); err != nil {
+		t.Fatal(err)
+	}
+	var fenceFailed bool
+	for _, e := range l.cfg.Events.Since(0) {
+		fenceFailed = fenceFailed || (e.Kind == "fence-failed" && e.Region == PrimaryRegion && strings.Contains(e.Detail, "control path"))
+	}
+	if !fenceFailed {
+		t.Fatalf("no fence-failed event naming the control path: %+v", l.cfg.Events.Since(0))
+	}
+	if err := insert(ctx, old, 8, 2); err != nil {
+		t.Fatalf("the unfenced old primary refused a write: %v", err)
+	}
+	l.SetControlPath(false)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		ro, err := readOnly(ctx, l.regions[0])
+		if err == nil && ro {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the old primary was not fenced within 5 s of the control path's return (read_only %v, %v)", ro, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if did, err := l.Recover(ctx); err != nil {
+		t.Fatalf("recover: %v (%v)", err, did)
 	}
 }

@@ -264,6 +264,9 @@ func (l *Lab) fenceLocked(ctx context.Context, r *Region) error {
 	if r.server == nil || !r.server.Alive() {
 		return errors.New("server not running")
 	}
+	if home := l.controlRegion(); l.controlCut && r != home {
+		return fmt.Errorf("the control path from %s to %s is cut: %s keeps taking writes until the partition heals", home.Name, r.Name, r.Name)
+	}
 	if err := setReadOnly(ctx, r.server.Admin(), true); err != nil {
 		return err
 	}
@@ -396,6 +399,35 @@ func (l *Lab) defaultLatency(k *link.Link) time.Duration {
 	return 0
 }
 
+// controlRegion is where the controller runs: the deployment's secondary
+// region, as the failover-trigger Lambda does.
+func (l *Lab) controlRegion() *Region { return l.regions[len(l.regions)-1] }
+
+// SetControlPath cuts (or restores) the cross-region control path: while
+// it is cut the controller cannot fence the other region. The controller's
+// health probes stay local (the lab's monitor stands for health checks
+// from outside the partition), so only fencing is affected.
+func (l *Lab) SetControlPath(cut bool) {
+	l.mu.Lock()
+	changed := l.controlCut != cut
+	l.controlCut = cut
+	l.mu.Unlock()
+	if changed {
+		detail := "restored"
+		if cut {
+			detail = "cut: no fencing across regions"
+		}
+		l.event("control-path", "", detail)
+	}
+}
+
+// ControlPathCut reports whether the cross-region control path is cut.
+func (l *Lab) ControlPathCut() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.controlCut
+}
+
 // Recover returns the lab to a healthy two-region topology from any state
 // the faults can leave: links healed and reset, frozen secondaries re-seeded,
 // crashed servers restarted, fenced regions rejoined, the controller resumed.
@@ -414,6 +446,10 @@ func (l *Lab) Recover(ctx context.Context) ([]string, error) {
 	if l.ctrl.paused.Load() {
 		l.ctrl.paused.Store(false)
 		did = append(did, "resumed the failover controller")
+	}
+	if l.ControlPathCut() {
+		l.SetControlPath(false)
+		did = append(did, "restored the control path")
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()

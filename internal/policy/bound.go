@@ -16,10 +16,18 @@ import (
 // (`rto_ms: 5000`, today's form) or bounds on the distribution of a
 // measure over runs (`rto_ms: {p95: 5000, max: 10000}`). A plain bound is
 // the same as {max: N}: every run must meet it.
+//
+// `report` is a third form: measure and report, with no target, overriding
+// a default's target for a scenario that exists to show the effect.
 type Bound struct {
 	// Stats maps a statistic (p50, p90, p95, p99, max) to its upper bound.
 	Stats map[string]float64
+	// Report: no target (the `report` form); Stats is empty.
+	Report bool
 }
+
+// ReportOnly is the `report` form's word, in YAML and JSON.
+const ReportOnly = "report"
 
 // Statistics a distribution bound may use, in display order.
 var Statistics = []string{"p50", "p90", "p95", "p99", "max"}
@@ -51,6 +59,9 @@ func (b *Bound) Keys() []string {
 func (b *Bound) String() string {
 	if b == nil {
 		return "none"
+	}
+	if b.Report {
+		return ReportOnly
 	}
 	if v, ok := b.Stats["max"]; ok && len(b.Stats) == 1 {
 		return fmt.Sprintf("%g", v)
@@ -86,9 +97,13 @@ func (b *Bound) set(stats map[string]float64) error {
 func (b *Bound) UnmarshalYAML(n *yaml.Node) error {
 	switch n.Kind {
 	case yaml.ScalarNode:
+		if n.Value == ReportOnly {
+			*b = Bound{Report: true}
+			return nil
+		}
 		var v float64
 		if err := n.Decode(&v); err != nil {
-			return fmt.Errorf("line %d: %q is not a number (a bound is a number or e.g. {p95: 5000, max: 10000})", n.Line, n.Value)
+			return fmt.Errorf("line %d: %q is not a number (a bound is a number, e.g. {p95: 5000, max: 10000}, or report)", n.Line, n.Value)
 		}
 		if v < 0 {
 			return fmt.Errorf("line %d: must not be negative", n.Line)
@@ -118,6 +133,9 @@ func (b *Bound) UnmarshalYAML(n *yaml.Node) error {
 
 // MarshalJSON writes a plain bound as a number, a distribution as an object.
 func (b *Bound) MarshalJSON() ([]byte, error) {
+	if b.Report {
+		return json.Marshal(ReportOnly)
+	}
 	if v, ok := b.Stats["max"]; ok && len(b.Stats) == 1 {
 		return json.Marshal(v)
 	}
@@ -126,6 +144,10 @@ func (b *Bound) MarshalJSON() ([]byte, error) {
 
 // UnmarshalJSON reads either form (policy.json in a run directory).
 func (b *Bound) UnmarshalJSON(data []byte) error {
+	if string(data) == `"`+ReportOnly+`"` {
+		*b = Bound{Report: true}
+		return nil
+	}
 	var v float64
 	if err := json.Unmarshal(data, &v); err == nil {
 		return b.set(map[string]float64{"max": v})

@@ -131,6 +131,9 @@ func (l Limits) validate() error {
 		if b == nil {
 			continue
 		}
+		if b.Report {
+			continue
+		}
 		if err := (&Bound{}).set(b.Stats); err != nil {
 			return fmt.Errorf("%s: %w", m, err)
 		}
@@ -211,7 +214,7 @@ func (l Limits) Judge(scenario string, r check.Result) ([]Measurement, []Breach)
 			target = &v
 		}
 		m := Measurement{Check: name, Measured: measured, Target: target, Resolution: resolution, Unit: unit, Met: true, Unmeasured: !judged}
-		if bound != nil && (len(bound.Stats) > 1 || target == nil) {
+		if bound != nil && !bound.Report && (len(bound.Stats) > 1 || target == nil) {
 			m.Over = bound.String()
 		}
 		if target != nil {

@@ -161,3 +161,33 @@ func TestReadMeasuresJudgedOnlyWithReads(t *testing.T) {
 		t.Fatalf("breaches %v, want %v (stale 2 is within its bound; 'during' visibility is not judged)", got, want)
 	}
 }
+
+// `report` overrides a default target with none: the figure is measured
+// and shown, never a breach, and it survives policy.json's round trip.
+func TestReportFormOverridesTheDefault(t *testing.T) {
+	p, err := Parse([]byte("version: 1\ndefault:\n  zombie_writes: 0\nscenarios:\n  shows-zombies:\n    zombie_writes: report\n"), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := check.Result{ZombiesJudged: true, ZombieCount: 7}
+	if _, bs := p.For("other").Judge("other", r); len(bs) != 1 {
+		t.Fatalf("the default's target must still apply elsewhere: %+v", bs)
+	}
+	ms, bs := p.For("shows-zombies").Judge("shows-zombies", r)
+	if len(bs) != 0 {
+		t.Fatalf("report form breached: %+v", bs)
+	}
+	for _, m := range ms {
+		if m.Check == "zombie_writes" && (m.Measured != 7 || m.Target != nil || m.Over != "") {
+			t.Fatalf("measurement %+v: want 7, no target", m)
+		}
+	}
+	b, err := json.Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back Policy
+	if err := json.Unmarshal(b, &back); err != nil || !back.Scenarios["shows-zombies"].ZombieWrites.Report {
+		t.Fatalf("round trip: %v %s", err, b)
+	}
+}

@@ -42,11 +42,11 @@ type Source interface {
 
 // Config tunes the readers.
 type Config struct {
-	// Interval between reads in one region (default 50 ms), jittered by
+	// Interval between reads in one region (default 20 ms), jittered by
 	// ±25 %: the resolution of visibility latency.
 	Interval time.Duration
 	// Tail is how far below the highest seen seq each read looks again
-	// (default 200 ms of writes): how soon a vanished element is caught.
+	// (default 100 ms of writes): how soon a vanished element is caught.
 	Tail time.Duration
 	// Timeout bounds one read (default 1 s).
 	Timeout time.Duration
@@ -58,14 +58,14 @@ type Config struct {
 }
 
 // DefaultInterval is the readers' default interval.
-const DefaultInterval = 50 * time.Millisecond
+const DefaultInterval = 20 * time.Millisecond
 
 func (c *Config) defaults() {
 	if c.Interval <= 0 {
 		c.Interval = DefaultInterval
 	}
 	if c.Tail <= 0 {
-		c.Tail = 200 * time.Millisecond
+		c.Tail = 100 * time.Millisecond
 	}
 	if c.Timeout <= 0 {
 		c.Timeout = time.Second

@@ -29,6 +29,7 @@ var _ = Describe("DR drill", Ordered, ContinueOnFailure, func() {
 	regionOutage()
 	regionFreeze()
 	partition()
+	partitionNoControlPath()
 	replicationLag()
 	monitorFailure()
 	regionIsolation()
