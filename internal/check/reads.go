@@ -70,55 +70,101 @@ type StaleRead struct {
 	BehindMs float64 `json:"behind_ms"`
 }
 
+// bySeq holds an int32 per (writer, seq), dense: writers are a few
+// consecutive ids, seqs run from 1. Lookups are on the checker's hot path,
+// so no map.
+type bySeq struct {
+	base int       // the lowest writer id
+	w    [][]int32 // per writer - base, per seq - 1
+}
+
+// maxSeqs is, for the writers base…, the highest seq of each.
+func maxSeqs(ops []history.Op) (base int, top []int64) {
+	if len(ops) == 0 {
+		return 0, nil
+	}
+	lo, hi := ops[0].Writer, ops[0].Writer
+	for _, op := range ops {
+		lo, hi = min(lo, op.Writer), max(hi, op.Writer)
+	}
+	if hi-lo > 1<<16 {
+		hi = lo + 1<<16 // not a drdrill workload; the rest are ignored
+	}
+	top = make([]int64, hi-lo+1)
+	for _, op := range ops {
+		if i := op.Writer - lo; i < len(top) && op.Seq > top[i] && op.Seq <= 1<<31 {
+			top[i] = op.Seq
+		}
+	}
+	return lo, top
+}
+
+func newBySeq(base int, top []int64) bySeq {
+	b := bySeq{base: base, w: make([][]int32, len(top))}
+	for i, n := range top {
+		b.w[i] = make([]int32, n)
+	}
+	return b
+}
+
+func (b bySeq) slot(w int, seq int64) *int32 {
+	i := w - b.base
+	if i < 0 || i >= len(b.w) || seq < 1 || seq > int64(len(b.w[i])) {
+		return nil
+	}
+	return &b.w[i][seq-1]
+}
+
 // opIndex finds an operation by (writer, seq).
-type opIndex map[int][]int32
+type opIndex struct {
+	bySeq
+	ops []history.Op
+}
 
-func indexOps(ops []history.Op) opIndex {
-	idx := opIndex{}
+func indexOps(ops []history.Op, base int, top []int64) opIndex {
+	x := opIndex{bySeq: newBySeq(base, top), ops: ops}
 	for i, op := range ops {
-		if op.Seq < 1 || op.Seq > 1<<31 {
-			continue
+		if p := x.slot(op.Writer, op.Seq); p != nil {
+			*p = int32(i + 1)
 		}
-		s := idx[op.Writer]
-		for int64(len(s)) < op.Seq {
-			s = append(s, 0)
-		}
-		s[op.Seq-1] = int32(i + 1)
-		idx[op.Writer] = s
 	}
-	return idx
+	return x
 }
 
-func (x opIndex) at(ops []history.Op, w int, seq int64) (history.Op, bool) {
-	s := x[w]
-	if seq < 1 || seq > int64(len(s)) || s[seq-1] == 0 {
-		return history.Op{}, false
+func (x opIndex) at(w int, seq int64) (history.Op, bool) {
+	if p := x.slot(w, seq); p != nil && *p != 0 {
+		return x.ops[*p-1], true
 	}
-	return ops[s[seq-1]-1], true
+	return history.Op{}, false
 }
 
-// firstSeen is, per writer, when each seq was first returned (0: never).
-type firstSeen map[int][]int64
-
-func (f firstSeen) mark(w int, seq, at int64) (first bool) {
-	s := f[w]
-	for int64(len(s)) < seq {
-		s = append(s, 0)
+// maxSeq is the highest seq of writer w.
+func (x opIndex) maxSeq(w int) int64 {
+	if i := w - x.base; i >= 0 && i < len(x.w) {
+		return int64(len(x.w[i]))
 	}
-	f[w] = s
-	if s[seq-1] != 0 {
-		return false
-	}
-	s[seq-1] = max(at, 1)
-	return true
+	return 0
 }
 
+// firstSeen is, for one region, which of its reads first returned each
+// (writer, seq): an index into its reads, plus one (0: never).
+type firstSeen struct {
+	bySeq
+	reads []*history.ReadOp
+}
+
+func (f firstSeen) mark(w int, seq int64, read int) {
+	if p := f.slot(w, seq); p != nil && *p == 0 {
+		*p = int32(read + 1)
+	}
+}
+
+// get is when (writer, seq) was first returned: its read's completion (0: never).
 func (f firstSeen) get(w int, seq int64) int64 {
-	s := f[w]
-	if seq < 1 || seq > int64(len(s)) {
-		return 0
+	if p := f.slot(w, seq); p != nil && *p != 0 {
+		return max(f.reads[*p-1].Complete, 1)
 	}
-	return s[seq-1]
+	return 0
 }
 
 // checkReads judges the reads. onPrimary is the final primary's rows (nil
@@ -129,7 +175,8 @@ func checkReads(h *history.History, events []history.Event, onPrimary seqSet, fi
 		return r
 	}
 	r.Judged = true
-	idx := indexOps(h.Ops)
+	base, top := maxSeqs(h.Ops)
+	idx := indexOps(h.Ops, base, top)
 	byRegion := map[string][]*history.ReadOp{}
 	var regions []string
 	for i := range h.Reads {
@@ -145,6 +192,9 @@ func checkReads(h *history.History, events []history.Event, onPrimary seqSet, fi
 	}
 	slices.Sort(regions)
 	r.ResolutionMs = map[string]float64{}
+	if keep {
+		r.samples = map[string][]history.LagSample{}
+	}
 	seen := map[string]firstSeen{}
 	lastOK := map[string]int64{}
 	vanished := seqSet{}
@@ -167,10 +217,10 @@ func checkReads(h *history.History, events []history.Event, onPrimary seqSet, fi
 			}
 			r.ResolutionMs[region] = math.Round(PercentilesOf(gaps).P50*100) / 100
 		}
-		fs := firstSeen{}
+		fs := firstSeen{bySeq: newBySeq(base, top), reads: list}
 		seen[region] = fs
 		everMax := map[int]int64{}
-		for _, rd := range list {
+		for k, rd := range list {
 			if rd.Outcome != history.OK {
 				continue
 			}
@@ -183,7 +233,7 @@ func checkReads(h *history.History, events []history.Event, onPrimary seqSet, fi
 				}
 				for s := from; s <= to; s++ {
 					if at := fs.get(w, s); at != 0 && !rd.Has(w, s) {
-						op, ok := idx.at(h.Ops, w, s)
+						op, ok := idx.at(w, s)
 						addVanished(VanishedRead{Region: region, Writer: w, Seq: s, Acked: ok && op.Outcome == history.OK,
 							SeenMs: ms(at), GoneFrom: region, GoneMs: ms(rd.Complete)})
 					}
@@ -192,7 +242,7 @@ func checkReads(h *history.History, events []history.Event, onPrimary seqSet, fi
 			for i := 0; i+2 < len(rd.Saw); i += 3 {
 				w := int(rd.Saw[i])
 				for s := rd.Saw[i+1]; s <= rd.Saw[i+2]; s++ {
-					fs.mark(w, s, rd.Complete)
+					fs.mark(w, s, k)
 				}
 				everMax[w] = max(everMax[w], rd.Saw[i+2])
 			}
@@ -201,11 +251,13 @@ func checkReads(h *history.History, events []history.Event, onPrimary seqSet, fi
 	// Seen anywhere, gone from the final primary.
 	if onPrimary != nil {
 		for _, region := range regions {
-			for w, s := range seen[region] {
-				for i, at := range s {
+			fs := seen[region]
+			for wi, s := range fs.w {
+				w := base + wi
+				for i := range s {
 					seq := int64(i + 1)
-					if at != 0 && !onPrimary.has(w, seq) {
-						op, ok := idx.at(h.Ops, w, seq)
+					if at := fs.get(w, seq); at != 0 && !onPrimary.has(w, seq) {
+						op, ok := idx.at(w, seq)
 						addVanished(VanishedRead{Region: region, Writer: w, Seq: seq, Acked: ok && op.Outcome == history.OK,
 							SeenMs: ms(at), GoneFrom: "final:" + finalPrimary})
 					}
@@ -215,12 +267,70 @@ func checkReads(h *history.History, events []history.Event, onPrimary seqSet, fi
 	}
 	sort.Slice(r.VanishedExamples, func(i, j int) bool { return r.VanishedExamples[i].SeenMs < r.VanishedExamples[j].SeenMs })
 
-	// Visibility of acknowledged writes.
-	vis := map[string]map[string][]float64{}
-	r.NotSeenIn = map[string]int{}
-	if keep {
-		r.samples = map[string][]history.LagSample{}
+	// Visibility of acknowledged writes, one region and phase at a time
+	// through one buffer: a slice per region and phase would cost more
+	// than the rest of the check.
+	nAcked := 0
+	for _, op := range h.Ops {
+		if op.Outcome == history.OK {
+			nAcked++
+		}
 	}
+	phases := []string{"steady", "before", "during", "after"}
+	visPhase := func(op history.Op, at int64) int {
+		switch {
+		case faultAt < 0:
+			return 0
+		case op.Complete < faultAt && at < faultAt:
+			return 1
+		case op.Complete < faultAt || rollbackAt < 0 || op.Complete < rollbackAt:
+			// Acknowledged before the fault but not yet visible when it
+			// struck: the fault delayed it, so it counts with the fault.
+			return 2
+		}
+		return 3
+	}
+	r.Visibility = map[string]map[string]Percentiles{}
+	buf := make([]float64, nAcked)
+	for _, region := range regions {
+		fs := seen[region]
+		// Two passes: count per phase, then fill each phase's part of buf.
+		var count, next [4]int
+		for _, op := range h.Ops {
+			if at := fs.get(op.Writer, op.Seq); op.Outcome == history.OK && at != 0 {
+				count[visPhase(op, at)]++
+			}
+		}
+		for i := 1; i < 4; i++ {
+			next[i] = next[i-1] + count[i-1]
+		}
+		start := next
+		for _, op := range h.Ops {
+			if at := fs.get(op.Writer, op.Seq); op.Outcome == history.OK && at != 0 {
+				p := visPhase(op, at)
+				buf[next[p]] = ms(max(0, at-op.Complete))
+				next[p]++
+			}
+		}
+		for i, phase := range phases {
+			if count[i] == 0 {
+				continue
+			}
+			if r.Visibility[region] == nil {
+				r.Visibility[region] = map[string]Percentiles{}
+			}
+			r.Visibility[region][phase] = PercentilesOf(buf[start[i]:next[i]])
+		}
+		if keep {
+			for _, op := range h.Ops {
+				if at := fs.get(op.Writer, op.Seq); op.Outcome == history.OK && at != 0 {
+					r.samples[region] = append(r.samples[region], history.LagSample{Region: region, At: op.Complete, Ms: ms(max(0, at-op.Complete))})
+				}
+			}
+		}
+	}
+	// Writes the readers never returned.
+	r.NotSeenIn = map[string]int{}
 	var latestRead int64 = math.MinInt64
 	for _, at := range lastOK {
 		latestRead = max(latestRead, at)
@@ -231,38 +341,14 @@ func checkReads(h *history.History, events []history.Event, onPrimary seqSet, fi
 		}
 		anywhere := false
 		for _, region := range regions {
-			at := seen[region].get(op.Writer, op.Seq)
-			if at == 0 {
-				if last, ok := lastOK[region]; ok && op.Complete < last {
-					r.NotSeenIn[region]++
-				}
-				continue
-			}
-			anywhere = true
-			phase := phaseAt(op.Complete, faultAt, rollbackAt)
-			if phase == "before" && at >= faultAt {
-				// Acknowledged before the fault but not yet visible when it
-				// struck: the fault delayed it, so it counts with the fault.
-				phase = "during"
-			}
-			if vis[region] == nil {
-				vis[region] = map[string][]float64{}
-			}
-			v := ms(max(0, at-op.Complete))
-			vis[region][phase] = append(vis[region][phase], v)
-			if keep {
-				r.samples[region] = append(r.samples[region], history.LagSample{Region: region, At: op.Complete, Ms: v})
+			if seen[region].get(op.Writer, op.Seq) != 0 {
+				anywhere = true
+			} else if last, ok := lastOK[region]; ok && op.Complete < last {
+				r.NotSeenIn[region]++
 			}
 		}
 		if !anywhere && op.Complete < latestRead {
 			r.NeverSeen++
-		}
-	}
-	r.Visibility = map[string]map[string]Percentiles{}
-	for region, phases := range vis {
-		r.Visibility[region] = map[string]Percentiles{}
-		for phase, v := range phases {
-			r.Visibility[region][phase] = PercentilesOf(v)
 		}
 	}
 	staleReads(h, events, idx, byRegion, &r, examples)
@@ -305,10 +391,6 @@ func staleReads(h *history.History, events []history.Event, idx opIndex, byRegio
 		return
 	}
 	r.StaleJudged = true
-	maxSeq := map[int]int64{}
-	for w, s := range idx {
-		maxSeq[w] = int64(len(s))
-	}
 	for _, d := range windows {
 		for _, rd := range byRegion[d.region] {
 			if rd.Outcome != history.OK || rd.Invoke < d.from || rd.Invoke >= d.to {
@@ -318,11 +400,11 @@ func staleReads(h *history.History, events []history.Event, idx opIndex, byRegio
 			oldest := int64(math.MaxInt64)
 			for i := 0; i+2 < len(rd.Asked); i += 3 {
 				w, from, to := int(rd.Asked[i]), rd.Asked[i+1], rd.Asked[i+2]
-				if to == 0 || to > maxSeq[w] {
-					to = maxSeq[w]
+				if top := idx.maxSeq(w); to == 0 || to > top {
+					to = top
 				}
 				for s := from; s <= to; s++ {
-					op, ok := idx.at(h.Ops, w, s)
+					op, ok := idx.at(w, s)
 					if ok && op.Outcome == history.OK && op.Complete < rd.Invoke && !rd.Has(w, s) {
 						missing++
 						oldest = min(oldest, op.Complete)

@@ -133,6 +133,9 @@ type History struct {
 	// set being read starts in it.
 	arena    []Row
 	setStart int
+	// ints holds the reads' ranges; names the region names, one string each.
+	ints  []int64
+	names []string
 	// Torn is set when the last line was cut off (the writer crashed mid-line);
 	// TornNote says so in words.
 	Torn     bool

@@ -123,7 +123,35 @@ func FuzzRead(f *testing.F) {
 	f.Add([]byte(`{"t":"lag","region":"a","at":1,"ms":2}`))
 	f.Add([]byte(`{"t":"rows","region":"us-west-2","role":"primary","server_id":20001,"at":70,"rows":[[1,1,10001,15],[2,-3,7,0]]}`))
 	f.Add([]byte(`{"t":"rows","region":"a","role":"b","server_id":1,"at":1,"rows":[]}`))
+	f.Add([]byte(`{"t":"read","g":"us-east-1","sid":10001,"i":39599228,"c":42803898,"q":[25,1,0,26,1,0],"v":[25,1,2],"r":"ok"}`))
+	f.Add([]byte(`{"t":"read","g":"us-west-2","i":5,"c":7,"q":[25,148,0],"v":null,"r":"fail"}`))
+	f.Add([]byte(`{"t":"read","g":"a","i":5,"c":7,"e":"x","q":[],"v":[],"r":"info"}`))
 	f.Fuzz(func(t *testing.T, line []byte) {
+		if bytes.HasPrefix(line, []byte(`{"t":"read"`)) {
+			var h History
+			rd, ok := h.parseReadFast(line)
+			var rl readLine
+			jerr := json.Unmarshal(line, &rl)
+			if ok {
+				out, valid := ParseOutcome(rl.R)
+				if jerr != nil || !valid {
+					t.Fatalf("read fast path accepted %q that encoding/json rejects: %v", line, jerr)
+				}
+				rl.ReadOp.Outcome = out
+				norm := func(r ReadOp) ReadOp {
+					if len(r.Asked) == 0 {
+						r.Asked = nil
+					}
+					if len(r.Saw) == 0 {
+						r.Saw = nil
+					}
+					return r
+				}
+				if !reflect.DeepEqual(norm(rd), norm(rl.ReadOp)) {
+					t.Fatalf("read fast %+v != json %+v for %q", rd, rl.ReadOp, line)
+				}
+			}
+		}
 		if op, ok := parseOpFast(line); ok {
 			if !json.Valid(line) {
 				t.Fatalf("fast path accepted invalid JSON %q", line)
