@@ -105,8 +105,9 @@ func Start(dbs map[string]*sql.DB, src Source, rec *history.Recorder, cfg Config
 	return r
 }
 
-// Stop makes one last read in every region (so writes acknowledged at the
-// end are looked for once more) and stops.
+// Stop cuts short the reads in flight, makes one last read in every region
+// that answered its previous one (so writes acknowledged at the end are
+// looked for once more) and stops.
 func (r *Readers) Stop() {
 	r.cancel()
 	r.wg.Wait()
@@ -139,27 +140,32 @@ func newRegionReader(region string, db *sql.DB, src Source, rec *history.Recorde
 
 func (r *regionReader) run(ctx context.Context) {
 	next := time.Now()
+	lastOK := false
 	for {
 		// An absolute schedule with jitter: a slow read does not shift
 		// later ones, and readers in different regions do not align.
 		jitter := time.Duration((r.rng.Float64() - 0.5) * 0.5 * float64(r.cfg.Interval))
 		next = next.Add(r.cfg.Interval)
-		if d := time.Until(next.Add(jitter)); d > 0 {
+		d := time.Until(next.Add(jitter))
+		if d > 0 {
 			t := time.NewTimer(d)
 			select {
 			case <-ctx.Done():
 				t.Stop()
-				r.readOnce()
-				return
 			case <-t.C:
 			}
-		} else if ctx.Err() != nil {
-			r.readOnce()
-			return
 		} else if d < -r.cfg.Interval {
 			next = time.Now() // a read that hung: resume, do not burst
 		}
-		r.readOnce()
+		if ctx.Err() != nil {
+			// One last look for the last acknowledgements — not in a region
+			// that is not answering, where it would only wait out its timeout.
+			if lastOK {
+				r.readOnce(context.Background())
+			}
+			return
+		}
+		lastOK = r.readOnce(ctx)
 	}
 }
 
@@ -237,14 +243,16 @@ func query(asked []int64) string {
 	return b.String()
 }
 
-func (r *regionReader) readOnce() {
+// readOnce reads once and records it; a read cut short by stop (ctx) says
+// nothing about the region and is not recorded.
+func (r *regionReader) readOnce(stop context.Context) (ok bool) {
 	first, _ := r.src.Writers()
 	frontier := make([]int64, len(r.writer))
 	for i := range frontier {
 		frontier[i] = r.src.Frontier(first + i)
 	}
 	asked := r.asked(frontier)
-	ctx, cancel := context.WithTimeout(context.Background(), r.cfg.Timeout)
+	ctx, cancel := context.WithTimeout(stop, r.cfg.Timeout)
 	defer cancel()
 	op := history.ReadOp{Region: r.region, Invoke: r.rec.Now(), Asked: asked}
 	seen := make([][]int64, len(r.writer))
@@ -270,9 +278,12 @@ func (r *regionReader) readOnce() {
 	}
 	op.Complete = r.rec.Now()
 	if err != nil {
+		if stop.Err() != nil {
+			return false
+		}
 		op.Outcome, op.Err, op.ServerID = history.Fail, err.Error(), 0
 		r.rec.Read(op)
-		return
+		return false
 	}
 	op.Outcome = history.OK
 	for i := range seen {
@@ -281,6 +292,7 @@ func (r *regionReader) readOnce() {
 		r.settle(i, first+i, frontier[i], seen[i])
 	}
 	r.rec.Read(op)
+	return true
 }
 
 // appendRuns appends (writer, from, to) for each run of consecutive seqs.
