@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -154,9 +155,16 @@ func drill(args []string) error {
 			outDir = filepath.Join(runDir, fmt.Sprintf("iter-%d", i))
 			fmt.Printf("[phase] iteration %d of %d\n", i, *repeat)
 		}
-		code, err := runSuites(plan.ginkgo, outDir, out, *labels, plan.suites, *policyFile, meta.Seed+int64(i-1), *timeout, *flakeAttempts)
+		code, interrupted, err := runSuites(plan.ginkgo, outDir, out, *labels, plan.suites, *policyFile, meta.Seed+int64(i-1), *timeout, *flakeAttempts)
 		if err != nil {
 			return err
+		}
+		if interrupted {
+			// The suites ran their cleanups; stop here, report what ran.
+			failed++
+			fmt.Printf("[phase] interrupted: iteration %d stopped, %d more not run\n", i, *repeat-i)
+			*repeat = i
+			break
 		}
 		if n, err := report.MarkFlakyJUnit(outDir); err != nil {
 			fmt.Fprintf(os.Stderr, "drdrill drill: marking flaky specs in junit.xml: %v\n", err)
@@ -248,8 +256,9 @@ func labelArg(labels string) string {
 	return fmt.Sprintf(" --labels '%s'", labels)
 }
 
-// runSuites runs ginkgo once and returns its exit code.
-func runSuites(ginkgo, outDir, outputsFile, labels, suites, policyFile string, seed int64, timeout time.Duration, flakeAttempts int) (int, error) {
+// runSuites runs ginkgo once and returns its exit code, and whether it was
+// interrupted by a signal to drdrill.
+func runSuites(ginkgo, outDir, outputsFile, labels, suites, policyFile string, seed int64, timeout time.Duration, flakeAttempts int) (int, bool, error) {
 	gargs := []string{"run", "--junit-report", "junit.xml", "--json-report", "ginkgo-report.json", "--output-dir", outDir,
 		"-v", "--poll-progress-after", "20s", "--poll-progress-interval", "10s", "--timeout", timeout.String(), "--seed", fmt.Sprint(seed)}
 	if flakeAttempts > 1 {
@@ -269,31 +278,43 @@ func runSuites(ginkgo, outDir, outputsFile, labels, suites, policyFile string, s
 	if policyFile != "" {
 		cmd.Env = append(cmd.Env, "DRDRILL_POLICY="+policyFile)
 	}
-	// Ctrl-C goes to ginkgo, which runs its cleanups; drdrill waits for it
-	// and then takes the lab down.
+	fmt.Printf("[phase] suites: %s %s\n", ginkgo, strings.Join(gargs, " "))
+	return runForwardingSignals(cmd)
+}
+
+// runForwardingSignals runs cmd in its own process group and passes
+// SIGINT, SIGTERM and SIGHUP to the whole group. The ginkgo CLI does not
+// act on a signal itself (it expects the terminal to signal its test
+// process too), so a scheduler's SIGTERM to drdrill alone used to leave
+// the drill running, faults and all. Ctrl-C reaches drdrill from the
+// terminal and is forwarded the same way. It returns cmd's exit code and
+// whether a signal was forwarded.
+func runForwardingSignals(cmd *exec.Cmd) (code int, interrupted bool, err error) {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer signal.Stop(sigs)
-	fmt.Printf("[phase] suites: %s %s\n", ginkgo, strings.Join(gargs, " "))
 	if err := cmd.Start(); err != nil {
-		return 0, err
+		return 0, false, err
 	}
 	done := make(chan struct{})
-	defer close(done)
+	var got atomic.Bool
 	go func() {
 		for {
 			select {
 			case s := <-sigs:
-				_ = cmd.Process.Signal(s)
+				got.Store(true)
+				_ = syscall.Kill(-cmd.Process.Pid, s.(syscall.Signal))
 			case <-done:
 				return
 			}
 		}
 	}()
-	err := cmd.Wait()
+	err = cmd.Wait()
+	close(done)
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
-		return ee.ExitCode(), nil
+		return ee.ExitCode(), got.Load(), nil
 	}
-	return 0, err
+	return 0, got.Load(), err
 }

@@ -298,3 +298,54 @@ func TestAWSGuardsRefuseByDefault(t *testing.T) {
 		t.Fatalf("malformed outputs: exit %d\n%s", r.code, r.out)
 	}
 }
+
+// A scheduler stops a drill with SIGTERM to drdrill alone (no terminal
+// signals the whole group). The suites must be interrupted — their
+// cleanups roll the fault back — and no further iteration may start.
+func TestSIGTERMToDrdrillStopsTheDrill(t *testing.T) {
+	needMariaDB(t)
+	reports := t.TempDir()
+	cmd := exec.Command(bin, "drill", "--labels", "partition", "--repeat", "3", "--reports", reports)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(90 * time.Second)
+	var labDir string
+	for {
+		if dirs, _ := filepath.Glob(filepath.Join(reports, "*", "lab")); len(dirs) == 1 {
+			labDir = dirs[0]
+			active, _ := ledger.Open(labDir).Active()
+			if len(active) > 0 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("no fault injected within 90 s:\n%s", out.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	select {
+	case <-exited:
+	case <-time.After(60 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("drdrill still running 60 s after SIGTERM:\n%s", out.String())
+	}
+	o := out.String()
+	if cmd.ProcessState.ExitCode() == 0 || !strings.Contains(o, "[phase] interrupted") || strings.Contains(o, "iteration 2 of 3") {
+		t.Fatalf("exit %d; want a failed, interrupted drill that started no second iteration:\n%s", cmd.ProcessState.ExitCode(), o)
+	}
+	if active, err := ledger.Open(labDir).Active(); err != nil || len(active) != 0 {
+		t.Fatalf("faults left active after SIGTERM: %v (%v)", active, err)
+	}
+	if left := labProcesses(labDir); len(left) > 0 {
+		t.Fatalf("processes left after SIGTERM: %v", left)
+	}
+}
