@@ -29,7 +29,7 @@ func plannedSwitchover() bool {
 		It("moves the primary with no acknowledged write lost (RPO 0)", func(ctx SpecContext) {
 			_, secondary := beginScenario(ctx, "planned-switchover")
 			s := d.Begin(ctx, "planned-switchover")
-			d.HoldBeforeFault(ctx, "writes before the switchover", 2*time.Second)
+			d.HoldBeforeFault(ctx, "writes before the switchover", framework.PreFaultHold)
 			h := d.Inject(ctx, s, "planned-switchover", nil)
 			d.WaitPrimary(ctx, secondary, 30*time.Second)
 			framework.Hold(ctx, "writes on the new primary for the stability window", 3*time.Second)
@@ -48,7 +48,7 @@ func regionOutage() bool {
 		It("fails over automatically and loses at most what the policy allows", func(ctx SpecContext) {
 			_, secondary := beginScenario(ctx, "region-outage")
 			s := d.Begin(ctx, "region-outage")
-			d.HoldBeforeFault(ctx, "writes before the outage", 2*time.Second)
+			d.HoldBeforeFault(ctx, "writes before the outage", framework.PreFaultHold)
 			h := d.Inject(ctx, s, "region-crash", nil)
 			took := d.WaitPrimary(ctx, secondary, 30*time.Second)
 			framework.Record("failover_observed_ms", took.Milliseconds())
@@ -69,7 +69,7 @@ func regionFreeze() bool {
 		It("fails over from a frozen primary and re-seeds it instead of resuming it", func(ctx SpecContext) {
 			primary, secondary := beginScenario(ctx, "region-freeze")
 			s := d.Begin(ctx, "region-freeze")
-			d.HoldBeforeFault(ctx, "writes before the freeze", 2*time.Second)
+			d.HoldBeforeFault(ctx, "writes before the freeze", framework.PreFaultHold)
 			h := d.Inject(ctx, s, "region-freeze", nil)
 			d.WaitPrimary(ctx, secondary, 30*time.Second)
 			framework.Hold(ctx, "writes on the new primary for the stability window", 3*time.Second)
@@ -92,7 +92,7 @@ func partition() bool {
 			d.Requires("partition", "unplanned-failover")
 			primary, secondary := beginScenario(ctx, "partition")
 			s := d.Begin(ctx, "partition")
-			d.HoldBeforeFault(ctx, "writes before the partition", 2*time.Second)
+			d.HoldBeforeFault(ctx, "writes before the partition", framework.PreFaultHold)
 			// The control plane reaches both regions (as AWS's regional one
 			// may): the trigger's fence gets through the partition.
 			d.Inject(ctx, s, "partition", fault.Params{"control_path": "survives"})
@@ -127,7 +127,7 @@ func partitionNoControlPath() bool {
 			d.Requires("partition", "unplanned-failover")
 			primary, secondary := beginScenario(ctx, "partition-no-control-path")
 			s := d.Begin(ctx, "partition-no-control-path")
-			d.HoldBeforeFault(ctx, "writes before the partition", 2*time.Second)
+			d.HoldBeforeFault(ctx, "writes before the partition", framework.PreFaultHold)
 			d.Inject(ctx, s, "partition", fault.Params{"control_path": "cut"})
 			framework.Hold(ctx, "both regions up, replication and the control path cut", time.Second)
 			d.Inject(ctx, s, "unplanned-failover", fault.Params{"region": secondary})
@@ -158,7 +158,7 @@ func replicationLag() bool {
 			alarm := d.Target.Outputs()["ReplicationLagAlarmName"]
 			Expect(alarm).NotTo(BeEmpty(), "outputs lack ReplicationLagAlarmName")
 			s := d.Begin(ctx, "replication-lag")
-			d.HoldBeforeFault(ctx, "writes before the degradation", 2*time.Second)
+			d.HoldBeforeFault(ctx, "writes before the degradation", framework.PreFaultHold)
 			h := d.Inject(ctx, s, "wan-degradation", fault.Params{"latency_ms": "700"})
 			framework.Record("alarm_to_alarm_ms", d.WaitAlarm(ctx, alarm, "ALARM", 30*time.Second).Milliseconds())
 			Expect(s.Rollback(ctx, h)).To(Succeed())
@@ -187,7 +187,7 @@ func monitorFailure() bool {
 			d.Requires("monitor-failure", "region-crash")
 			primary, _ := beginScenario(ctx, "monitor-failure")
 			s := d.Begin(ctx, "monitor-failure")
-			d.HoldBeforeFault(ctx, "writes before the failure", 2*time.Second)
+			d.HoldBeforeFault(ctx, "writes before the failure", framework.PreFaultHold)
 			d.Inject(ctx, s, "monitor-failure", nil)
 			crash := d.Inject(ctx, s, "region-crash", nil)
 			framework.Hold(ctx, "a primary outage with no health monitor", 3*time.Second)
@@ -257,7 +257,7 @@ func failback() bool {
 		It("switches over to the secondary under load", func(ctx SpecContext) {
 			primary, secondary = beginScenario(ctx, "failback")
 			s := d.Begin(ctx, "failback")
-			d.HoldBeforeFault(ctx, "writes before the switchover", 2*time.Second)
+			d.HoldBeforeFault(ctx, "writes before the switchover", framework.PreFaultHold)
 			d.Inject(ctx, s, "planned-switchover", nil)
 			d.WaitPrimary(ctx, secondary, 30*time.Second)
 			framework.Hold(ctx, "writes on "+secondary, 2*time.Second)

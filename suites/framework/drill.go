@@ -215,6 +215,12 @@ func (d *Drill) Requires(faults ...string) {
 	}
 }
 
+// PreFaultHold is the nominal traffic before a fault: with the seed's
+// ±25 % it is at least the second before the fault that the checker reads
+// for the RPO resolution and the baseline lag and visibility (300+ lag
+// samples per region, 50+ reads per region). Longer measures nothing more.
+const PreFaultHold = 1400 * time.Millisecond
+
 // HoldBeforeFault keeps traffic running for the scenario's seeded share of
 // a window around nominal (±25 %): when the fault lands relative to the
 // writers' and readers' phases comes from the seed, and the same seed
