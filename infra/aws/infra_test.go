@@ -382,3 +382,58 @@ func TestStaticChecksCatchBrokenCopies(t *testing.T) {
 		})
 	}
 }
+
+// Each function waits for its VPC access (a function in a VPC cannot be
+// created before its role may manage ENIs), and no role writes logs
+// anywhere but its own log group: no managed policy with logs:* on "*".
+func TestFunctionsWaitForVPCAccessAndLogOnlyToTheirGroup(t *testing.T) { checkLambdaIAMHygiene(t, ".") }
+
+func checkLambdaIAMHygiene(t reporter, dir string) {
+	t.Helper()
+	m := parse(t, dir)
+	fns := 0
+	for _, b := range m.blocks("resource") {
+		if len(b.Labels) != 2 {
+			continue
+		}
+		switch b.Labels[0] {
+		case "aws_lambda_function":
+			fns++
+			dep, ok := b.Body.Attributes["depends_on"]
+			if !ok || !strings.Contains(m.text(dep.Expr.Range()), "aws_iam_role_policy.vpc_access") {
+				t.Errorf("aws_lambda_function.%s does not depend on aws_iam_role_policy.vpc_access: it can be created before its role may create its ENIs", b.Labels[1])
+			}
+		case "aws_iam_role_policy_attachment":
+			if a, ok := b.Body.Attributes["policy_arn"]; ok && strings.Contains(m.text(a.Expr.Range()), "AWSLambdaVPCAccessExecutionRole") {
+				t.Errorf("aws_iam_role_policy_attachment.%s attaches AWSLambdaVPCAccessExecutionRole, which grants logs:* on \"*\"", b.Labels[1])
+			}
+		case "aws_iam_role_policy":
+			pol, ok := b.Body.Attributes["policy"]
+			if !ok {
+				continue
+			}
+			hclsyntax.VisitAll(pol.Expr, func(n hclsyntax.Node) hcl.Diagnostics {
+				obj, ok := n.(*hclsyntax.ObjectConsExpr)
+				if !ok {
+					return nil
+				}
+				var action, resource string
+				for _, it := range obj.Items {
+					switch m.text(it.KeyExpr.Range()) {
+					case "Action":
+						action = m.text(it.ValueExpr.Range())
+					case "Resource":
+						resource = m.text(it.ValueExpr.Range())
+					}
+				}
+				if strings.Contains(action, `"logs:`) && strings.Contains(resource, `"*"`) {
+					t.Errorf("aws_iam_role_policy.%s grants %s on \"*\": scope logs to the function's own log group", b.Labels[1], action)
+				}
+				return nil
+			})
+		}
+	}
+	if fns == 0 {
+		t.Fatalf("no aws_lambda_function in %s", dir)
+	}
+}

@@ -42,12 +42,23 @@ resource "aws_iam_role" "trigger" {
   assume_role_policy = data.aws_iam_policy_document.lambda_assume.json
 }
 
-# ENI management for functions in a VPC (the AWS managed policy for exactly that).
-resource "aws_iam_role_policy_attachment" "vpc_access" {
-  provider   = aws.primary
-  for_each   = { monitor_primary = aws_iam_role.monitor_primary.name, monitor_secondary = aws_iam_role.monitor_secondary.name, trigger = aws_iam_role.trigger.name }
-  role       = each.value
-  policy_arn = "arn:${local.partition}:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole"
+# ENI management for functions in a VPC: the EC2 half of the AWS managed
+# AWSLambdaVPCAccessExecutionRole, without its logs:* on "*" (each function's
+# own policy grants its log group). The ENI APIs take no narrower resource.
+resource "aws_iam_role_policy" "vpc_access" {
+  provider = aws.primary
+  for_each = { monitor_primary = aws_iam_role.monitor_primary.id, monitor_secondary = aws_iam_role.monitor_secondary.id, trigger = aws_iam_role.trigger.id }
+  name     = "vpc-access"
+  role     = each.value
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      { Effect = "Allow", Resource = ["*"], Action = [
+        "ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets",
+        "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses",
+      ] },
+    ]
+  })
 }
 
 locals {
@@ -102,6 +113,10 @@ resource "aws_iam_role_policy" "trigger" {
       { Effect = "Allow", Action = ["rds:DescribeDBClusters"], Resource = [aws_rds_cluster.secondary.arn] },
       { Effect = "Allow", Action = ["cloudwatch:GetMetricData"], Resource = ["*"] },
       { Effect = "Allow", Action = ["sns:Publish"], Resource = [aws_sns_topic.secondary.arn] },
+      # The topic is encrypted with the secondary key: publishing needs it
+      # (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html).
+      { Effect = "Allow", Action = ["kms:GenerateDataKey*", "kms:Decrypt"], Resource = [aws_kms_key.secondary.arn],
+      Condition = { StringEquals = { "kms:ViaService" = "sns.${var.secondary_region}.amazonaws.com" } } },
       { Effect = "Allow", Action = ["logs:CreateLogStream", "logs:PutLogEvents"],
       Resource = ["arn:${local.partition}:logs:${var.secondary_region}:${local.account}:log-group:/aws/lambda/${local.fn_trigger}:*"] },
     ]
@@ -151,7 +166,7 @@ resource "aws_lambda_function" "monitor_primary" {
       DRDRILL_SECRET_ARN        = aws_secretsmanager_secret.db.arn
     }
   }
-  depends_on = [aws_cloudwatch_log_group.monitor_primary, aws_iam_role_policy.monitor]
+  depends_on = [aws_cloudwatch_log_group.monitor_primary, aws_iam_role_policy.monitor, aws_iam_role_policy.vpc_access]
 }
 
 resource "aws_lambda_function" "monitor_secondary" {
@@ -179,7 +194,7 @@ resource "aws_lambda_function" "monitor_secondary" {
       DRDRILL_SECRET_ARN        = local.monitor_policy.secondary.secret
     }
   }
-  depends_on = [aws_cloudwatch_log_group.monitor_secondary, aws_iam_role_policy.monitor]
+  depends_on = [aws_cloudwatch_log_group.monitor_secondary, aws_iam_role_policy.monitor, aws_iam_role_policy.vpc_access]
 }
 
 resource "aws_lambda_function" "trigger" {
@@ -207,7 +222,7 @@ resource "aws_lambda_function" "trigger" {
       DRDRILL_DRY_RUN            = tostring(var.failover_dry_run)
     }
   }
-  depends_on = [aws_cloudwatch_log_group.trigger, aws_iam_role_policy.trigger]
+  depends_on = [aws_cloudwatch_log_group.trigger, aws_iam_role_policy.trigger, aws_iam_role_policy.vpc_access]
 }
 
 # Every minute: both monitors and the trigger.

@@ -70,6 +70,10 @@ type TriggerResult struct {
 	Secondary   decision.Health   `json:"secondary"`
 	FailStreak  int               `json:"primary_fail_streak"`
 	FailoverSet string            `json:"failover_state,omitempty"`
+	// NotifyError is a failed SNS notification of this decision. It does not
+	// fail the invocation: RDS may already have acted, and a retried
+	// invocation would decide again on a world that has moved on.
+	NotifyError string `json:"notify_error,omitempty"`
 }
 
 // request is the optional explicit request an operator or runbook sends.
@@ -135,10 +139,18 @@ func (t *Trigger) Run(ctx context.Context, event []byte) (TriggerResult, error) 
 			FailureThreshold: c.Threshold, AutoFailover: true, InProgress: inProgress, SwitchoverRequested: req.Action == "switchover"})
 	}
 	if err := t.act(ctx, &res); err != nil {
-		t.publish(ctx, res, err)
+		if perr := t.publish(ctx, res, err); perr != nil {
+			res.NotifyError = perr.Error()
+		}
 		return res, err
 	}
-	return res, t.publish(ctx, res, nil)
+	if err := t.publish(ctx, res, nil); err != nil {
+		res.NotifyError = err.Error()
+		if t.Log != nil {
+			t.Log.Error("failover decision taken but not notified", "operation", res.Operation, "error", err.Error())
+		}
+	}
+	return res, nil
 }
 
 func (t *Trigger) act(ctx context.Context, res *TriggerResult) error {

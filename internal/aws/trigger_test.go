@@ -204,3 +204,29 @@ func stubClients(t *testing.T, s *awstest.Stub, region string) Clients {
 	}
 	return c
 }
+
+// A notification that fails after RDS acted (say, the role cannot use the
+// topic's KMS key) must not fail the invocation: Lambda would retry it, and
+// the retry would decide again on a cluster already failing over.
+func TestTriggerNotificationFailureDoesNotFailTheInvocation(t *testing.T) {
+	s := world{peer: []float64{0, 0, 0}}.stub()
+	s.On("SNS.Publish", func(awstest.Call) (any, error) {
+		return nil, errors.New("KMS.AccessDeniedException: not authorized to perform kms:GenerateDataKey")
+	})
+	res, err := trigger(t, s, false).Run(context.Background(), []byte(`{}`))
+	if err != nil {
+		t.Fatalf("the invocation failed because its notification did: %v", err)
+	}
+	if res.Operation != "FailoverGlobalCluster" || !strings.Contains(res.NotifyError, "kms:GenerateDataKey") {
+		t.Fatalf("result %+v: want the failover made and the failed notification reported", res)
+	}
+	n := 0
+	for _, op := range s.Ops() {
+		if op == "RDS.FailoverGlobalCluster" {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("FailoverGlobalCluster called %d times, want once", n)
+	}
+}
