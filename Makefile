@@ -51,9 +51,10 @@ lambda-check: lambda
 	@echo "lambda-check: both zips are byte-identical across builds"
 
 ## validate: terraform fmt, init with the schema-only stand-in provider, validate,
-## the mutation tests and the plan tests (skips with one line without terraform/tofu)
+## the mutation tests, the plan tests and the backend and version pins (skips with
+## one line without terraform/tofu or the schemas; under CI=true that is a failure)
 validate:
-	$(GO) test -count=1 -v -run 'Formatted|SchemaValidatedOffline|ValidateRejects|PlanAssertions|Static' ./infra/aws/
+	$(GO) test -count=1 -v -run 'Formatted|SchemaValidatedOffline|ValidateRejects|PlanAssertions|Static|BackendAndVersionPins|CIRefuses' ./infra/aws/
 
 ## outputs: cfn-outputs/flat-outputs.json from the applied stack's `terraform output -json`
 outputs: build

@@ -11,7 +11,18 @@ import (
 	"testing"
 )
 
-// tfBinary finds terraform or tofu, or skips with one line.
+// missing skips with one line on a developer's machine, and fails with
+// one line under CI=true: a CI run that skipped the schema validation and
+// plan tests would pass while checking less than it claims.
+func missing(t *testing.T, what, fix string) {
+	t.Helper()
+	if os.Getenv("CI") != "" {
+		t.Fatalf("CI=true and %s: %s", what, fix)
+	}
+	t.Skipf("%s: schema validation and plan tests skipped (the static checks still ran); %s", what, fix)
+}
+
+// tfBinary finds terraform or tofu, or skips (fails under CI) with one line.
 func tfBinary(t *testing.T) string {
 	t.Helper()
 	for _, name := range []string{"terraform", "tofu"} {
@@ -19,7 +30,7 @@ func tfBinary(t *testing.T) string {
 			return p
 		}
 	}
-	t.Skip("no terraform or tofu binary: schema validation and plan tests skipped (the static checks still ran)")
+	missing(t, "no terraform or tofu binary on PATH", "install Terraform >= 1.11 (or OpenTofu) and put it on PATH")
 	return ""
 }
 
@@ -35,7 +46,7 @@ func schemaDir(t *testing.T) string {
 			return abs
 		}
 	}
-	t.Skip("no hashicorp/aws schema directory (set DRDRILL_AWS_SCHEMA_DIR): schema validation skipped")
+	missing(t, "no hashicorp/aws 6.19.0 schema directory", "copy shared/aws-provider-schema beside the checkout or set DRDRILL_AWS_SCHEMA_DIR")
 	return ""
 }
 
@@ -44,6 +55,27 @@ var (
 	pluginDir  string
 	pluginErr  error
 )
+
+// Under CI=true a machine without terraform fails the schema tests with
+// one line naming what to install; elsewhere they skip. The test binary
+// runs itself with a PATH that has no terraform.
+func TestCIRefusesToSkipTheSchemaTests(t *testing.T) {
+	if os.Getenv("DRDRILL_CHILD") != "" {
+		t.Skip("the child run")
+	}
+	empty := t.TempDir()
+	for _, ci := range []string{"true", ""} {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestSchemaValidatedOffline$", "-test.v")
+		cmd.Env = append(os.Environ(), "PATH="+empty, "CI="+ci, "DRDRILL_CHILD=1")
+		out, err := cmd.CombinedOutput()
+		switch {
+		case ci != "" && (err == nil || !strings.Contains(string(out), "CI=true and no terraform or tofu binary on PATH: install Terraform")):
+			t.Fatalf("CI=true without terraform: want a failure naming what to install, got %v:\n%s", err, out)
+		case ci == "" && (err != nil || !strings.Contains(string(out), "SKIP")):
+			t.Fatalf("without CI and without terraform: want a skip, got %v:\n%s", err, out)
+		}
+	}
+}
 
 // TestMain removes the stand-in provider the tests share once they are
 // done: tests leave nothing behind.
