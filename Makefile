@@ -54,7 +54,7 @@ lambda-check: lambda
 ## the mutation tests, the plan tests and the backend and version pins (skips with
 ## one line without terraform/tofu or the schemas; under CI=true that is a failure)
 validate:
-	$(GO) test -count=1 -v -run 'Formatted|SchemaValidatedOffline|ValidateRejects|PlanAssertions|Static|BackendAndVersionPins|CIRefuses' ./infra/aws/
+	$(GO) test -count=1 -v -run 'Formatted|SchemaValidatedOffline|ValidateRejects|PlanAssertions|Static|BackendAndVersionPins|CIRefuses|Hygiene' ./infra/aws/
 
 ## outputs: cfn-outputs/flat-outputs.json from the applied stack's `terraform output -json`
 outputs: build

@@ -437,3 +437,51 @@ func checkLambdaIAMHygiene(t reporter, dir string) {
 		t.Fatalf("no aws_lambda_function in %s", dir)
 	}
 }
+
+// Global-cluster hygiene: each member cluster ignores engine_version (the
+// global cluster upgrades them), and the cluster's and the secret's
+// write-only versions are one expression, so a rotation bumps both.
+func TestGlobalClusterUpgradeAndRotationHygiene(t *testing.T) { checkGlobalClusterHygiene(t, ".") }
+
+func checkGlobalClusterHygiene(t reporter, dir string) {
+	t.Helper()
+	m := parse(t, dir)
+	clusters := 0
+	var versions []string
+	for _, b := range m.blocks("resource") {
+		if len(b.Labels) != 2 {
+			continue
+		}
+		switch b.Labels[0] {
+		case "aws_rds_cluster":
+			clusters++
+			ignores := false
+			for _, lc := range b.Body.Blocks {
+				if a, ok := lc.Body.Attributes["ignore_changes"]; ok && lc.Type == "lifecycle" && strings.Contains(m.text(a.Expr.Range()), "engine_version") {
+					ignores = true
+				}
+			}
+			if !ignores {
+				t.Errorf("aws_rds_cluster.%s lacks lifecycle { ignore_changes = [engine_version] }: an engine upgrade of the global cluster would end in an inconsistent final plan", b.Labels[1])
+			}
+			if a, ok := b.Body.Attributes["master_password_wo_version"]; ok {
+				versions = append(versions, "master_password_wo_version = "+m.text(a.Expr.Range()))
+			}
+		case "aws_secretsmanager_secret_version":
+			if a, ok := b.Body.Attributes["secret_string_wo_version"]; ok {
+				versions = append(versions, "secret_string_wo_version = "+m.text(a.Expr.Range()))
+			}
+		}
+	}
+	if clusters == 0 {
+		t.Fatalf("no aws_rds_cluster in %s", dir)
+	}
+	if len(versions) != 2 {
+		t.Fatalf("want one master_password_wo_version and one secret_string_wo_version, found %v", versions)
+	}
+	_, a, _ := strings.Cut(versions[0], " = ")
+	_, b, _ := strings.Cut(versions[1], " = ")
+	if a != b || !strings.HasPrefix(a, "var.") {
+		t.Errorf("%s and %s: both must take the same variable, so a rotation bumps the cluster and the secret together", versions[0], versions[1])
+	}
+}

@@ -6,7 +6,16 @@ locals {
     # The AWS target refuses to inject faults into a global cluster without it.
     "drdrill:allowed" = "true"
   })
-  endpoint_services = toset(["rds", "monitoring", "logs", "sns", "secretsmanager", "sts"])
+  # Interface endpoints for exactly the APIs each region's functions call
+  # (internal/aws TestEndpointsAreWhatTheLambdasCall derives them from the
+  # code): the health monitor (both regions) calls RDS, CloudWatch and
+  # Secrets Manager; the failover trigger (secondary) also SNS. No logs
+  # endpoint: the Lambda service ships function logs itself, outside the
+  # VPC. No sts endpoint: the functions take their role's credentials from
+  # the execution environment and never call STS. At $0.01 per endpoint-AZ
+  # hour they are most of the idle cost, so none is kept "just in case".
+  endpoint_services_primary   = toset(["rds", "monitoring", "secretsmanager"])
+  endpoint_services_secondary = toset(["rds", "monitoring", "secretsmanager", "sns"])
 }
 
 data "aws_caller_identity" "current" {

@@ -1,6 +1,6 @@
 # Two VPCs with three private subnets each (one per AZ), peered, with
 # explicit network ACLs on the database subnets (the isolation fault swaps
-# them) and interface endpoints for every AWS API the Lambdas call: the
+# them) and interface endpoints for exactly the AWS APIs the Lambdas call: the
 # functions run in private subnets with no NAT.
 
 data "aws_availability_zones" "primary" {
@@ -212,7 +212,7 @@ resource "aws_vpc_security_group_ingress_rule" "endpoints_secondary" {
 
 resource "aws_vpc_endpoint" "primary" {
   provider            = aws.primary
-  for_each            = local.endpoint_services
+  for_each            = local.endpoint_services_primary
   vpc_id              = aws_vpc.primary.id
   service_name        = "com.amazonaws.${var.primary_region}.${each.key}"
   vpc_endpoint_type   = "Interface"
@@ -224,7 +224,7 @@ resource "aws_vpc_endpoint" "primary" {
 
 resource "aws_vpc_endpoint" "secondary" {
   provider            = aws.secondary
-  for_each            = local.endpoint_services
+  for_each            = local.endpoint_services_secondary
   vpc_id              = aws_vpc.secondary.id
   service_name        = "com.amazonaws.${var.secondary_region}.${each.key}"
   vpc_endpoint_type   = "Interface"

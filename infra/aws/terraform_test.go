@@ -213,7 +213,7 @@ func lambdaZips(t *testing.T) string {
 func TestPlanAssertions(t *testing.T) {
 	_, run := workdir(t, nil)
 	out, err := run("test", "-no-color", "-var", "lambda_dir="+lambdaZips(t))
-	if err != nil || !strings.Contains(out, "1 passed, 0 failed") {
+	if err != nil || !strings.Contains(out, "2 passed, 0 failed") {
 		t.Fatalf("terraform test: %v\n%s", err, out)
 	}
 }
@@ -226,5 +226,17 @@ func TestPlanAssertionsCatchAWrongCapacity(t *testing.T) {
 	out, err := run("test", "-no-color", "-var", "lambda_dir="+lambdaZips(t))
 	if err == nil || !strings.Contains(out, "min 0.5 ACU") {
 		t.Fatalf("terraform test passed a stack with min_capacity 1:\n%s", out)
+	}
+}
+
+// And an engine version without AuroraGlobalDBRPOLag must be refused: a
+// copy whose validation lets 3.03 through fails the plan tests.
+func TestPlanAssertionsCatchAnEngineWithoutTheLagMetric(t *testing.T) {
+	_, run := workdir(t, func(dir string) {
+		edit(t, filepath.Join(dir, "variables.tf"), `3\\.(0[4-9]|[1-9][0-9])`, `3\\.[0-9]{2}`)
+	})
+	out, err := run("test", "-no-color", "-var", "lambda_dir="+lambdaZips(t))
+	if err == nil || !strings.Contains(out, `run "engine_without_the_lag_metric"... fail`) {
+		t.Fatalf("terraform test accepted Aurora MySQL 3.03:\n%s", out)
 	}
 }

@@ -35,6 +35,19 @@ variable "engine_version" {
   type        = string
   description = "aurora-mysql engine version, 3.04 or later (AuroraGlobalDBRPOLag and switchover support)."
   default     = "8.0.mysql_aurora.3.05.2"
+  validation {
+    # The lag alarms and drdrill's lag readings use AuroraGlobalDBRPOLag,
+    # which Aurora MySQL publishes from 3.04 on; an older engine would leave
+    # every lag alarm in INSUFFICIENT_DATA.
+    condition     = can(regex("^8\\.0\\.mysql_aurora\\.3\\.(0[4-9]|[1-9][0-9])\\.[0-9]+$", var.engine_version))
+    error_message = "engine_version must be Aurora MySQL 3.04 or later (8.0.mysql_aurora.3.04.0 and up): the alarms use AuroraGlobalDBRPOLag, which older engines do not publish."
+  }
+}
+
+variable "master_password_version" {
+  type        = number
+  description = "Bump to rotate the master password: the cluster's master_password_wo_version and the secret's secret_string_wo_version both take this one number, so they never disagree."
+  default     = 1
 }
 
 variable "database_name" {

@@ -151,3 +151,87 @@ func TestLambdaPoliciesGrantEveryCallTheCodeMakes(t *testing.T) {
 		t.Logf("%s calls %v", fn.resource, fn.called)
 	}
 }
+
+// endpointService maps the SDK's service id to its VPC endpoint name
+// (com.amazonaws.<region>.<name>).
+var endpointService = map[string]string{"RDS": "rds", "CloudWatch": "monitoring", "SNS": "sns", "Secrets Manager": "secretsmanager"}
+
+// endpointSet reads a literal toset([...]) local from infra/aws/locals.tf.
+func endpointSet(t *testing.T, name string) []string {
+	t.Helper()
+	path := filepath.Join("..", "..", "infra", "aws", "locals.tf")
+	src, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, diags := hclsyntax.ParseConfig(src, path, hcl.InitialPos)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	for _, b := range f.Body.(*hclsyntax.Body).Blocks {
+		if a, ok := b.Body.Attributes[name]; ok && b.Type == "locals" {
+			call, ok := a.Expr.(*hclsyntax.FunctionCallExpr)
+			if !ok || call.Name != "toset" || len(call.Args) != 1 {
+				t.Fatalf("%s: local.%s is not a literal toset([...])", path, name)
+			}
+			v, d := call.Args[0].Value(nil)
+			if d.HasErrors() {
+				t.Fatalf("%s: local.%s: %v", path, name, d)
+			}
+			var out []string
+			for it := v.ElementIterator(); it.Next(); {
+				_, s := it.Element()
+				out = append(out, s.AsString())
+			}
+			slices.Sort(out)
+			return out
+		}
+	}
+	t.Fatalf("%s has no local.%s", path, name)
+	return nil
+}
+
+// The interface endpoints are the idle stack's largest cost: each region
+// gets exactly the services its functions call (the monitor in both, the
+// trigger in the secondary), derived from the calls the code makes.
+func TestEndpointsAreWhatTheLambdasCall(t *testing.T) {
+	services := func(stubs ...*awstest.Stub) []string {
+		var out []string
+		for _, s := range stubs {
+			for _, op := range s.Ops() {
+				svc, _, _ := strings.Cut(op, ".")
+				name, ok := endpointService[svc]
+				if !ok {
+					t.Fatalf("the Lambda called %s, whose endpoint this test does not know: add it to endpointService", op)
+				}
+				out = append(out, name)
+			}
+		}
+		slices.Sort(out)
+		return slices.Compact(out)
+	}
+	var mon, all []*awstest.Stub
+	for _, primary := range []bool{false, true} {
+		s := monitorStub("available", primary, `{"username":"admin","password":"pw"}`)
+		if _, err := monitor(t, s, okProbe).Run(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		mon = append(mon, s)
+	}
+	all = append(all, mon...)
+	for _, w := range []world{{peer: []float64{0, 0, 0}}, {peer: []float64{1, 1, 1}}} {
+		s := w.stub()
+		if _, err := trigger(t, s, false).Run(context.Background(), []byte(`{}`)); err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, s)
+	}
+	for _, c := range []struct {
+		local string
+		want  []string
+	}{{"endpoint_services_primary", services(mon...)}, {"endpoint_services_secondary", services(all...)}} {
+		if got := endpointSet(t, c.local); !slices.Equal(got, c.want) {
+			t.Errorf("local.%s = %v; the functions in that region call %v: add what is missing (their calls fail without NAT), drop what nothing calls (it costs every hour)", c.local, got, c.want)
+		}
+	}
+}
