@@ -278,7 +278,7 @@ func TestAWSGuardsRefuseByDefault(t *testing.T) {
 	if r := run(t, env, "aws", "preflight", "--outputs", file); r.code == 0 || !strings.Contains(r.out, "DRDRILL_ALLOWED_ACCOUNTS") {
 		t.Fatalf("preflight: exit %d\n%s", r.code, r.out)
 	}
-	for _, fault := range []string{"unplanned-failover", "region-isolation", "monitor-failure", "health-check-failure"} {
+	for _, fault := range []string{"unplanned-failover", "region-isolation", "monitor-failure"} {
 		r := run(t, env, "fault", "inject", fault, "--outputs", file)
 		if r.code == 0 || !strings.Contains(r.out, "DRDRILL_ALLOWED_ACCOUNTS") {
 			t.Fatalf("%s: exit %d\n%s", fault, r.code, r.out)

@@ -295,8 +295,6 @@ func TestBothRegionsCarryTheSameKinds(t *testing.T) {
 		"aws_iam_role_policy":                 "IAM is global",
 		"aws_iam_role_policy_attachment":      "IAM is global",
 		"aws_route53_health_check":            "Route 53 is global",
-		"aws_route53_zone":                    "Route 53 is global (associated with both VPCs)",
-		"aws_route53_record":                  "Route 53 is global",
 		"aws_cloudwatch_dashboard":            "one dashboard shows both regions",
 		"aws_sns_topic_subscription":          "the primary topic feeds the trigger in the secondary",
 		"aws_vpc_peering_connection":          "requester side",
@@ -483,5 +481,23 @@ func checkGlobalClusterHygiene(t reporter, dir string) {
 	_, b, _ := strings.Cut(versions[1], " = ")
 	if a != b || !strings.HasPrefix(a, "var.") {
 		t.Errorf("%s and %s: both must take the same variable, so a rotation bumps the cluster and the secret together", versions[0], versions[1])
+	}
+}
+
+// No failover records: nothing the drill measures reads them, and a
+// failover record pointing at a cluster endpoint steers clients to the
+// read-only secondary when the primary's check fails (the global writer
+// endpoint is what follows the writer).
+func TestNoFailoverRecordsToClusterEndpoints(t *testing.T) {
+	m := parse(t, ".")
+	for _, b := range m.blocks("resource") {
+		if len(b.Labels) != 2 || b.Labels[0] != "aws_route53_record" {
+			continue
+		}
+		for _, inner := range b.Body.Blocks {
+			if inner.Type == "failover_routing_policy" {
+				t.Errorf("aws_route53_record.%s has a failover routing policy: nothing the drill measures reads it, and it steers to the read-only secondary when the primary's check fails", b.Labels[1])
+			}
+		}
 	}
 }

@@ -1,5 +1,5 @@
-# SNS topics (encrypted), alarms, Route 53 health checks with failover
-# records in a private zone, and a dashboard.
+# SNS topics (encrypted), alarms, Route 53 health checks (following the
+# region-health alarms) and a dashboard.
 
 resource "aws_sns_topic" "primary" {
   provider          = aws.primary
@@ -164,47 +164,11 @@ resource "aws_route53_health_check" "secondary" {
   tags                            = { Name = "${local.name}-secondary" }
 }
 
-resource "aws_route53_zone" "db" {
-  provider = aws.primary
-  name     = "db.${local.name}.internal"
-  comment  = "drdrill failover records"
-  vpc {
-    vpc_id     = aws_vpc.primary.id
-    vpc_region = var.primary_region
-  }
-  vpc {
-    vpc_id     = aws_vpc.secondary.id
-    vpc_region = var.secondary_region
-  }
-}
-
-resource "aws_route53_record" "writer_primary" {
-  provider        = aws.primary
-  zone_id         = aws_route53_zone.db.zone_id
-  name            = "writer"
-  type            = "CNAME"
-  ttl             = 5 # AWS advises a low TTL for failover endpoints
-  records         = [aws_rds_cluster.primary.endpoint]
-  set_identifier  = "primary"
-  health_check_id = aws_route53_health_check.primary.id
-  failover_routing_policy {
-    type = "PRIMARY"
-  }
-}
-
-resource "aws_route53_record" "writer_secondary" {
-  provider        = aws.primary
-  zone_id         = aws_route53_zone.db.zone_id
-  name            = "writer"
-  type            = "CNAME"
-  ttl             = 5
-  records         = [aws_rds_cluster.secondary.endpoint]
-  set_identifier  = "secondary"
-  health_check_id = aws_route53_health_check.secondary.id
-  failover_routing_policy {
-    type = "SECONDARY"
-  }
-}
+# No failover records: the drill writes through the Aurora global writer
+# endpoint, which follows the writer itself. Records steering a private
+# name nothing reads — to the read-only secondary cluster when the
+# primary's check fails — would only be something to get wrong. The health
+# checks stay: the drill records their states beside its own measures.
 
 resource "aws_cloudwatch_dashboard" "dr" {
   provider       = aws.primary

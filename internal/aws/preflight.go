@@ -87,11 +87,11 @@ func (s *Stack) Preflight(ctx context.Context, w io.Writer) error {
 	for _, id := range []string{s.Out["PrimaryHealthCheckId"], s.Out["SecondaryHealthCheckId"]} {
 		hc, err := s.Route53.GetHealthCheck(ctx, &route53.GetHealthCheckInput{HealthCheckId: awssdk.String(id)})
 		if err != nil {
-			problems = append(problems, fmt.Sprintf("health-check-failure: %s: %v", id, err))
-			line("  health-check-failure → %s: UNRESOLVED (%v)", id, err)
+			problems = append(problems, fmt.Sprintf("health check %s: %v", id, err))
+			line("  health check %s: UNRESOLVED (%v)", id, err)
 			continue
 		}
-		line("  health-check-failure → UpdateHealthCheck Inverted on %s (now inverted=%v), restored on rollback", id, awssdk.ToBool(hc.HealthCheck.HealthCheckConfig.Inverted))
+		line("  health check %s (%s) → observed during drills", id, hc.HealthCheck.HealthCheckConfig.Type)
 	}
 	states, err := s.AlarmStates(ctx, []string{s.Out[outputs.ReplicationLagAlarmName]})
 	if err != nil || len(states) == 0 {

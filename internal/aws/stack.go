@@ -38,10 +38,9 @@ type LambdaAPI interface {
 	DeleteFunctionConcurrency(context.Context, *lambda.DeleteFunctionConcurrencyInput, ...func(*lambda.Options)) (*lambda.DeleteFunctionConcurrencyOutput, error)
 }
 
-// Route53API inverts and restores health checks.
+// Route53API reads the health checks (preflight: do they exist).
 type Route53API interface {
 	GetHealthCheck(context.Context, *route53.GetHealthCheckInput, ...func(*route53.Options)) (*route53.GetHealthCheckOutput, error)
-	UpdateHealthCheck(context.Context, *route53.UpdateHealthCheckInput, ...func(*route53.Options)) (*route53.UpdateHealthCheckOutput, error)
 }
 
 // STSAPI identifies the caller's account.
@@ -482,20 +481,3 @@ func (s *Stack) ResumeMonitor(ctx context.Context, region, function, prev string
 	return err
 }
 
-// InvertHealthCheck makes a Route 53 health check report the opposite and
-// returns whether it was inverted before.
-func (s *Stack) InvertHealthCheck(ctx context.Context, id string) (bool, error) {
-	hc, err := s.Route53.GetHealthCheck(ctx, &route53.GetHealthCheckInput{HealthCheckId: &id})
-	if err != nil {
-		return false, fmt.Errorf("GetHealthCheck %s: %w", id, err)
-	}
-	prev := awssdk.ToBool(hc.HealthCheck.HealthCheckConfig.Inverted)
-	_, err = s.Route53.UpdateHealthCheck(ctx, &route53.UpdateHealthCheckInput{HealthCheckId: &id, Inverted: awssdk.Bool(!prev), HealthCheckVersion: hc.HealthCheck.HealthCheckVersion})
-	return prev, err
-}
-
-// RestoreHealthCheck sets Inverted back.
-func (s *Stack) RestoreHealthCheck(ctx context.Context, id string, inverted bool) error {
-	_, err := s.Route53.UpdateHealthCheck(ctx, &route53.UpdateHealthCheckInput{HealthCheckId: &id, Inverted: awssdk.Bool(inverted)})
-	return err
-}

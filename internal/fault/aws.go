@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -119,48 +118,6 @@ func (RegionIsolation) Rollback(ctx context.Context, t target.Target, p Params) 
 	return st.RestoreRegion(ctx, iso)
 }
 
-// HealthCheckFailure inverts a Route 53 health check (it reports the
-// opposite of the truth), restoring the previous setting on rollback.
-type HealthCheckFailure struct{}
-
-func (HealthCheckFailure) Name() string { return "health-check-failure" }
-func (HealthCheckFailure) Description() string {
-	return "AWS: invert a region's Route 53 health check (default: the primary's); rollback restores it"
-}
-func (HealthCheckFailure) Available(t target.Target) error {
-	if _, ok := awsOf(t); ok {
-		return nil
-	}
-	return errNotAWS
-}
-func (HealthCheckFailure) Resolve(ctx context.Context, t target.Target, p Params) (Params, error) {
-	_, q, err := awsRoles(ctx, t, p)
-	if err != nil {
-		return nil, err
-	}
-	key := "PrimaryHealthCheckId"
-	if q["region"] == t.Regions()[1] {
-		key = "SecondaryHealthCheckId"
-	}
-	if q["health_check"] = t.Outputs()[key]; q["health_check"] == "" {
-		return nil, fmt.Errorf("outputs lack %s: nothing to invert (FIS emptyTargetResolutionMode=fail)", key)
-	}
-	return q, nil
-}
-func (HealthCheckFailure) Inject(ctx context.Context, t target.Target, p Params) error {
-	st, _ := awsOf(t)
-	prev, err := st.InvertHealthCheck(ctx, p["health_check"])
-	p["was_inverted"] = strconv.FormatBool(prev)
-	return err
-}
-func (HealthCheckFailure) Rollback(ctx context.Context, t target.Target, p Params) error {
-	st, ok := awsOf(t)
-	if !ok {
-		return errNotAWS
-	}
-	return st.RestoreHealthCheck(ctx, p["health_check"], p["was_inverted"] == "true")
-}
-
 // awsPromote and awsSwitchBack are the AWS halves of the promotion faults.
 func awsPromote(ctx context.Context, st *drdaws.Stack, region string, allowDataLoss bool) error {
 	return st.Promote(ctx, region, allowDataLoss, promotionTimeout)
@@ -265,6 +222,5 @@ func (AlarmPath) Rollback(ctx context.Context, t target.Target, p Params) error 
 
 func init() {
 	register(RegionIsolation{})
-	register(HealthCheckFailure{})
 	register(AlarmPath{})
 }

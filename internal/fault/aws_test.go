@@ -56,7 +56,6 @@ type fakeAWS struct {
 	assoc       map[string]string // subnet → association id
 	nextAssoc   int
 	concurrency *int32
-	inverted    bool
 	failRestore bool
 	// alarm path
 	alarmForced string
@@ -191,11 +190,8 @@ func (f *fakeAWS) stub() *awstest.Stub {
 		return &lambda.DeleteFunctionConcurrencyOutput{}, nil
 	}))
 	s.On("Route 53.GetHealthCheck", lock(func(awstest.Call) (any, error) {
-		return &route53.GetHealthCheckOutput{HealthCheck: &r53types.HealthCheck{HealthCheckVersion: awssdk.Int64(3), HealthCheckConfig: &r53types.HealthCheckConfig{Inverted: awssdk.Bool(f.inverted)}}}, nil
-	}))
-	s.On("Route 53.UpdateHealthCheck", lock(func(c awstest.Call) (any, error) {
-		f.inverted = awssdk.ToBool(c.Params.(*route53.UpdateHealthCheckInput).Inverted)
-		return &route53.UpdateHealthCheckOutput{}, nil
+		return &route53.GetHealthCheckOutput{HealthCheck: &r53types.HealthCheck{HealthCheckVersion: awssdk.Int64(3),
+			HealthCheckConfig: &r53types.HealthCheckConfig{Type: r53types.HealthCheckTypeCloudwatchMetric}}}, nil
 	}))
 	return s
 }
@@ -242,7 +238,7 @@ func TestGuardsRefuseByDefault(t *testing.T) {
 				c.mod(f)
 			}
 			tgt, s, l := awsTarget(t, f, c.allowed...)
-			for _, name := range []string{"region-isolation", "unplanned-failover", "monitor-failure", "health-check-failure", "planned-switchover", "alarm-path"} {
+			for _, name := range []string{"region-isolation", "unplanned-failover", "monitor-failure", "planned-switchover", "alarm-path"} {
 				_, err := Inject(context.Background(), tgt, l, name, nil, "test")
 				if err == nil || !strings.Contains(err.Error(), c.want) {
 					t.Fatalf("%s: %v, want a refusal naming %q", name, err, c.want)
@@ -348,20 +344,11 @@ func TestMonitorFailurePairRestoresTheExactConcurrency(t *testing.T) {
 	}
 }
 
-func TestHealthCheckFailurePair(t *testing.T) {
-	f := newFake()
-	tgt, s, l := awsTarget(t, f, "111122223333")
-	h, err := Inject(context.Background(), tgt, l, "health-check-failure", nil, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	up, _ := s.Find("Route 53.UpdateHealthCheck")
-	in := up.Params.(*route53.UpdateHealthCheckInput)
-	if awssdk.ToString(in.HealthCheckId) != "hc-primary" || !awssdk.ToBool(in.Inverted) || awssdk.ToInt64(in.HealthCheckVersion) != 3 {
-		t.Fatalf("inject %+v", in)
-	}
-	if err := h.Rollback(context.Background()); err != nil || f.inverted {
-		t.Fatalf("rollback %v, inverted %v", err, f.inverted)
+// The stack has no failover records any more, so a fault that inverts a
+// health check would change nothing the drill measures: it is gone.
+func TestNoHealthCheckFault(t *testing.T) {
+	if _, err := Lookup("health-check-failure"); err == nil {
+		t.Fatal("health-check-failure is still in the catalogue, but nothing routes on the health checks")
 	}
 }
 
@@ -421,7 +408,7 @@ func TestPreflightResolvesAndInjectsNothing(t *testing.T) {
 	if err := tgt.(*target.AWS).Stack().Preflight(context.Background(), &b); err != nil {
 		t.Fatalf("%v\n%s", err, b.String())
 	}
-	for _, want := range []string{"READY", "temporary SQS queue subscribed to", "SwitchoverGlobalCluster to " + sARN, "deny-all NACL on [subnet-a subnet-b]", "PutFunctionConcurrency 0 on drdrill-t-health-monitor-primary", "Inverted on hc-primary"} {
+	for _, want := range []string{"READY", "temporary SQS queue subscribed to", "SwitchoverGlobalCluster to " + sARN, "deny-all NACL on [subnet-a subnet-b]", "PutFunctionConcurrency 0 on drdrill-t-health-monitor-primary", "health check hc-primary (CLOUDWATCH_METRIC) → observed"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("preflight lacks %q:\n%s", want, b.String())
 		}
