@@ -480,4 +480,3 @@ func (s *Stack) ResumeMonitor(ctx context.Context, region, function, prev string
 	_, err = r.Lambda.PutFunctionConcurrency(ctx, &lambda.PutFunctionConcurrencyInput{FunctionName: &function, ReservedConcurrentExecutions: &n})
 	return err
 }
-
