@@ -350,3 +350,75 @@ func TestFenceDoesNotCrossACutControlPath(t *testing.T) {
 		t.Fatalf("recover: %v (%v)", err, did)
 	}
 }
+
+// binlogBytes is the total size of a server's binary logs.
+func binlogBytes(t *testing.T, db *sql.DB) int64 {
+	t.Helper()
+	rows, err := db.Query("SHOW BINARY LOGS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	cols, _ := rows.Columns()
+	var total int64
+	for rows.Next() {
+		var name string
+		var size int64
+		dest := []any{&name, &size}
+		for len(dest) < len(cols) {
+			dest = append(dest, new(sql.RawBytes))
+		}
+		if err := rows.Scan(dest...); err != nil {
+			t.Fatal(err)
+		}
+		total += size
+	}
+	return total
+}
+
+// A re-seed copies the primary's rows at a snapshot instead of replaying
+// its binlog (which grows with every drill): the fresh server holds every
+// row, its own binlog holds only what came after the snapshot, and GTID
+// replication carries on both ways through later switchovers.
+func TestReseedCopiesTheDataAndReplicatesOnward(t *testing.T) {
+	l := startLab(t, ControllerConfig{Interval: 100 * time.Millisecond, Timeout: 300 * time.Millisecond, Threshold: 3, AutoFailover: false})
+	ctx := context.Background()
+	w := appDB(t, l, l.writer.Addr())
+	for i := 0; i < 40; i++ { // 2,000 rows
+		vals := make([]string, 0, 50)
+		for j := 0; j < 50; j++ {
+			vals = append(vals, fmt.Sprintf("(9, %d, 0, @@server_id, NOW(6))", i*50+j+1))
+		}
+		if _, err := w.ExecContext(ctx, "INSERT INTO writes (writer, seq, invoked_ns, origin_server_id, committed_at) VALUES "+strings.Join(vals, ",")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	primaryLog := binlogBytes(t, l.regions[0].server.Admin())
+	if err := l.Reseed(ctx, SecondaryRegion); err != nil {
+		t.Fatal(err)
+	}
+	sec := l.regions[1].server.Admin()
+	var n int
+	if err := sec.QueryRow("SELECT COUNT(*) FROM drdrill.writes WHERE writer = 9").Scan(&n); err != nil || n != 2000 {
+		t.Fatalf("re-seeded secondary holds %d of 2000 rows (%v)", n, err)
+	}
+	if got := binlogBytes(t, sec); got*2 > primaryLog {
+		t.Fatalf("the re-seeded secondary's binlog is %d bytes against the primary's %d: it replayed the history instead of copying it", got, primaryLog)
+	}
+	for i, to := range []string{SecondaryRegion, PrimaryRegion} {
+		if err := l.Promote(ctx, to, PromoteOptions{Mode: Switchover}); err != nil {
+			t.Fatalf("switchover to %s after the re-seed: %v", to, err)
+		}
+		if err := insert(ctx, w, 10, i+1); err != nil {
+			t.Fatal(err)
+		}
+		other := PrimaryRegion
+		if to == PrimaryRegion {
+			other = SecondaryRegion
+		}
+		waitRow(t, appDB(t, l, endpoint(l, other)), 10, i+1, 5*time.Second)
+	}
+	if st := l.Status(ctx); !st.Healthy {
+		t.Fatalf("not healthy after re-seed and two switchovers: %+v", st)
+	}
+}

@@ -150,11 +150,16 @@ func (l *Lab) reseedLocked(ctx context.Context, r *Region) error {
 	if err := l.startRegion(ctx, r, true); err != nil {
 		return err
 	}
+	// Copy the primary's data at a snapshot and replicate from there,
+	// rather than replaying its whole binlog (see cloneFrom).
+	if _, err := cloneFrom(ctx, l.primary.server.Admin(), r.server.Admin()); err != nil {
+		return fmt.Errorf("re-seed %s from %s: %w", r.Name, l.primary.Name, err)
+	}
 	if err := replicateFrom(ctx, r.server.Admin(), r.replIn.Addr(), l.cfg.Template.Creds, false); err != nil {
 		return fmt.Errorf("%s: %w", r.Name, err)
 	}
-	// A fresh copy replays the primary's whole binlog. Until it has, it is
-	// not a usable secondary: promoting it would lose far more than lag.
+	// Until it has caught up it is not a usable secondary: promoting it
+	// would lose far more than lag.
 	if g, err := gtids(ctx, l.primary.server.Admin()); err == nil {
 		if err := waitGTID(ctx, r.server.Admin(), g.Binlog, time.Minute); err != nil {
 			return fmt.Errorf("re-seeded %s did not catch up with %s: %w", r.Name, l.primary.Name, err)
