@@ -3,6 +3,7 @@ package lab
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"fmt"
 	"strings"
 )
@@ -25,18 +26,17 @@ func cloneFrom(ctx context.Context, src, dst *sql.DB) (pos string, err error) {
 	if err != nil {
 		return "", err
 	}
-	defer sc.Close()
+	defer discard(sc)
 	dc, err := dst.Conn(ctx)
 	if err != nil {
 		return "", err
 	}
-	defer dc.Close()
+	defer discard(dc)
 	for _, s := range []string{"SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ", "START TRANSACTION WITH CONSISTENT SNAPSHOT"} {
 		if _, err := sc.ExecContext(ctx, s); err != nil {
 			return "", fmt.Errorf("source: %s: %w", s, err)
 		}
 	}
-	defer sc.ExecContext(context.Background(), "ROLLBACK") //nolint:errcheck // read-only
 	// The binlog coordinates of the snapshot (MariaDB keeps them for a
 	// transaction started WITH CONSISTENT SNAPSHOT), as a GTID position.
 	var file string
@@ -75,6 +75,15 @@ func cloneFrom(ctx context.Context, src, dst *sql.DB) (pos string, err error) {
 		}
 	}
 	return pos, nil
+}
+
+// discard closes a connection instead of returning it to the pool: its
+// session settings (sql_log_bin = 0, an open snapshot) must not leak into
+// the next statement that borrows it — a probe written with sql_log_bin = 0
+// never replicates.
+func discard(c *sql.Conn) {
+	_ = c.Raw(func(any) error { return driver.ErrBadConn })
+	_ = c.Close()
 }
 
 // copyTable copies one drdrill table in batches of multi-row INSERTs.

@@ -422,3 +422,27 @@ func TestReseedCopiesTheDataAndReplicatesOnward(t *testing.T) {
 		t.Fatalf("not healthy after re-seed and two switchovers: %+v", st)
 	}
 }
+
+// The copy's session settings must not leak: after a re-seed, a write on
+// the re-seeded server's admin pool is binlogged and replicates as usual.
+func TestReseedLeavesNoSessionSettingsBehind(t *testing.T) {
+	l := startLab(t, ControllerConfig{Interval: 100 * time.Millisecond, Timeout: 300 * time.Millisecond, Threshold: 3, AutoFailover: false})
+	ctx := context.Background()
+	if err := l.Reseed(ctx, SecondaryRegion); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Promote(ctx, SecondaryRegion, PromoteOptions{Mode: Switchover}); err != nil {
+		t.Fatal(err)
+	}
+	// Every connection of the pool the copy used, not just one.
+	admin := l.regions[1].server.Admin()
+	for i := 0; i < 4; i++ {
+		var on int
+		if err := admin.QueryRowContext(ctx, "SELECT @@session.sql_log_bin").Scan(&on); err != nil || on != 1 {
+			t.Fatalf("admin session %d has sql_log_bin=%d (%v): the copy's setting leaked", i, on, err)
+		}
+	}
+	if err := l.waitReplicating(ctx, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+}
