@@ -128,6 +128,38 @@ func divergedFrom(have, primary string) bool {
 	return strings.TrimSpace(have) != "" && !sameOrigin(primary, have)
 }
 
+// unknownTo reports whether a server at position have holds a transaction
+// that a primary with binlog state state never had: the state keeps the
+// last seq of every (domain, server) it logged, so a have GTID beyond it —
+// or from a server it never logged — is one the primary lacks. That is the
+// divergence of a crashed old primary whose last writes never replicated
+// (its position is behind the primary's, so divergedFrom cannot see it),
+// found without first waiting for replication to fail with error 1236. It
+// may say "diverged" for a server that is not (a state reset by a re-seed
+// forgets old server ids): that costs a re-seed, never data.
+func unknownTo(have, state string) bool {
+	last := map[[2]string]int64{}
+	for _, part := range strings.Split(state, ",") {
+		f := strings.Split(strings.TrimSpace(part), "-")
+		if len(f) != 3 {
+			continue
+		}
+		n, _ := strconv.ParseInt(f[2], 10, 64)
+		last[[2]string{f[0], f[1]}] = n
+	}
+	for _, part := range strings.Split(have, ",") {
+		f := strings.Split(strings.TrimSpace(part), "-")
+		if len(f) != 3 {
+			continue
+		}
+		n, _ := strconv.ParseInt(f[2], 10, 64)
+		if seen, ok := last[[2]string{f[0], f[1]}]; !ok || seen < n {
+			return true
+		}
+	}
+	return false
+}
+
 // GTIDs are a server's GTID positions.
 type GTIDs struct {
 	Binlog  string `json:"gtid_binlog_pos"`

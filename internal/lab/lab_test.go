@@ -273,6 +273,25 @@ func TestDivergedFrom(t *testing.T) {
 	}
 }
 
+func TestUnknownTo(t *testing.T) {
+	cases := []struct {
+		have, state string
+		unknown     bool
+	}{
+		// A crashed old primary: its last writes 4986..5000 never replicated.
+		{"0-10001-5000", "0-1-8,0-10001-4985,0-20001-5100", true},
+		{"0-10001-4985", "0-1-8,0-10001-4985,0-20001-5100", false}, // caught up before the crash
+		{"0-10002-12", "0-1-8,0-10001-4985,0-20001-5100", true},    // an incarnation the primary never heard from
+		{"0-20001-5000", "0-1-8,0-10001-4985,0-20001-5100", false}, // a former replica, behind
+		{"", "0-20001-3", false},
+	}
+	for _, c := range cases {
+		if got := unknownTo(c.have, c.state); got != c.unknown {
+			t.Errorf("unknownTo(%q, %q) = %v", c.have, c.state, got)
+		}
+	}
+}
+
 // A catch-up longer than the admin connection's 10 s read timeout (a
 // re-seed replaying a long history at 1,000 writes/s) must be waited out,
 // not fail as "invalid connection".

@@ -322,6 +322,11 @@ func (l *Lab) rejoinLocked(ctx context.Context, r *Region, wait time.Duration) e
 		l.event("diverged", r.Name, fmt.Sprintf("binlog %s holds transactions primary %s (at %s) never had", mine.Binlog, l.primary.Name, theirs.Binlog))
 		return l.reseedLocked(ctx, r)
 	}
+	var state string
+	if err := l.primary.server.Admin().QueryRowContext(ctx, "SELECT @@global.gtid_binlog_state").Scan(&state); err == nil && unknownTo(mine.Binlog, state) {
+		l.event("diverged", r.Name, fmt.Sprintf("last transaction %s is not in primary %s's binlog state %s", mine.Binlog, l.primary.Name, state))
+		return l.reseedLocked(ctx, r)
+	}
 	if err := replicateFrom(ctx, r.server.Admin(), r.replIn.Addr(), l.cfg.Template.Creds, true); err != nil {
 		return fmt.Errorf("%s: %w", r.Name, err)
 	}
