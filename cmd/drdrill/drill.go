@@ -64,7 +64,7 @@ func drill(args []string) error {
 	policyFile := fs.String("policy", "", "SLO policy file (YAML); default: the built-in policy for the target")
 	repeat := fs.Int("repeat", 1, "run the suites this many times on one lab (iteration reports in iter-N/)")
 	seed := fs.Int64("seed", 0, "schedule seed: fault timing, writer phases and reader jitter (default: from the clock; printed, recorded in run.json, and replayed by passing it again)")
-	rate := fs.Float64("rate", 0, "writes per second across the writers (default 500: about ±2 ms RPO resolution; 1000 gives ±1 ms for a single pass on two cores; also $DRDRILL_RATE)")
+	rate := fs.Float64("rate", 0, "writes per second across the writers (default 1000: about ±1 ms RPO resolution; also $DRDRILL_RATE)")
 	flakeAttempts := fs.Int("flake-attempts", 0, "retry a failing spec up to this many attempts (Ginkgo's --flake-attempts); a spec that passes on a retry is reported as flaky, never as a plain pass")
 	lf := newLabFlags(fs)
 	if err := fs.Parse(args); err != nil {
