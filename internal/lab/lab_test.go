@@ -7,11 +7,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+
+	"github.com/drdrill/drdrill/internal/workload"
 )
 
 // startLab boots a real lab for a test, or skips when mariadbd is missing
@@ -463,5 +466,48 @@ func TestReseedLeavesNoSessionSettingsBehind(t *testing.T) {
 	}
 	if err := l.waitReplicating(ctx, 5*time.Second); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// committed_at must be when the server built the row, not when the
+// statement arrived: a write that waited (here for a table lock; during a
+// promotion, across the read-only switch) must not carry a time from
+// before the moment the server could take it, or the checker judges the
+// new primary's first writes zombies.
+func TestCommittedAtIsWhenTheServerTookTheWrite(t *testing.T) {
+	l := startLab(t, ControllerConfig{Interval: 100 * time.Millisecond, Timeout: 300 * time.Millisecond, Threshold: 3, AutoFailover: false})
+	ctx := context.Background()
+	lock, err := l.regions[0].server.Admin().Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close()
+	if _, err := lock.ExecContext(ctx, "LOCK TABLES drdrill.writes WRITE"); err != nil {
+		t.Fatal(err)
+	}
+	app := appDB(t, l, endpoint(l, PrimaryRegion))
+	done := make(chan error, 1)
+	go func() {
+		_, err := app.ExecContext(ctx, workload.Insert, 11, 1, time.Now().UnixNano())
+		done <- err
+	}()
+	time.Sleep(300 * time.Millisecond)
+	unlocked := time.Now()
+	if _, err := lock.ExecContext(ctx, "UNLOCK TABLES"); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	var ts string
+	if err := app.QueryRowContext(ctx, "SELECT UNIX_TIMESTAMP(committed_at) FROM writes WHERE writer = 11 AND seq = 1").Scan(&ts); err != nil {
+		t.Fatal(err)
+	}
+	sec, frac, _ := strings.Cut(ts, ".")
+	s, _ := strconv.ParseInt(sec, 10, 64)
+	us, _ := strconv.ParseInt((frac + "000000")[:6], 10, 64)
+	committed := time.Unix(s, us*1000)
+	if committed.Before(unlocked.Add(-time.Millisecond)) {
+		t.Fatalf("committed_at %v is %v before the write could be taken (%v): it is the statement's arrival, not the row's", committed, unlocked.Sub(committed), unlocked)
 	}
 }

@@ -116,7 +116,14 @@ type Workload struct {
 
 // Insert is the statement every write runs. origin_server_id and
 // committed_at are evaluated by the server that accepts the write.
-const Insert = "INSERT INTO writes (writer, seq, invoked_ns, origin_server_id, committed_at) VALUES (?, ?, ?, @@server_id, NOW(6))"
+// committed_at is SYSDATE(6), the time the row is built — after the
+// server's read-only check and any lock wait — not NOW(6), the time the
+// statement arrived: a statement that arrived a moment before a promotion
+// (or a restarted primary's return) and passed its read-only check just
+// after it would otherwise carry a time from before it, and be judged a
+// zombie of a server that could not yet take writes. The binlog is ROW
+// based, so the value replicates as written.
+const Insert = "INSERT INTO writes (writer, seq, invoked_ns, origin_server_id, committed_at) VALUES (?, ?, ?, @@server_id, SYSDATE(6))"
 
 // Start begins writing through db (the writer endpoint) until Stop.
 func Start(db *sql.DB, rec *history.Recorder, cfg Config) *Workload {

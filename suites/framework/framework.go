@@ -62,7 +62,7 @@ func ExpectSteadyState(ctx context.Context, t target.Target, within time.Duratio
 // ProbeWrite inserts one uniquely keyed row through db and returns its key.
 func ProbeWrite(ctx context.Context, db *sql.DB, writer int) (int64, error) {
 	seq := time.Now().UnixNano()
-	_, err := db.ExecContext(ctx, "INSERT INTO writes (writer, seq, invoked_ns, origin_server_id, committed_at) VALUES (?, ?, ?, @@server_id, NOW(6))",
+	_, err := db.ExecContext(ctx, "INSERT INTO writes (writer, seq, invoked_ns, origin_server_id, committed_at) VALUES (?, ?, ?, @@server_id, SYSDATE(6))",
 		writer, seq, seq)
 	return seq, err
 }
