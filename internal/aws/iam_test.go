@@ -49,11 +49,10 @@ func actionsCalled(t *testing.T, stubs ...*awstest.Stub) []string {
 	return slices.Compact(out)
 }
 
-// grantedActions reads the Action lists of an aws_iam_role_policy in
-// infra/aws/lambda.tf, by walking the jsonencode({...}) expression.
-func grantedActions(t *testing.T, resource string) []string {
+// parseInfra parses one file of infra/aws.
+func parseInfra(t *testing.T, name string) (string, *hclsyntax.Body) {
 	t.Helper()
-	path := filepath.Join("..", "..", "infra", "aws", "lambda.tf")
+	path := filepath.Join("..", "..", "infra", "aws", name)
 	src, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -62,9 +61,17 @@ func grantedActions(t *testing.T, resource string) []string {
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
+	return path, f.Body.(*hclsyntax.Body)
+}
+
+// grantedActions reads the Action lists of an aws_iam_role_policy in
+// infra/aws/lambda.tf, by walking the jsonencode({...}) expression.
+func grantedActions(t *testing.T, resource string) []string {
+	t.Helper()
+	path, body := parseInfra(t, "lambda.tf")
 	var out []string
 	found := false
-	for _, b := range f.Body.(*hclsyntax.Body).Blocks {
+	for _, b := range body.Blocks {
 		if b.Type != "resource" || len(b.Labels) != 2 || b.Labels[0] != "aws_iam_role_policy" || b.Labels[1] != resource {
 			continue
 		}
@@ -159,16 +166,8 @@ var endpointService = map[string]string{"RDS": "rds", "CloudWatch": "monitoring"
 // endpointSet reads a literal toset([...]) local from infra/aws/locals.tf.
 func endpointSet(t *testing.T, name string) []string {
 	t.Helper()
-	path := filepath.Join("..", "..", "infra", "aws", "locals.tf")
-	src, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, diags := hclsyntax.ParseConfig(src, path, hcl.InitialPos)
-	if diags.HasErrors() {
-		t.Fatal(diags)
-	}
-	for _, b := range f.Body.(*hclsyntax.Body).Blocks {
+	path, body := parseInfra(t, "locals.tf")
+	for _, b := range body.Blocks {
 		if a, ok := b.Body.Attributes[name]; ok && b.Type == "locals" {
 			call, ok := a.Expr.(*hclsyntax.FunctionCallExpr)
 			if !ok || call.Name != "toset" || len(call.Args) != 1 {

@@ -50,19 +50,8 @@ func (s Scenario) VisibilityChart() template.HTML {
 	if len(s.Visibility) == 0 {
 		return ""
 	}
-	c := svgplot.Chart{Title: "Read visibility per region (acknowledgement → first read returning the write)", XLabel: "ms since scenario start (acknowledgement)", YLabel: "visibility ms", XMax: s.DurationMs}
-	regions := make([]string, 0, len(s.Visibility))
-	for r := range s.Visibility {
-		regions = append(regions, r)
-	}
-	sort.Strings(regions)
-	for i, r := range regions {
-		var pts []svgplot.XY
-		for _, p := range s.Visibility[r] {
-			pts = append(pts, svgplot.XY{X: p.T, Y: p.V})
-		}
-		c.Series = append(c.Series, svgplot.Series{Name: r, Color: regionColors[i%len(regionColors)], Points: pts})
-	}
+	c := svgplot.Chart{Title: "Read visibility per region (acknowledgement → first read returning the write)", XLabel: "ms since scenario start (acknowledgement)", YLabel: "visibility ms", XMax: s.DurationMs,
+		Series: regionSeries(s.Visibility)}
 	s.annotate(&c)
 	return template.HTML(c.SVG())
 }
@@ -100,24 +89,31 @@ type ReadRow struct {
 	Lag           *check.Percentiles
 }
 
+// regionSeries is one line per region, in name order, each in its colour.
+func regionSeries(byRegion map[string][]Point) []svgplot.Series {
+	regions := make([]string, 0, len(byRegion))
+	for r := range byRegion {
+		regions = append(regions, r)
+	}
+	sort.Strings(regions)
+	var out []svgplot.Series
+	for i, r := range regions {
+		var pts []svgplot.XY
+		for _, p := range byRegion[r] {
+			pts = append(pts, svgplot.XY{X: p.T, Y: p.V})
+		}
+		out = append(out, svgplot.Series{Name: r, Color: regionColors[i%len(regionColors)], Points: pts})
+	}
+	return out
+}
+
 func phaseOrder(p string) int {
 	return strings.Index("steady before during after", p)
 }
 
 func (s Scenario) LagChart() template.HTML {
-	c := svgplot.Chart{Title: "Replication lag per region", XLabel: "ms since scenario start", YLabel: "lag ms", XMax: s.DurationMs}
-	regions := make([]string, 0, len(s.Lag))
-	for r := range s.Lag {
-		regions = append(regions, r)
-	}
-	sort.Strings(regions)
-	for i, r := range regions {
-		var pts []svgplot.XY
-		for _, p := range s.Lag[r] {
-			pts = append(pts, svgplot.XY{X: p.T, Y: p.V})
-		}
-		c.Series = append(c.Series, svgplot.Series{Name: r, Color: regionColors[i%len(regionColors)], Points: pts})
-	}
+	c := svgplot.Chart{Title: "Replication lag per region", XLabel: "ms since scenario start", YLabel: "lag ms", XMax: s.DurationMs,
+		Series: regionSeries(s.Lag)}
 	c.HLines = []svgplot.HLine{{At: 500, Label: "alarm 500 ms", Color: "#e377c2"}}
 	s.annotate(&c)
 	return template.HTML(c.SVG())

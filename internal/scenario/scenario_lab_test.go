@@ -56,20 +56,8 @@ func groundTruthLost(t *testing.T, historyPath string, tgt target.Target, region
 			acked[key{line.W, line.S}] = true
 		}
 	}
-	db, err := tgt.Reader(region)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	rows, err := db.Query("SELECT writer, seq FROM writes WHERE writer >= ? AND writer < ?", first, first+writers)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var k key
-		rows.Scan(&k.w, &k.s)
-		delete(acked, k)
+	for k := range serverRows(t, tgt, region, first, writers) {
+		delete(acked, key(k))
 	}
 	return len(acked)
 }
