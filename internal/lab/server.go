@@ -71,8 +71,8 @@ read_only=ON
 skip_slave_start=ON
 skip-name-resolve
 performance_schema=OFF
-innodb_buffer_pool_size=16M
-innodb_log_file_size=8M
+innodb_buffer_pool_size=64M
+innodb_log_file_size=48M
 innodb_log_buffer_size=2M
 aria_pagecache_buffer_size=1M
 key_buffer_size=1M
