@@ -74,9 +74,15 @@ func (s *queryXML) scalar(schema *smithy.Schema, text string) {
 
 func (s *queryXML) Bytes() []byte { return s.b.Bytes() }
 
-func (s *queryXML) WriteInt8(sc *smithy.Schema, v int8)   { s.scalar(sc, strconv.FormatInt(int64(v), 10)) }
-func (s *queryXML) WriteInt16(sc *smithy.Schema, v int16) { s.scalar(sc, strconv.FormatInt(int64(v), 10)) }
-func (s *queryXML) WriteInt32(sc *smithy.Schema, v int32) { s.scalar(sc, strconv.FormatInt(int64(v), 10)) }
+func (s *queryXML) WriteInt8(sc *smithy.Schema, v int8) {
+	s.scalar(sc, strconv.FormatInt(int64(v), 10))
+}
+func (s *queryXML) WriteInt16(sc *smithy.Schema, v int16) {
+	s.scalar(sc, strconv.FormatInt(int64(v), 10))
+}
+func (s *queryXML) WriteInt32(sc *smithy.Schema, v int32) {
+	s.scalar(sc, strconv.FormatInt(int64(v), 10))
+}
 func (s *queryXML) WriteInt64(sc *smithy.Schema, v int64) { s.scalar(sc, strconv.FormatInt(v, 10)) }
 func (s *queryXML) WriteFloat32(sc *smithy.Schema, v float32) {
 	s.scalar(sc, strconv.FormatFloat(float64(v), 'f', -1, 32))
