@@ -3,6 +3,9 @@ package twin
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/rds"
 	rdstypes "github.com/aws/aws-sdk-go-v2/service/rds/types"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/drdrill/drdrill/internal/lab"
@@ -149,4 +153,23 @@ func TestSwitchoverThroughTheSDK(t *testing.T) {
 
 func isCode(err error, code string) bool {
 	return err != nil && strings.Contains(err.Error(), code)
+}
+
+// The serializer's map and flattened-free list paths, through a real SDK
+// client: SNS GetTopicAttributes answers a map (<entry><key/><value/>),
+// and its element names come from the SDK's schema alone.
+func TestQueryXMLMapsRoundTripThroughTheSDK(t *testing.T) {
+	want := map[string]string{"TopicArn": "arn:aws:sns:us-west-2:123456789012:t", "KmsMasterKeyId": "alias/k", "DisplayName": "a & <b>"}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		queryResponse(w, "http://sns.amazonaws.com/doc/2010-03-31/", "GetTopicAttributes", &sns.GetTopicAttributesOutput{Attributes: want}, "req-1")
+	}))
+	defer srv.Close()
+	out, err := sns.NewFromConfig(sdkConfig(t, srv.URL, "us-west-2")).GetTopicAttributes(context.Background(),
+		&sns.GetTopicAttributesInput{TopicArn: awssdk.String(want["TopicArn"])})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(out.Attributes, want) {
+		t.Fatalf("attributes %v, want %v", out.Attributes, want)
+	}
 }
