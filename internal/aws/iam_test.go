@@ -28,25 +28,35 @@ var kmsFor = map[string][]string{
 	"secretsmanager:GetSecretValue": {"kms:Decrypt"},
 }
 
-// actionsCalled runs the handler through stubs and returns the IAM
-// actions of every SDK call it made, with the KMS actions they imply.
-func actionsCalled(t *testing.T, stubs ...*awstest.Stub) []string {
+// called maps every SDK call the stubs saw through fn (service id and
+// operation name to the names it stands for), sorted and without repeats;
+// a service fn does not know fails the test, naming the table to extend.
+func called(t *testing.T, table string, fn func(svc, op string) ([]string, bool), stubs ...*awstest.Stub) []string {
 	t.Helper()
 	var out []string
 	for _, s := range stubs {
 		for _, op := range s.Ops() {
 			svc, name, _ := strings.Cut(op, ".")
-			prefix, ok := iamPrefix[svc]
+			names, ok := fn(svc, name)
 			if !ok {
-				t.Fatalf("the Lambda called %s, whose IAM prefix this test does not know: add it to iamPrefix", op)
+				t.Fatalf("the Lambda called %s, which this test does not know: add it to %s", op, table)
 			}
-			a := prefix + ":" + name
-			out = append(out, a)
-			out = append(out, kmsFor[a]...)
+			out = append(out, names...)
 		}
 	}
 	slices.Sort(out)
 	return slices.Compact(out)
+}
+
+// actionsCalled is the IAM actions of every SDK call the stubs saw, with
+// the KMS actions they imply.
+func actionsCalled(t *testing.T, stubs ...*awstest.Stub) []string {
+	t.Helper()
+	return called(t, "iamPrefix", func(svc, op string) ([]string, bool) {
+		prefix, ok := iamPrefix[svc]
+		a := prefix + ":" + op
+		return append([]string{a}, kmsFor[a]...), ok
+	}, stubs...)
 }
 
 // parseInfra parses one file of infra/aws.
@@ -195,19 +205,10 @@ func endpointSet(t *testing.T, name string) []string {
 // trigger in the secondary), derived from the calls the code makes.
 func TestEndpointsAreWhatTheLambdasCall(t *testing.T) {
 	services := func(stubs ...*awstest.Stub) []string {
-		var out []string
-		for _, s := range stubs {
-			for _, op := range s.Ops() {
-				svc, _, _ := strings.Cut(op, ".")
-				name, ok := endpointService[svc]
-				if !ok {
-					t.Fatalf("the Lambda called %s, whose endpoint this test does not know: add it to endpointService", op)
-				}
-				out = append(out, name)
-			}
-		}
-		slices.Sort(out)
-		return slices.Compact(out)
+		return called(t, "endpointService", func(svc, _ string) ([]string, bool) {
+			name, ok := endpointService[svc]
+			return []string{name}, ok
+		}, stubs...)
 	}
 	var mon, all []*awstest.Stub
 	for _, primary := range []bool{false, true} {

@@ -89,30 +89,38 @@ func (r ReplicaStatus) Streaming() bool {
 	return r.Healthy() && r.IOState == "Waiting for master to send event"
 }
 
+// gtid is one GTID of a MariaDB GTID list: domain-server-seq.
+type gtid struct {
+	domain, server string
+	seq            int64
+}
+
+// parseGTIDs reads a GTID list ("0-10001-57,1-20001-3"), skipping empty
+// or malformed parts.
+func parseGTIDs(s string) []gtid {
+	var out []gtid
+	for _, part := range strings.Split(s, ",") {
+		f := strings.Split(strings.TrimSpace(part), "-")
+		if len(f) != 3 {
+			continue
+		}
+		n, _ := strconv.ParseInt(f[2], 10, 64)
+		out = append(out, gtid{f[0], f[1], n})
+	}
+	return out
+}
+
 // sameOrigin reports whether have ends, in every domain of want, with a
 // transaction from the same server at a sequence number at least as high.
 // MASTER_GTID_WAIT compares sequence numbers only, which a diverged replica
 // can satisfy with a zombie transaction of its own.
 func sameOrigin(have, want string) bool {
-	type gtid struct {
-		server string
-		seq    int64
+	h := map[string]gtid{}
+	for _, g := range parseGTIDs(have) {
+		h[g.domain] = g
 	}
-	parse := func(s string) map[string]gtid {
-		out := map[string]gtid{}
-		for _, part := range strings.Split(s, ",") {
-			f := strings.Split(strings.TrimSpace(part), "-")
-			if len(f) != 3 {
-				continue
-			}
-			n, _ := strconv.ParseInt(f[2], 10, 64)
-			out[f[0]] = gtid{f[1], n}
-		}
-		return out
-	}
-	h := parse(have)
-	for domain, w := range parse(want) {
-		g, ok := h[domain]
+	for _, w := range parseGTIDs(want) {
+		g, ok := h[w.domain]
 		if !ok || g.seq < w.seq || (g.seq == w.seq && g.server != w.server) {
 			return false
 		}
@@ -139,21 +147,11 @@ func divergedFrom(have, primary string) bool {
 // forgets old server ids): that costs a re-seed, never data.
 func unknownTo(have, state string) bool {
 	last := map[[2]string]int64{}
-	for _, part := range strings.Split(state, ",") {
-		f := strings.Split(strings.TrimSpace(part), "-")
-		if len(f) != 3 {
-			continue
-		}
-		n, _ := strconv.ParseInt(f[2], 10, 64)
-		last[[2]string{f[0], f[1]}] = n
+	for _, g := range parseGTIDs(state) {
+		last[[2]string{g.domain, g.server}] = g.seq
 	}
-	for _, part := range strings.Split(have, ",") {
-		f := strings.Split(strings.TrimSpace(part), "-")
-		if len(f) != 3 {
-			continue
-		}
-		n, _ := strconv.ParseInt(f[2], 10, 64)
-		if seen, ok := last[[2]string{f[0], f[1]}]; !ok || seen < n {
+	for _, g := range parseGTIDs(have) {
+		if seen, ok := last[[2]string{g.domain, g.server}]; !ok || seen < g.seq {
 			return true
 		}
 	}

@@ -63,7 +63,24 @@ func cloneFrom(ctx context.Context, src, dst *sql.DB) (pos string, err error) {
 			return "", fmt.Errorf("target: schema: %w", err)
 		}
 	}
-	for _, table := range []string{"writes", "heartbeat", "probe"} {
+	tables, err := sc.QueryContext(ctx, "SELECT table_name FROM information_schema.tables WHERE table_schema = 'drdrill' AND table_type = 'BASE TABLE'")
+	if err != nil {
+		return "", fmt.Errorf("source: list tables: %w", err)
+	}
+	var names []string
+	for tables.Next() {
+		var n string
+		if err := tables.Scan(&n); err != nil {
+			tables.Close()
+			return "", err
+		}
+		names = append(names, n)
+	}
+	if err := tables.Err(); err != nil {
+		return "", fmt.Errorf("source: list tables: %w", err)
+	}
+	tables.Close()
+	for _, table := range names {
 		if err := copyTable(ctx, sc, dc, table); err != nil {
 			return "", err
 		}

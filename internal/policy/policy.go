@@ -47,23 +47,31 @@ var Measures = []string{"rpo_lost_writes", "rpo_ms", "rto_ms", "lag_p99_ms", "zo
 
 // Bound returns the limit for a measure by its policy key.
 func (l Limits) Bound(measure string) *Bound {
+	if f := l.field(measure); f != nil {
+		return *f
+	}
+	return nil
+}
+
+// field is the Limits field holding a measure's bound (nil: no such key).
+func (l *Limits) field(measure string) **Bound {
 	switch measure {
 	case "rpo_lost_writes":
-		return l.RPOLostWrites
+		return &l.RPOLostWrites
 	case "rpo_ms":
-		return l.RPOMs
+		return &l.RPOMs
 	case "rto_ms":
-		return l.RTOMs
+		return &l.RTOMs
 	case "lag_p99_ms":
-		return l.LagP99Ms
+		return &l.LagP99Ms
 	case "zombie_writes":
-		return l.ZombieWrites
+		return &l.ZombieWrites
 	case "read_visibility_p99_ms":
-		return l.ReadVisibilityP99Ms
+		return &l.ReadVisibilityP99Ms
 	case "vanished_reads":
-		return l.VanishedReads
+		return &l.VanishedReads
 	case "stale_reads_after_promotion":
-		return l.StaleReadsAfterPromotion
+		return &l.StaleReadsAfterPromotion
 	}
 	return nil
 }
@@ -144,30 +152,10 @@ func (l Limits) validate() error {
 // For returns a scenario's limits: its own, falling back to the default's.
 func (p Policy) For(scenario string) Limits {
 	l := p.Scenarios[scenario]
-	d := p.Default
-	if l.RPOLostWrites == nil {
-		l.RPOLostWrites = d.RPOLostWrites
-	}
-	if l.RPOMs == nil {
-		l.RPOMs = d.RPOMs
-	}
-	if l.RTOMs == nil {
-		l.RTOMs = d.RTOMs
-	}
-	if l.LagP99Ms == nil {
-		l.LagP99Ms = d.LagP99Ms
-	}
-	if l.ZombieWrites == nil {
-		l.ZombieWrites = d.ZombieWrites
-	}
-	if l.ReadVisibilityP99Ms == nil {
-		l.ReadVisibilityP99Ms = d.ReadVisibilityP99Ms
-	}
-	if l.VanishedReads == nil {
-		l.VanishedReads = d.VanishedReads
-	}
-	if l.StaleReadsAfterPromotion == nil {
-		l.StaleReadsAfterPromotion = d.StaleReadsAfterPromotion
+	for _, m := range Measures {
+		if f := l.field(m); *f == nil {
+			*f = p.Default.Bound(m)
+		}
 	}
 	return l
 }

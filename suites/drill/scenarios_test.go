@@ -8,6 +8,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/drdrill/drdrill/internal/check"
 	"github.com/drdrill/drdrill/internal/fault"
 	"github.com/drdrill/drdrill/suites/framework"
 )
@@ -86,25 +87,36 @@ func regionFreeze() bool {
 	})
 }
 
+// partitionThenFailover is the runbook both partition scenarios share:
+// partition the regions (controlPath: cut or survives), fail over to the
+// secondary, read both regions before healing, roll back and check. It
+// returns the original primary and the check.
+func partitionThenFailover(ctx context.Context, name, controlPath, partitioned, promoted string) (string, check.Result) {
+	d.Requires("partition", "unplanned-failover")
+	primary, secondary := beginScenario(ctx, name)
+	s := d.Begin(ctx, name)
+	d.HoldBeforeFault(ctx, "writes before the partition", framework.PreFaultHold)
+	d.Inject(ctx, s, "partition", fault.Params{"control_path": controlPath})
+	framework.Hold(ctx, partitioned, time.Second)
+	d.Inject(ctx, s, "unplanned-failover", fault.Params{"region": secondary})
+	d.WaitPrimary(ctx, secondary, 30*time.Second)
+	framework.Hold(ctx, promoted, 3*time.Second)
+	By("reading both regions before healing the partition")
+	Expect(s.FinalRead(ctx)).To(Succeed())
+	Expect(s.RollbackAll(ctx)).To(Succeed())
+	res, err := s.Finish(ctx)
+	Expect(err).NotTo(HaveOccurred())
+	return primary, res
+}
+
 func partition() bool {
 	return Describe("Partition", Label("partition", "gameday", "signoff"), func() {
 		It("fences the old primary: no zombie commit, divergence healed by re-seed", func(ctx SpecContext) {
-			d.Requires("partition", "unplanned-failover")
-			primary, secondary := beginScenario(ctx, "partition")
-			s := d.Begin(ctx, "partition")
-			d.HoldBeforeFault(ctx, "writes before the partition", framework.PreFaultHold)
 			// The control plane reaches both regions (as AWS's regional one
 			// may): the trigger's fence gets through the partition.
-			d.Inject(ctx, s, "partition", fault.Params{"control_path": "survives"})
-			framework.Hold(ctx, "both regions up, replication cut, writes still acknowledged by the primary", time.Second)
-			d.Inject(ctx, s, "unplanned-failover", fault.Params{"region": secondary})
-			d.WaitPrimary(ctx, secondary, 30*time.Second)
-			framework.Hold(ctx, "writes on the new primary while the old one is fenced", 3*time.Second)
-			By("reading both regions before healing the partition")
-			Expect(s.FinalRead(ctx)).To(Succeed())
-			Expect(s.RollbackAll(ctx)).To(Succeed())
-			res, err := s.Finish(ctx)
-			Expect(err).NotTo(HaveOccurred())
+			primary, res := partitionThenFailover(ctx, "partition", "survives",
+				"both regions up, replication cut, writes still acknowledged by the primary",
+				"writes on the new primary while the old one is fenced")
 			Expect(res.Divergent[primary]).To(BeNumerically(">", 0), "the partition should have left writes only the old primary has")
 			By("checking the divergence was detected and the old primary re-seeded")
 			ev, err := d.Target.Events(ctx, 0)
@@ -124,20 +136,9 @@ func partition() bool {
 func partitionNoControlPath() bool {
 	return Describe("Partition without a control path", Label("partition-no-control-path", "gameday"), func() {
 		It("cannot fence the old primary: reports the zombie writes and the reads that vanish", func(ctx SpecContext) {
-			d.Requires("partition", "unplanned-failover")
-			primary, secondary := beginScenario(ctx, "partition-no-control-path")
-			s := d.Begin(ctx, "partition-no-control-path")
-			d.HoldBeforeFault(ctx, "writes before the partition", framework.PreFaultHold)
-			d.Inject(ctx, s, "partition", fault.Params{"control_path": "cut"})
-			framework.Hold(ctx, "both regions up, replication and the control path cut", time.Second)
-			d.Inject(ctx, s, "unplanned-failover", fault.Params{"region": secondary})
-			d.WaitPrimary(ctx, secondary, 30*time.Second)
-			framework.Hold(ctx, "the old primary unfenced, the new one promoted", 3*time.Second)
-			By("reading both regions before healing the partition")
-			Expect(s.FinalRead(ctx)).To(Succeed())
-			Expect(s.RollbackAll(ctx)).To(Succeed())
-			res, err := s.Finish(ctx)
-			Expect(err).NotTo(HaveOccurred())
+			primary, res := partitionThenFailover(ctx, "partition-no-control-path", "cut",
+				"both regions up, replication and the control path cut",
+				"the old primary unfenced, the new one promoted")
 			ev, err := d.Target.Events(ctx, 0)
 			Expect(err).NotTo(HaveOccurred())
 			Expect(ev).To(ContainElement(And(HaveField("Kind", "fence-failed"), HaveField("Region", primary))),
