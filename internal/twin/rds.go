@@ -25,8 +25,8 @@ const rdsNamespace = "http://rds.amazonaws.com/doc/2014-10-31/"
 // one minute. Config.TimeScale shortens it for CI.
 const PromotionTime = time.Minute
 
-// DataPlane is the lab underneath: which region holds the writer, and a
-// real promotion (switchover: fence, catch up, promote; failover: promote
+// DataPlane is the lab underneath: which region holds the writer (read
+// once, when the twin starts), and a real promotion (switchover: fence, catch up, promote; failover: promote
 // with what the secondary has).
 type DataPlane interface {
 	Primary(ctx context.Context) (string, error)
@@ -46,6 +46,11 @@ type GlobalCluster struct {
 	EngineVersion string
 	Members       []Member
 
+	// writer is the region of the writer cluster, as the control plane
+	// records it: set from the data plane when the twin starts, then by the
+	// twin's own promotions (a status read in the middle of the lab's
+	// catch-up can still show the previous primary).
+	writer   string
 	failover *rdstypes.FailoverState
 	lastErr  error
 }
@@ -78,11 +83,11 @@ func (s *rdsService) member(ref string) (Member, bool) {
 	return Member{}, false
 }
 
-func (s *rdsService) handle(ctx context.Context, w http.ResponseWriter, form url.Values, reqID string) {
+func (s *rdsService) handle(w http.ResponseWriter, form url.Values, reqID string) {
 	action := form.Get("Action")
 	switch action {
 	case "DescribeGlobalClusters":
-		o, e := s.describeGlobalClusters(ctx, form)
+		o, e := s.describeGlobalClusters(form)
 		if e != nil {
 			queryErrorResponse(w, e, reqID)
 			return
@@ -91,7 +96,7 @@ func (s *rdsService) handle(ctx context.Context, w http.ResponseWriter, form url
 		return
 	case "SwitchoverGlobalCluster", "FailoverGlobalCluster":
 		dataLoss := action == "FailoverGlobalCluster" && strings.EqualFold(form.Get("AllowDataLoss"), "true")
-		g, e := s.promote(ctx, form, dataLoss, action == "SwitchoverGlobalCluster")
+		g, e := s.promote(form, dataLoss, action == "SwitchoverGlobalCluster")
 		if e != nil {
 			queryErrorResponse(w, e, reqID)
 			return
@@ -108,13 +113,10 @@ func (s *rdsService) handle(ctx context.Context, w http.ResponseWriter, form url
 }
 
 // view is the global cluster as DescribeGlobalClusters shows it now.
-func (s *rdsService) view(ctx context.Context) (*rdstypes.GlobalCluster, *QueryError) {
-	primary, err := s.data.Primary(ctx)
-	if err != nil {
-		return nil, &QueryError{Status: http.StatusInternalServerError, Code: "InternalFailure", Message: "data plane: " + err.Error()}
-	}
+func (s *rdsService) view() *rdstypes.GlobalCluster {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	primary := s.gc.writer
 	g := &rdstypes.GlobalCluster{GlobalClusterIdentifier: awssdk.String(s.gc.ID), GlobalClusterArn: awssdk.String(s.globalARN()),
 		Engine: awssdk.String("aurora-mysql"), EngineVersion: awssdk.String(s.gc.EngineVersion), Status: awssdk.String("available"),
 		StorageEncrypted: awssdk.Bool(true), FailoverState: s.gc.failover}
@@ -122,26 +124,22 @@ func (s *rdsService) view(ctx context.Context) (*rdstypes.GlobalCluster, *QueryE
 		g.GlobalClusterMembers = append(g.GlobalClusterMembers, rdstypes.GlobalClusterMember{
 			DBClusterArn: awssdk.String(s.clusterARN(m)), IsWriter: awssdk.Bool(m.Region == primary)})
 	}
-	return g, nil
+	return g
 }
 
-func (s *rdsService) describeGlobalClusters(ctx context.Context, form url.Values) (*rds.DescribeGlobalClustersOutput, *QueryError) {
+func (s *rdsService) describeGlobalClusters(form url.Values) (*rds.DescribeGlobalClustersOutput, *QueryError) {
 	if id := form.Get("GlobalClusterIdentifier"); id != "" && !strings.EqualFold(id, s.gc.ID) {
 		return nil, &QueryError{Status: http.StatusNotFound, Code: "GlobalClusterNotFoundFault", Sender: true,
 			Message: fmt.Sprintf("Global cluster %s not found", id)}
 	}
-	g, e := s.view(ctx)
-	if e != nil {
-		return nil, e
-	}
-	return &rds.DescribeGlobalClustersOutput{GlobalClusters: []rdstypes.GlobalCluster{*g}}, nil
+	return &rds.DescribeGlobalClustersOutput{GlobalClusters: []rdstypes.GlobalCluster{*s.view()}}, nil
 }
 
 // promote starts a switchover or failover: the FailoverState shows it for
 // PromotionTime (scaled), then the lab promotes and the state clears. A
 // second one while the first runs is refused, as AWS refuses it
 // (InvalidGlobalClusterStateFault).
-func (s *rdsService) promote(ctx context.Context, form url.Values, dataLoss, switchover bool) (*rdstypes.GlobalCluster, *QueryError) {
+func (s *rdsService) promote(form url.Values, dataLoss, switchover bool) (*rdstypes.GlobalCluster, *QueryError) {
 	if id := form.Get("GlobalClusterIdentifier"); !strings.EqualFold(id, s.gc.ID) {
 		return nil, &QueryError{Status: http.StatusNotFound, Code: "GlobalClusterNotFoundFault", Sender: true,
 			Message: fmt.Sprintf("Global cluster %s not found", id)}
@@ -151,11 +149,8 @@ func (s *rdsService) promote(ctx context.Context, form url.Values, dataLoss, swi
 		return nil, &QueryError{Status: http.StatusNotFound, Code: "DBClusterNotFoundFault", Sender: true,
 			Message: fmt.Sprintf("DB cluster %s is not a member of global cluster %s", form.Get("TargetDbClusterIdentifier"), s.gc.ID)}
 	}
-	primary, err := s.data.Primary(ctx)
-	if err != nil {
-		return nil, &QueryError{Status: http.StatusInternalServerError, Code: "InternalFailure", Message: "data plane: " + err.Error()}
-	}
 	s.mu.Lock()
+	primary := s.gc.writer
 	if s.gc.failover != nil {
 		s.mu.Unlock()
 		return nil, &QueryError{Status: http.StatusBadRequest, Code: "InvalidGlobalClusterStateFault", Sender: true,
@@ -177,7 +172,7 @@ func (s *rdsService) promote(ctx context.Context, form url.Values, dataLoss, swi
 	s.gc.failover = &rdstypes.FailoverState{Status: status, FromDbClusterArn: awssdk.String(s.clusterARN(from)),
 		ToDbClusterArn: awssdk.String(s.clusterARN(target)), IsDataLossAllowed: awssdk.Bool(dataLoss)}
 	s.mu.Unlock()
-	g, _ := s.view(ctx)
+	g := s.view()
 	s.async.Add(1)
 	go func() {
 		defer s.async.Done()
@@ -185,6 +180,9 @@ func (s *rdsService) promote(ctx context.Context, form url.Values, dataLoss, swi
 		err := s.data.Promote(context.Background(), target.Region, dataLoss)
 		s.mu.Lock()
 		s.gc.failover, s.gc.lastErr = nil, err
+		if err == nil {
+			s.gc.writer = target.Region
+		}
 		s.mu.Unlock()
 	}()
 	return g, nil

@@ -51,6 +51,15 @@ func Start(addr string, cfg Config, gc GlobalCluster, data DataPlane) (*Server, 
 	if cfg.Account == "" {
 		cfg.Account = "000000000000"
 	}
+	if gc.writer == "" {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		w, err := data.Primary(ctx)
+		cancel()
+		if err != nil {
+			return nil, fmt.Errorf("AWS twin: which region holds the writer: %w", err)
+		}
+		gc.writer = w
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("AWS twin: listen on %s: %w (is the port in use? pick another or 127.0.0.1:0)", addr, err)
@@ -81,11 +90,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			Message: "the twin speaks the awsQuery protocol: a form-encoded POST"}, reqID)
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
-	defer cancel()
 	switch r.PostForm.Get("Version") {
 	case "2014-10-31":
-		s.rds.handle(ctx, w, r.PostForm, reqID)
+		s.rds.handle(w, r.PostForm, reqID)
 	case "2011-06-15":
 		if r.PostForm.Get("Action") == "GetCallerIdentity" {
 			queryResponse(w, "https://sts.amazonaws.com/doc/2011-06-15/", "GetCallerIdentity", &sts.GetCallerIdentityOutput{
