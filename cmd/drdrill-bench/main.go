@@ -91,19 +91,18 @@ func benchDrill(drdrill string) {
 	if err != nil {
 		fail("%v", err)
 	}
-	var windows time.Duration
+	acc := report.Account(r)
 	worstRes := 0.0
 	for _, sc := range r.Scenarios {
-		for _, w := range sc.Windows {
-			windows += time.Duration((w.ToMs - w.FromMs) * float64(time.Millisecond))
-		}
 		if sc.Result != nil && sc.Result.RPO.LostWrites > 0 {
 			worstRes = max(worstRes, sc.Result.RPO.ResolutionMs)
 		}
 	}
 	figure("drill_wall_s", math.Round(wall.Seconds()*10)/10, "s")
-	figure("drill_fault_windows_s", math.Round(windows.Seconds()*10)/10, "s")
-	figure("drill_wall_over_fault_windows", math.Round(wall.Seconds()/windows.Seconds()*100)/100, "x")
+	figure("drill_fault_windows_s", math.Round(acc.Faults.Seconds()*10)/10, "s")
+	figure("drill_deliberate_windows_s", math.Round(acc.Deliberate.Seconds()*10)/10, "s")
+	figure("drill_wall_over_fault_windows", math.Round(wall.Seconds()/acc.Faults.Seconds()*100)/100, "x")
+	figure("drill_wall_over_deliberate_windows", math.Round(wall.Seconds()/acc.Deliberate.Seconds()*100)/100, "x")
 	figure("drill_rpo_resolution_worst_ms", math.Round(worstRes*10)/10, "ms")
 }
 

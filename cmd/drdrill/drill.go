@@ -195,15 +195,14 @@ func summarize(runDir string, wall time.Duration) bool {
 	if err := report.Render(runDir, r); err != nil {
 		fmt.Fprintf(os.Stderr, "drdrill drill: report: %v\n", err)
 	}
-	var faults time.Duration
-	for _, s := range r.Scenarios {
-		for _, w := range s.Windows {
-			faults += time.Duration((w.ToMs - w.FromMs) * float64(time.Millisecond))
-		}
-	}
+	acc := report.Account(r)
 	fmt.Println()
 	r.WriteTable(os.Stdout)
-	fmt.Printf("wall time %v, of which deliberate fault windows %v\n", wall.Round(time.Second), faults.Round(100*time.Millisecond))
+	if acc.Deliberate > 0 {
+		fmt.Printf("wall time %v: %.2f× the deliberate windows of %v (faults %v, holds around them %v); the rest is set-up, restores and reports\n",
+			wall.Round(time.Second), wall.Seconds()/acc.Deliberate.Seconds(), acc.Deliberate.Round(100*time.Millisecond),
+			acc.Faults.Round(100*time.Millisecond), (acc.Deliberate - acc.Faults).Round(100*time.Millisecond))
+	}
 	fmt.Printf("reports: %s (summary.md, report.json, junit.xml) and %s\n", filepath.Join(runDir, report.HTMLFile), filepath.Join(filepath.Dir(runDir), report.HTMLFile))
 	// flaky passes the gate but is never shown as a plain pass.
 	return r.Verdict != "pass" && r.Verdict != "flaky"

@@ -30,6 +30,32 @@ func (r ReplicaStatus) Healthy() bool {
 	return r.Configured && r.IORunning == "Yes" && r.SQLRunning == "Yes" && r.LastIOErrno == 0 && r.LastSQLErrno == 0
 }
 
+// Connecting reports a replica whose IO thread is still on its first
+// attempt to connect and handshake with the master ("Connecting", then
+// "Preparing" while it checks the master's version and settings): no
+// error yet, the SQL thread running.
+func (r ReplicaStatus) Connecting() bool {
+	return r.Configured && (r.IORunning == "Connecting" || r.IORunning == "Preparing") && r.SQLRunning == "Yes" &&
+		r.LastIOErrno == 0 && r.LastSQLErrno == 0
+}
+
+// waitConnected polls a connecting replica until it is healthy, stops
+// connecting (an error) or within passes, and returns its last status.
+func waitConnected(ctx context.Context, db *sql.DB, within time.Duration) ReplicaStatus {
+	deadline := time.Now().Add(within)
+	for {
+		st, err := replicaStatus(ctx, db)
+		if err != nil || !st.Connecting() || time.Now().After(deadline) {
+			return st
+		}
+		select {
+		case <-ctx.Done():
+			return st
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
 // Diverged reports the errors that mean this server holds transactions its
 // master never had (GTID divergence): only a re-seed fixes that.
 func (r ReplicaStatus) Diverged() bool {

@@ -147,9 +147,11 @@ func (l *Lab) reseedLocked(ctx context.Context, r *Region) error {
 	if r.server != nil {
 		r.server.Kill()
 	}
+	t0 := time.Now()
 	if err := l.startRegion(ctx, r, true); err != nil {
 		return err
 	}
+	t1 := time.Now()
 	// Copy the primary's data at a snapshot and replicate from there,
 	// rather than replaying its whole binlog (see cloneFrom).
 	if _, err := cloneFrom(ctx, l.primary.server.Admin(), r.server.Admin()); err != nil {
@@ -160,13 +162,16 @@ func (l *Lab) reseedLocked(ctx context.Context, r *Region) error {
 	}
 	// Until it has caught up it is not a usable secondary: promoting it
 	// would lose far more than lag.
+	t2 := time.Now()
 	if g, err := gtids(ctx, l.primary.server.Admin()); err == nil {
 		if err := waitGTID(ctx, r.server.Admin(), g.Binlog, time.Minute); err != nil {
 			return fmt.Errorf("re-seeded %s did not catch up with %s: %w", r.Name, l.primary.Name, err)
 		}
 	}
 	r.role = RoleSecondary
-	l.event("reseed", r.Name, fmt.Sprintf("fresh datadir, server_id %d, caught up with %s", r.server.Config().ServerID, l.primary.Name))
+	// The phase times say where a slow re-seed spent its time.
+	l.event("reseed", r.Name, fmt.Sprintf("fresh datadir, server_id %d, caught up with %s (start %v, copy %v, catch-up %v)",
+		r.server.Config().ServerID, l.primary.Name, t1.Sub(t0).Round(time.Millisecond), t2.Sub(t1).Round(time.Millisecond), time.Since(t2).Round(time.Millisecond)))
 	return nil
 }
 
@@ -494,6 +499,13 @@ func (l *Lab) Recover(ctx context.Context) ([]string, error) {
 	st, err := replicaStatus(ctx, s.server.Admin())
 	if err != nil {
 		return did, err
+	}
+	if s.role == RoleSecondary && st.Connecting() {
+		// A replica that has just been pointed at the primary is still in
+		// the replication handshake (about a second of round trips over the
+		// cross-region link). Rejoining it would only start the handshake
+		// again; wait for it, and rejoin only if it does not get there.
+		st = waitConnected(ctx, s.server.Admin(), 5*time.Second)
 	}
 	if s.role != RoleSecondary || !st.Healthy() {
 		if err := l.rejoinLocked(ctx, s, 10*time.Second); err != nil {

@@ -82,6 +82,9 @@ type Scenario struct {
 	Result       *check.Result        `json:"result,omitempty"`
 	DurationMs   float64              `json:"duration_ms"`
 	Windows      []Window             `json:"fault_windows,omitempty"`
+	// Holds are the runbook's deliberate holds (baseline before a fault,
+	// stability windows after it, steady-state measurement).
+	Holds   []Window `json:"holds,omitempty"`
 	Markers      []Marker             `json:"controller_events,omitempty"`
 	BucketMs     float64              `json:"write_bucket_ms,omitempty"`
 	Writes       []Bucket             `json:"writes,omitempty"`
@@ -419,7 +422,7 @@ func plot(h *history.History, s *Scenario) {
 		s.Lag[region] = downsampleMax(samples, end)
 	}
 	// Fault windows and controller markers.
-	open := map[string]int{}
+	open, holds := map[string]int{}, map[string]int{}
 	for _, e := range h.Events {
 		switch {
 		case e.Source == "fault" && e.Kind == "inject":
@@ -428,6 +431,14 @@ func plot(h *history.History, s *Scenario) {
 		case e.Source == "fault" && e.Kind == "rollback":
 			if i, ok := open[e.ID]; ok {
 				s.Windows[i].ToMs, s.Windows[i].Open = ms(e.At), false
+			}
+		case e.Source == "harness" && e.Kind == HoldStart:
+			holds[e.Detail] = len(s.Holds)
+			s.Holds = append(s.Holds, Window{Fault: e.Detail, FromMs: ms(e.At), ToMs: ms(end), Open: true})
+		case e.Source == "harness" && e.Kind == HoldEnd:
+			if i, ok := holds[e.Detail]; ok {
+				s.Holds[i].ToMs, s.Holds[i].Open = ms(e.At), false
+				delete(holds, e.Detail)
 			}
 		case e.Source == "controller":
 			switch e.Kind {

@@ -41,7 +41,7 @@ func steadyState() bool {
 
 		It("keeps replication lag within the policy under steady writes", func(ctx SpecContext) {
 			s := d.Begin(ctx, "steady-state")
-			framework.Hold(ctx, "measuring steady-state lag", 3*time.Second)
+			d.Hold(ctx, "measuring steady-state lag", 3*time.Second)
 			Expect(s.FinalRead(ctx)).To(Succeed())
 			res, err := s.Finish(ctx)
 			Expect(err).NotTo(HaveOccurred())

@@ -2,6 +2,7 @@ package framework
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -18,6 +19,7 @@ import (
 	"github.com/drdrill/drdrill/internal/ledger"
 	"github.com/drdrill/drdrill/internal/outputs"
 	"github.com/drdrill/drdrill/internal/policy"
+	"github.com/drdrill/drdrill/internal/report"
 	"github.com/drdrill/drdrill/internal/scenario"
 	"github.com/drdrill/drdrill/internal/target"
 	"github.com/drdrill/drdrill/internal/workload"
@@ -45,8 +47,10 @@ type Drill struct {
 	Rate   float64
 	// Seed drives every scenario's schedule (see Schedule).
 	Seed int64
-	// schedule is the running scenario's; scenarios run one at a time.
+	// schedule and current are the running scenario's; scenarios run one
+	// at a time.
 	schedule *Schedule
+	current  *scenario.Scenario
 }
 
 // DefaultRate and DefaultWriters give an acknowledged write every 1 ms
@@ -125,7 +129,8 @@ func (d *Drill) Begin(ctx context.Context, name string) *scenario.Scenario {
 		Heartbeat: heartbeat.Config{Seed: d.schedule.Derive("readers")},
 		Logf:      func(f string, a ...any) { GinkgoWriter.Printf(f+"\n", a...) }})
 	Expect(err).NotTo(HaveOccurred())
-	DeferCleanup(func() { s.StopTraffic() })
+	d.current = s
+	DeferCleanup(func() { s.StopTraffic(); d.current = nil })
 	return s
 }
 
@@ -230,13 +235,20 @@ func (d *Drill) HoldBeforeFault(ctx context.Context, why string, nominal time.Du
 		hold = d.schedule.Within(nominal*3/4, nominal*5/4)
 		Record("hold_before_fault_ms", hold.Milliseconds())
 	}
-	Hold(ctx, why, hold)
+	d.Hold(ctx, why, hold)
 }
 
-// Hold keeps traffic running for a while, printing progress.
-func Hold(ctx context.Context, why string, d time.Duration) {
-	By(fmt.Sprintf("holding %v: %s", d, why))
-	end := time.Now().Add(d)
+// Hold keeps traffic running for a while, printing progress. The hold is
+// marked in the scenario's history: it is deliberate time (a baseline, a
+// stability window), which the run's wall-time accounting tells apart
+// from waits that measure nothing (report.WallTime).
+func (d *Drill) Hold(ctx context.Context, why string, dur time.Duration) {
+	By(fmt.Sprintf("holding %v: %s", dur, why))
+	if s := d.current; s != nil {
+		s.Mark(report.HoldStart, why)
+		defer s.Mark(report.HoldEnd, why)
+	}
+	end := time.Now().Add(dur)
 	for time.Now().Before(end) {
 		select {
 		case <-ctx.Done():
@@ -275,6 +287,35 @@ func WaitFor(ctx context.Context, what string, within time.Duration, cond func(c
 		case <-time.After(25 * time.Millisecond):
 		}
 	}
+}
+
+// WaitCaughtUp waits, with traffic stopped, until every region's endpoint
+// holds as many writes as the writer endpoint: the replicas have applied
+// everything, so a final read compares like with like. (It replaced a
+// fixed one-second hold, which measured nothing and could still be short.)
+func (d *Drill) WaitCaughtUp(ctx context.Context, within time.Duration) time.Duration {
+	count := func(ctx context.Context, db *sql.DB) (n int64, err error) {
+		err = db.QueryRowContext(ctx, "SELECT COUNT(*) FROM writes").Scan(&n)
+		return n, err
+	}
+	writer := DB(d.Target.Writer)
+	readers := map[string]*sql.DB{}
+	for _, region := range d.Target.Regions() {
+		readers[region] = DB(func() (*sql.DB, error) { return d.Target.Reader(region) })
+	}
+	return WaitFor(ctx, "every region to hold every write", within, func(ctx context.Context) (bool, string, error) {
+		want, err := count(ctx, writer)
+		if err != nil {
+			return false, "writer", err
+		}
+		for region, db := range readers {
+			got, err := count(ctx, db)
+			if err != nil || got != want {
+				return false, fmt.Sprintf("%s has %d of %d writes", region, got, want), err
+			}
+		}
+		return true, "", nil
+	})
 }
 
 // WaitPrimary waits until region is the primary.
