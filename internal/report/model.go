@@ -84,11 +84,11 @@ type Scenario struct {
 	Windows      []Window             `json:"fault_windows,omitempty"`
 	// Holds are the runbook's deliberate holds (baseline before a fault,
 	// stability windows after it, steady-state measurement).
-	Holds   []Window `json:"holds,omitempty"`
-	Markers      []Marker             `json:"controller_events,omitempty"`
-	BucketMs     float64              `json:"write_bucket_ms,omitempty"`
-	Writes       []Bucket             `json:"writes,omitempty"`
-	Lag          map[string][]Point   `json:"lag_series,omitempty"`
+	Holds    []Window           `json:"holds,omitempty"`
+	Markers  []Marker           `json:"controller_events,omitempty"`
+	BucketMs float64            `json:"write_bucket_ms,omitempty"`
+	Writes   []Bucket           `json:"writes,omitempty"`
+	Lag      map[string][]Point `json:"lag_series,omitempty"`
 	// Visibility is, per region, the worst visibility latency of the
 	// writes acknowledged in each slice (ack → first read returning it).
 	Visibility map[string][]Point `json:"visibility_series,omitempty"`
