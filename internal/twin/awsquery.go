@@ -204,16 +204,16 @@ func queryResponse(w http.ResponseWriter, namespace, action string, out smithy.S
 // QueryError is an awsQuery error answer: the code the SDK turns into its
 // typed error (e.g. InvalidGlobalClusterStateFault), the HTTP status and
 // whether the caller (Sender) or the service (Receiver) is at fault.
-type QueryError struct {
+type APIError struct {
 	Status  int
 	Code    string
 	Message string
 	Sender  bool
 }
 
-func (e *QueryError) Error() string { return e.Code + ": " + e.Message }
+func (e *APIError) Error() string { return e.Code + ": " + e.Message }
 
-func queryErrorResponse(w http.ResponseWriter, e *QueryError, requestID string) {
+func queryErrorResponse(w http.ResponseWriter, e *APIError, requestID string) {
 	typ := "Receiver"
 	if e.Sender {
 		typ = "Sender"

@@ -12,6 +12,7 @@ import (
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/rds"
 	rdstypes "github.com/aws/aws-sdk-go-v2/service/rds/types"
+	"github.com/aws/smithy-go"
 )
 
 // rdsNamespace is the XML namespace of RDS API 2014-10-31 answers.
@@ -24,14 +25,6 @@ const rdsNamespace = "http://rds.amazonaws.com/doc/2014-10-31/"
 // shared/reference ANCHORS.md), so a switchover or failover is modelled as
 // one minute. Config.TimeScale shortens it for CI.
 const PromotionTime = time.Minute
-
-// DataPlane is the lab underneath: which region holds the writer (read
-// once, when the twin starts), and a real promotion (switchover: fence, catch up, promote; failover: promote
-// with what the secondary has).
-type DataPlane interface {
-	Primary(ctx context.Context) (string, error)
-	Promote(ctx context.Context, region string, allowDataLoss bool) error
-}
 
 // Member is one regional cluster of the global database.
 type Member struct {
@@ -62,7 +55,65 @@ type rdsService struct {
 	data  DataPlane
 	mu    sync.Mutex
 	gc    *GlobalCluster
+	tags  map[string]string
 	async sync.WaitGroup
+}
+
+// describeDBClusters answers for the member clusters in the region asked
+// (one, by identifier or ARN): "available" while the region's servers run,
+// "unavailable" when they do not, and which one is the writer.
+func (s *rdsService) describeDBClusters(c *call) (smithy.Serializable, *APIError) {
+	ref := c.Form.Get("DBClusterIdentifier")
+	var members []Member
+	for _, m := range s.gc.Members {
+		if m.Region == c.Region && (ref == "" || ref == m.ClusterID || ref == s.clusterARN(m)) {
+			members = append(members, m)
+		}
+	}
+	if ref != "" && len(members) == 0 {
+		return nil, &APIError{Status: http.StatusNotFound, Code: "DBClusterNotFoundFault", Sender: true,
+			Message: fmt.Sprintf("DBCluster %s not found.", ref)}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	regions, err := s.data.Regions(ctx)
+	if err != nil {
+		return nil, &APIError{Status: http.StatusServiceUnavailable, Code: "ServiceUnavailable", Message: "data plane: " + err.Error()}
+	}
+	s.mu.Lock()
+	writer := s.gc.writer
+	s.mu.Unlock()
+	out := &rds.DescribeDBClustersOutput{}
+	for _, m := range members {
+		status := "available"
+		if !regions[m.Region].Available {
+			status = "unavailable"
+		}
+		out.DBClusters = append(out.DBClusters, rdstypes.DBCluster{DBClusterIdentifier: awssdk.String(m.ClusterID),
+			DBClusterArn: awssdk.String(s.clusterARN(m)), Engine: awssdk.String("aurora-mysql"),
+			EngineVersion: awssdk.String(s.gc.EngineVersion), EngineMode: awssdk.String("provisioned"), Status: awssdk.String(status),
+			GlobalClusterIdentifier: awssdk.String(s.gc.ID), StorageEncrypted: awssdk.Bool(true),
+			GlobalWriteForwardingStatus: rdstypes.WriteForwardingStatusDisabled,
+			DBClusterMembers: []rdstypes.DBClusterMember{{DBInstanceIdentifier: awssdk.String(m.ClusterID + "-1"),
+				IsClusterWriter: awssdk.Bool(m.Region == writer)}}})
+	}
+	return out, nil
+}
+
+// listTags answers the stack's tags (infra/aws sets them as the
+// providers' default_tags, so every resource carries them).
+func (s *rdsService) listTags(c *call) (smithy.Serializable, *APIError) {
+	arn := c.Form.Get("ResourceName")
+	_, isMember := s.member(arn)
+	if arn != s.globalARN() && !isMember {
+		return nil, &APIError{Status: http.StatusNotFound, Code: "DBClusterNotFoundFault", Sender: true,
+			Message: fmt.Sprintf("resource %s not found", arn)}
+	}
+	out := &rds.ListTagsForResourceOutput{}
+	for k, v := range s.tags {
+		out.TagList = append(out.TagList, rdstypes.Tag{Key: awssdk.String(k), Value: awssdk.String(v)})
+	}
+	return out, nil
 }
 
 func (s *rdsService) clusterARN(m Member) string {
@@ -83,33 +134,28 @@ func (s *rdsService) member(ref string) (Member, bool) {
 	return Member{}, false
 }
 
-func (s *rdsService) handle(w http.ResponseWriter, form url.Values, reqID string) {
-	action := form.Get("Action")
-	switch action {
+func (s *rdsService) handle(c *call) (smithy.Serializable, *APIError) {
+	switch c.Action {
 	case "DescribeGlobalClusters":
-		o, e := s.describeGlobalClusters(form)
+		return s.describeGlobalClusters(c.Form)
+	case "SwitchoverGlobalCluster":
+		g, e := s.promote(c.Form, false, true)
 		if e != nil {
-			queryErrorResponse(w, e, reqID)
-			return
+			return nil, e
 		}
-		queryResponse(w, rdsNamespace, action, o, reqID)
-		return
-	case "SwitchoverGlobalCluster", "FailoverGlobalCluster":
-		dataLoss := action == "FailoverGlobalCluster" && strings.EqualFold(form.Get("AllowDataLoss"), "true")
-		g, e := s.promote(form, dataLoss, action == "SwitchoverGlobalCluster")
+		return &rds.SwitchoverGlobalClusterOutput{GlobalCluster: g}, nil
+	case "FailoverGlobalCluster":
+		g, e := s.promote(c.Form, strings.EqualFold(c.Form.Get("AllowDataLoss"), "true"), false)
 		if e != nil {
-			queryErrorResponse(w, e, reqID)
-			return
+			return nil, e
 		}
-		if action == "SwitchoverGlobalCluster" {
-			queryResponse(w, rdsNamespace, action, &rds.SwitchoverGlobalClusterOutput{GlobalCluster: g}, reqID)
-		} else {
-			queryResponse(w, rdsNamespace, action, &rds.FailoverGlobalClusterOutput{GlobalCluster: g}, reqID)
-		}
-		return
+		return &rds.FailoverGlobalClusterOutput{GlobalCluster: g}, nil
+	case "DescribeDBClusters":
+		return s.describeDBClusters(c)
+	case "ListTagsForResource":
+		return s.listTags(c)
 	}
-	queryErrorResponse(w, &QueryError{Status: http.StatusBadRequest, Code: "InvalidAction", Sender: true,
-		Message: fmt.Sprintf("the drdrill AWS twin does not model RDS %s", action)}, reqID)
+	return nil, unmodelled(c)
 }
 
 // view is the global cluster as DescribeGlobalClusters shows it now.
@@ -127,9 +173,9 @@ func (s *rdsService) view() *rdstypes.GlobalCluster {
 	return g
 }
 
-func (s *rdsService) describeGlobalClusters(form url.Values) (*rds.DescribeGlobalClustersOutput, *QueryError) {
+func (s *rdsService) describeGlobalClusters(form url.Values) (smithy.Serializable, *APIError) {
 	if id := form.Get("GlobalClusterIdentifier"); id != "" && !strings.EqualFold(id, s.gc.ID) {
-		return nil, &QueryError{Status: http.StatusNotFound, Code: "GlobalClusterNotFoundFault", Sender: true,
+		return nil, &APIError{Status: http.StatusNotFound, Code: "GlobalClusterNotFoundFault", Sender: true,
 			Message: fmt.Sprintf("Global cluster %s not found", id)}
 	}
 	return &rds.DescribeGlobalClustersOutput{GlobalClusters: []rdstypes.GlobalCluster{*s.view()}}, nil
@@ -139,26 +185,26 @@ func (s *rdsService) describeGlobalClusters(form url.Values) (*rds.DescribeGloba
 // PromotionTime (scaled), then the lab promotes and the state clears. A
 // second one while the first runs is refused, as AWS refuses it
 // (InvalidGlobalClusterStateFault).
-func (s *rdsService) promote(form url.Values, dataLoss, switchover bool) (*rdstypes.GlobalCluster, *QueryError) {
+func (s *rdsService) promote(form url.Values, dataLoss, switchover bool) (*rdstypes.GlobalCluster, *APIError) {
 	if id := form.Get("GlobalClusterIdentifier"); !strings.EqualFold(id, s.gc.ID) {
-		return nil, &QueryError{Status: http.StatusNotFound, Code: "GlobalClusterNotFoundFault", Sender: true,
+		return nil, &APIError{Status: http.StatusNotFound, Code: "GlobalClusterNotFoundFault", Sender: true,
 			Message: fmt.Sprintf("Global cluster %s not found", id)}
 	}
 	target, ok := s.member(form.Get("TargetDbClusterIdentifier"))
 	if !ok {
-		return nil, &QueryError{Status: http.StatusNotFound, Code: "DBClusterNotFoundFault", Sender: true,
+		return nil, &APIError{Status: http.StatusNotFound, Code: "DBClusterNotFoundFault", Sender: true,
 			Message: fmt.Sprintf("DB cluster %s is not a member of global cluster %s", form.Get("TargetDbClusterIdentifier"), s.gc.ID)}
 	}
 	s.mu.Lock()
 	primary := s.gc.writer
 	if s.gc.failover != nil {
 		s.mu.Unlock()
-		return nil, &QueryError{Status: http.StatusBadRequest, Code: "InvalidGlobalClusterStateFault", Sender: true,
+		return nil, &APIError{Status: http.StatusBadRequest, Code: "InvalidGlobalClusterStateFault", Sender: true,
 			Message: fmt.Sprintf("Global cluster %s is in the %s state", s.gc.ID, s.gc.failover.Status)}
 	}
 	if target.Region == primary {
 		s.mu.Unlock()
-		return nil, &QueryError{Status: http.StatusBadRequest, Code: "InvalidDBClusterStateFault", Sender: true,
+		return nil, &APIError{Status: http.StatusBadRequest, Code: "InvalidDBClusterStateFault", Sender: true,
 			Message: fmt.Sprintf("DB cluster %s is already the primary cluster of global cluster %s", s.clusterARN(target), s.gc.ID)}
 	}
 	from, _ := s.member(primary)

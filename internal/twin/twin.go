@@ -1,11 +1,13 @@
 // Package twin is drdrill's AWS twin: an AWS control plane on loopback that
 // answers the unmodified AWS SDK over the real wire protocols, with the
-// embedded lab as its data plane. This is its first slice: the RDS
-// global-cluster operations (awsQuery) and STS GetCallerIdentity, with
-// Aurora's FailoverState over time and the lab's real promotion
-// underneath. Responses are written by the SDK's own output types
-// serializing themselves (smithy.ShapeSerializer), so every element name
-// comes from the SDK's schemas.
+// embedded lab as its data plane. It models the RDS global-cluster
+// operations (awsQuery) with Aurora's FailoverState over time and the
+// lab's real promotion underneath, STS GetCallerIdentity, Secrets Manager
+// GetSecretValue (awsJson1_1), and CloudWatch metrics and metric alarms
+// (rpcv2Cbor) with AuroraGlobalDBRPOLag published from the lab's lag.
+// Answers are written by the SDK's own output types serializing
+// themselves, through the SDK's own encoders where they are public, so
+// every element name comes from the SDK's schemas.
 package twin
 
 import (
@@ -13,11 +15,13 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go"
 )
 
 // Config sets the twin's account and its clock.
@@ -25,7 +29,7 @@ type Config struct {
 	// Account is the twin's AWS account id (default 000000000000).
 	Account string
 	// TimeScale multiplies every AWS duration (default 1: AWS's own;
-	// 0.01 makes a one-minute promotion take 600 ms).
+	// 0.01 makes a one-minute period take 600 ms).
 	TimeScale float64
 }
 
@@ -36,21 +40,36 @@ func (c Config) scaled(d time.Duration) time.Duration {
 	return time.Duration(float64(d) * c.TimeScale)
 }
 
-// Server is a running twin endpoint.
-type Server struct {
-	cfg  Config
-	rds  *rdsService
-	http *http.Server
-	ln   net.Listener
-	seq  atomic.Int64
+// Stack is the AWS side of the deployment the twin plays: what infra/aws
+// creates and the twin answers for.
+type Stack struct {
+	Global GlobalCluster
+	// Tags are on every resource (infra/aws: the providers' default_tags).
+	Tags   map[string]string
+	Secret Secret
+	Alarms []MetricAlarm
 }
 
-// Start serves the twin on addr (e.g. 127.0.0.1:0) for one global cluster
-// over data.
-func Start(addr string, cfg Config, gc GlobalCluster, data DataPlane) (*Server, error) {
+// Server is a running twin endpoint.
+type Server struct {
+	cfg     Config
+	rds     *rdsService
+	cw      *cloudWatch
+	secrets *secretsManager
+	data    DataPlane
+	http    *http.Server
+	ln      net.Listener
+	seq     atomic.Int64
+	stop    chan struct{}
+	loops   sync.WaitGroup
+}
+
+// Start serves the twin on addr (e.g. 127.0.0.1:0) for stack over data.
+func Start(addr string, cfg Config, stack Stack, data DataPlane) (*Server, error) {
 	if cfg.Account == "" {
 		cfg.Account = "000000000000"
 	}
+	gc := stack.Global
 	if gc.writer == "" {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		w, err := data.Primary(ctx)
@@ -64,9 +83,18 @@ func Start(addr string, cfg Config, gc GlobalCluster, data DataPlane) (*Server, 
 	if err != nil {
 		return nil, fmt.Errorf("AWS twin: listen on %s: %w (is the port in use? pick another or 127.0.0.1:0)", addr, err)
 	}
-	s := &Server{cfg: cfg, ln: ln, rds: &rdsService{cfg: cfg, data: data, gc: &gc}}
+	var regions []string
+	for _, m := range gc.Members {
+		regions = append(regions, m.Region)
+	}
+	s := &Server{cfg: cfg, ln: ln, data: data, stop: make(chan struct{}),
+		rds:     &rdsService{cfg: cfg, data: data, gc: &gc, tags: stack.Tags},
+		cw:      newCloudWatch(cfg, stack.Alarms),
+		secrets: &secretsManager{account: cfg.Account, secret: stack.Secret, regions: regions, created: time.Now()}}
 	s.http = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = s.http.Serve(ln) }()
+	s.loops.Add(1)
+	go s.publishLoop()
 	return s, nil
 }
 
@@ -76,33 +104,106 @@ func (s *Server) Endpoint() string { return "http://" + s.ln.Addr().String() }
 // Close stops serving and waits for promotions in progress to finish, so
 // that no lab operation outlives the twin.
 func (s *Server) Close() error {
+	close(s.stop)
 	err := s.http.Close()
+	s.loops.Wait()
 	s.rds.async.Wait()
 	return err
 }
 
-// ServeHTTP routes an awsQuery request by its API version, as AWS routes
-// by endpoint.
+// RDSLagPeriod is how often Aurora publishes AuroraGlobalDBRPOLag: RDS
+// sends its metrics to CloudWatch every minute ("Amazon CloudWatch metrics
+// for Amazon Aurora", Aurora User Guide). The alarms are evaluated as
+// often (their period is 60 s in infra/aws).
+const RDSLagPeriod = time.Minute
+
+// publishLoop publishes the secondary cluster's AuroraGlobalDBRPOLag from
+// the lab's measured lag, then evaluates the alarms, once per (scaled)
+// minute.
+func (s *Server) publishLoop() {
+	defer s.loops.Done()
+	tick := time.NewTicker(s.cfg.scaled(RDSLagPeriod))
+	defer tick.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case now := <-tick.C:
+			s.publishLag(now)
+			s.cw.evaluate(now)
+		}
+	}
+}
+
+func (s *Server) publishLag(now time.Time) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	regions, err := s.data.Regions(ctx)
+	if err != nil {
+		return // a data plane that cannot answer publishes nothing: missing data
+	}
+	s.rds.mu.Lock()
+	writer := s.rds.gc.writer
+	members := s.rds.gc.Members
+	s.rds.mu.Unlock()
+	for _, m := range members {
+		if m.Region == writer {
+			continue
+		}
+		if st := regions[m.Region]; st.Available && st.LagMs != nil {
+			s.cw.put(m.Region, "AWS/RDS", "AuroraGlobalDBRPOLag", map[string]string{"DBClusterIdentifier": m.ClusterID}, now, *st.LagMs)
+		}
+	}
+}
+
+// ServeHTTP routes a request by the service and region it was signed for.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	reqID := fmt.Sprintf("drdrill-twin-%06d", s.seq.Add(1))
-	if err := r.ParseForm(); err != nil || r.Method != http.MethodPost {
-		queryErrorResponse(w, &QueryError{Status: http.StatusBadRequest, Code: "MalformedQueryString", Sender: true,
-			Message: "the twin speaks the awsQuery protocol: a form-encoded POST"}, reqID)
+	region, service, ok := signingScope(r)
+	if !ok {
+		queryErrorResponse(w, &APIError{Status: http.StatusForbidden, Code: "MissingAuthenticationToken", Sender: true,
+			Message: "the request is not signed with SigV4: the twin reads the service and region from its credential scope"}, reqID)
 		return
 	}
-	switch r.PostForm.Get("Version") {
-	case "2014-10-31":
-		s.rds.handle(w, r.PostForm, reqID)
-	case "2011-06-15":
-		if r.PostForm.Get("Action") == "GetCallerIdentity" {
-			queryResponse(w, "https://sts.amazonaws.com/doc/2011-06-15/", "GetCallerIdentity", &sts.GetCallerIdentityOutput{
-				Account: awssdk.String(s.cfg.Account), Arn: awssdk.String("arn:aws:iam::" + s.cfg.Account + ":user/drdrill-twin"),
-				UserId: awssdk.String("AIDADRDRILLTWIN")}, reqID)
-			return
-		}
-		fallthrough
-	default:
-		queryErrorResponse(w, &QueryError{Status: http.StatusBadRequest, Code: "InvalidAction", Sender: true,
-			Message: fmt.Sprintf("the drdrill AWS twin does not model %s (API version %q)", r.PostForm.Get("Action"), r.PostForm.Get("Version"))}, reqID)
+	p, known := serviceProtocol[service]
+	if !known {
+		queryErrorResponse(w, &APIError{Status: http.StatusBadRequest, Code: "InvalidAction", Sender: true,
+			Message: fmt.Sprintf("the drdrill AWS twin does not model the %s service", service)}, reqID)
+		return
 	}
+	c, e := decodeCall(r, p)
+	if e != nil {
+		respondError(w, p, &call{ReqID: reqID}, e)
+		return
+	}
+	c.Service, c.Region, c.ReqID = service, region, reqID
+	var out smithy.Serializable
+	namespace := ""
+	switch service {
+	case "rds":
+		namespace = rdsNamespace
+		out, e = s.rds.handle(c)
+	case "sts":
+		namespace = "https://sts.amazonaws.com/doc/2011-06-15/"
+		out, e = s.sts(c)
+	case "monitoring":
+		out, e = s.cw.handle(c)
+	case "secretsmanager":
+		out, e = s.secrets.handle(c)
+	default:
+		e = unmodelled(c)
+	}
+	if e != nil {
+		respondError(w, p, c, e)
+		return
+	}
+	respond(w, p, c, namespace, out)
+}
+
+func (s *Server) sts(c *call) (smithy.Serializable, *APIError) {
+	if c.Action != "GetCallerIdentity" {
+		return nil, unmodelled(c)
+	}
+	return &sts.GetCallerIdentityOutput{Account: awssdk.String(s.cfg.Account),
+		Arn: awssdk.String("arn:aws:iam::" + s.cfg.Account + ":user/drdrill-twin"), UserId: awssdk.String("AIDADRDRILLTWIN")}, nil
 }

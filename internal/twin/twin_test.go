@@ -22,22 +22,6 @@ import (
 	"github.com/drdrill/drdrill/internal/labtest"
 )
 
-// labPlane is the lab as the twin's data plane, through its control socket.
-type labPlane struct{ c *lab.Client }
-
-func (p labPlane) Primary(ctx context.Context) (string, error) {
-	st, err := p.c.Status(ctx)
-	return st.Primary, err
-}
-
-func (p labPlane) Promote(ctx context.Context, region string, dataLoss bool) error {
-	mode := lab.Switchover
-	if dataLoss {
-		mode = lab.Failover
-	}
-	return p.c.Promote(ctx, region, lab.PromoteOptions{Mode: mode})
-}
-
 func sdkConfig(t *testing.T, endpoint, region string) awssdk.Config {
 	t.Helper()
 	cfg, err := config.LoadDefaultConfig(context.Background(), config.WithRegion(region),
@@ -61,7 +45,7 @@ func TestSwitchoverThroughTheSDK(t *testing.T) {
 	}
 	gc := GlobalCluster{ID: "drdrill-twin-global", EngineVersion: "8.0.mysql_aurora.3.05.2",
 		Members: []Member{{Region: "us-east-1", ClusterID: "drdrill-twin-primary"}, {Region: "us-west-2", ClusterID: "drdrill-twin-secondary"}}}
-	srv, err := Start("127.0.0.1:0", Config{Account: "123456789012", TimeScale: 0.01}, gc, labPlane{c})
+	srv, err := Start("127.0.0.1:0", Config{Account: "123456789012", TimeScale: 0.01}, Stack{Global: gc}, LabPlane{c})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,358 @@
+package twin
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	awssdk "github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
+	"github.com/aws/smithy-go"
+)
+
+// MetricAlarm is one CloudWatch metric alarm as infra/aws declares it.
+type MetricAlarm struct {
+	Region, Name               string
+	Namespace, Metric          string
+	Dimensions                 map[string]string
+	Statistic                  string // Maximum, Minimum, Average, Sum, SampleCount
+	Period                     time.Duration
+	EvaluationPeriods, ToAlarm int
+	Threshold                  float64
+	Comparison                 string // GreaterThanThreshold, …
+	TreatMissing               string // missing, notBreaching, breaching, ignore
+	AlarmActions, OKActions    []string
+}
+
+// datapoint is one published value of a metric.
+type datapoint struct {
+	At    time.Time
+	Value float64
+}
+
+// metricKey names a metric series: region, namespace, name and dimensions.
+func metricKey(region, ns, name string, dims map[string]string) string {
+	keys := make([]string, 0, len(dims))
+	for k := range dims {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	b.WriteString(region + "|" + ns + "|" + name)
+	for _, k := range keys {
+		b.WriteString("|" + k + "=" + dims[k])
+	}
+	return b.String()
+}
+
+// cloudWatch holds the metrics the Lambdas and the twin publish and
+// evaluates the alarms over them as CloudWatch does: per period, the
+// alarm's statistic over the datapoints in it; ALARM when ToAlarm of the
+// last EvaluationPeriods periods breach, missing periods treated as the
+// alarm says (AWS: "Configuring how CloudWatch alarms treat missing data",
+// and "Evaluating an alarm" in the CloudWatch User Guide).
+type cloudWatch struct {
+	cfg     Config
+	account string
+	mu      sync.Mutex
+	series  map[string][]datapoint
+	alarms  []*alarmState
+	notify  func(region, topicARN, subject, message string)
+}
+
+type alarmState struct {
+	MetricAlarm
+	state   cwtypes.StateValue
+	reason  string
+	updated time.Time
+}
+
+func newCloudWatch(cfg Config, alarms []MetricAlarm) *cloudWatch {
+	cw := &cloudWatch{cfg: cfg, account: cfg.Account, series: map[string][]datapoint{}}
+	now := time.Now()
+	for _, a := range alarms {
+		// A new alarm starts in INSUFFICIENT_DATA until its first evaluation.
+		cw.alarms = append(cw.alarms, &alarmState{MetricAlarm: a, state: cwtypes.StateValueInsufficientData,
+			reason: "Unchecked: Initial alarm creation", updated: now})
+	}
+	return cw
+}
+
+// put records a datapoint (PutMetricData, or the twin publishing an AWS metric).
+func (cw *cloudWatch) put(region, ns, name string, dims map[string]string, at time.Time, v float64) {
+	cw.mu.Lock()
+	defer cw.mu.Unlock()
+	k := metricKey(region, ns, name, dims)
+	cw.series[k] = append(cw.series[k], datapoint{At: at, Value: v})
+	// An hour of datapoints is plenty for a drill; older ones go.
+	if s := cw.series[k]; len(s) > 100_000 {
+		cw.series[k] = append([]datapoint(nil), s[len(s)/2:]...)
+	}
+}
+
+// statistic of the values; ok is false for none.
+func statistic(stat string, vals []float64) (float64, bool) {
+	if len(vals) == 0 {
+		return 0, false
+	}
+	switch stat {
+	case "Minimum":
+		m := math.Inf(1)
+		for _, v := range vals {
+			m = math.Min(m, v)
+		}
+		return m, true
+	case "Sum", "Average":
+		s := 0.0
+		for _, v := range vals {
+			s += v
+		}
+		if stat == "Average" {
+			s /= float64(len(vals))
+		}
+		return s, true
+	case "SampleCount":
+		return float64(len(vals)), true
+	}
+	m := math.Inf(-1)
+	for _, v := range vals {
+		m = math.Max(m, v)
+	}
+	return m, true
+}
+
+// window returns the values of a series in [from, to).
+func (cw *cloudWatch) window(key string, from, to time.Time) []float64 {
+	var out []float64
+	for _, d := range cw.series[key] {
+		if !d.At.Before(from) && d.At.Before(to) {
+			out = append(out, d.Value)
+		}
+	}
+	return out
+}
+
+// evaluate runs every alarm once at now and returns the transitions.
+func (cw *cloudWatch) evaluate(now time.Time) {
+	type note struct{ region, topic, subject, msg string }
+	var notes []note
+	cw.mu.Lock()
+	for _, a := range cw.alarms {
+		period := cw.cfg.scaled(a.Period)
+		key := metricKey(a.Region, a.Namespace, a.Metric, a.Dimensions)
+		breaching, present := 0, 0
+		end := now.Truncate(period)
+		for i := 0; i < a.EvaluationPeriods; i++ {
+			to := end.Add(-time.Duration(i) * period)
+			v, ok := statistic(a.Statistic, cw.window(key, to.Add(-period), to))
+			if !ok {
+				if a.TreatMissing == "breaching" {
+					breaching++
+				}
+				continue
+			}
+			present++
+			if compare(a.Comparison, v, a.Threshold) {
+				breaching++
+			}
+		}
+		next := cwtypes.StateValueOk
+		switch {
+		case breaching >= a.ToAlarm:
+			next = cwtypes.StateValueAlarm
+		case present == 0 && (a.TreatMissing == "" || a.TreatMissing == "missing"):
+			next = cwtypes.StateValueInsufficientData
+		case present == 0 && a.TreatMissing == "ignore":
+			next = a.state
+		}
+		if next == a.state {
+			continue
+		}
+		prev := a.state
+		a.state, a.updated = next, now
+		a.reason = fmt.Sprintf("Threshold Crossed: %d out of the last %d datapoints were %s the threshold (%g).",
+			breaching, a.EvaluationPeriods, map[bool]string{true: "breaching", false: "not breaching"}[next == cwtypes.StateValueAlarm], a.Threshold)
+		actions := a.OKActions
+		if next == cwtypes.StateValueAlarm {
+			actions = a.AlarmActions
+		}
+		for _, topic := range actions {
+			msg, _ := json.Marshal(map[string]any{"AlarmName": a.Name, "NewStateValue": next, "OldStateValue": prev,
+				"NewStateReason": a.reason, "StateChangeTime": now.UTC().Format(time.RFC3339Nano), "Region": a.Region,
+				"AWSAccountId": cw.account, "Trigger": map[string]any{"MetricName": a.Metric, "Namespace": a.Namespace,
+					"Statistic": strings.ToUpper(a.Statistic), "Period": int(a.Period.Seconds()), "EvaluationPeriods": a.EvaluationPeriods,
+					"ComparisonOperator": a.Comparison, "Threshold": a.Threshold}})
+			notes = append(notes, note{a.Region, topic, fmt.Sprintf("%s: \"%s\" in %s", next, a.Name, a.Region), string(msg)})
+		}
+	}
+	notify := cw.notify
+	cw.mu.Unlock()
+	if notify != nil {
+		for _, n := range notes {
+			notify(n.region, n.topic, n.subject, n.msg)
+		}
+	}
+}
+
+func compare(op string, v, threshold float64) bool {
+	switch op {
+	case "GreaterThanOrEqualToThreshold":
+		return v >= threshold
+	case "LessThanThreshold":
+		return v < threshold
+	case "LessThanOrEqualToThreshold":
+		return v <= threshold
+	}
+	return v > threshold
+}
+
+func (cw *cloudWatch) handle(c *call) (smithy.Serializable, *APIError) {
+	switch c.Action {
+	case "DescribeAlarms":
+		return cw.describeAlarms(c), nil
+	case "PutMetricData":
+		return cw.putMetricData(c)
+	case "GetMetricData":
+		return cw.getMetricData(c)
+	}
+	return nil, unmodelled(c)
+}
+
+func (cw *cloudWatch) describeAlarms(c *call) *cloudwatch.DescribeAlarmsOutput {
+	names := strs(c.Params, "AlarmNames")
+	prefix := str(c.Params, "AlarmNamePrefix")
+	state := str(c.Params, "StateValue")
+	cw.mu.Lock()
+	defer cw.mu.Unlock()
+	out := &cloudwatch.DescribeAlarmsOutput{}
+	for _, a := range cw.alarms {
+		if a.Region != c.Region || (prefix != "" && !strings.HasPrefix(a.Name, prefix)) || (state != "" && state != string(a.state)) {
+			continue
+		}
+		if len(names) > 0 && !contains(names, a.Name) {
+			continue
+		}
+		var dims []cwtypes.Dimension
+		for k, v := range a.Dimensions {
+			dims = append(dims, cwtypes.Dimension{Name: awssdk.String(k), Value: awssdk.String(v)})
+		}
+		out.MetricAlarms = append(out.MetricAlarms, cwtypes.MetricAlarm{
+			AlarmName: awssdk.String(a.Name), AlarmArn: awssdk.String(fmt.Sprintf("arn:aws:cloudwatch:%s:%s:alarm:%s", a.Region, cw.account, a.Name)),
+			Namespace: awssdk.String(a.Namespace), MetricName: awssdk.String(a.Metric), Dimensions: dims,
+			Statistic: cwtypes.Statistic(a.Statistic), Period: awssdk.Int32(int32(a.Period.Seconds())),
+			EvaluationPeriods: awssdk.Int32(int32(a.EvaluationPeriods)), DatapointsToAlarm: awssdk.Int32(int32(a.ToAlarm)),
+			Threshold: awssdk.Float64(a.Threshold), ComparisonOperator: cwtypes.ComparisonOperator(a.Comparison),
+			TreatMissingData: awssdk.String(a.TreatMissing), ActionsEnabled: awssdk.Bool(true),
+			AlarmActions: a.AlarmActions, OKActions: a.OKActions,
+			StateValue: a.state, StateReason: awssdk.String(a.reason), StateUpdatedTimestamp: awssdk.Time(a.updated)})
+	}
+	return out
+}
+
+func contains(l []string, s string) bool {
+	for _, e := range l {
+		if e == s {
+			return true
+		}
+	}
+	return false
+}
+
+func dimensions(m map[string]any) map[string]string {
+	out := map[string]string{}
+	l, _ := m["Dimensions"].([]any)
+	for _, e := range l {
+		d, _ := e.(map[string]any)
+		out[str(d, "Name")] = str(d, "Value")
+	}
+	return out
+}
+
+func number(v any) (float64, bool) {
+	n, ok := v.(json.Number)
+	if !ok {
+		return 0, false
+	}
+	f, err := n.Float64()
+	return f, err == nil
+}
+
+// timestamp reads an epoch-seconds timestamp parameter (CBOR tag 1).
+func timestamp(v any) (time.Time, bool) {
+	f, ok := number(v)
+	if !ok {
+		return time.Time{}, false
+	}
+	sec, frac := math.Modf(f)
+	return time.Unix(int64(sec), int64(frac*1e9)), true
+}
+
+func (cw *cloudWatch) putMetricData(c *call) (smithy.Serializable, *APIError) {
+	ns := str(c.Params, "Namespace")
+	data, _ := c.Params["MetricData"].([]any)
+	if ns == "" || len(data) == 0 {
+		return nil, &APIError{Status: http.StatusBadRequest, Code: "MissingRequiredParameter", Sender: true,
+			Message: "PutMetricData needs a Namespace and at least one MetricData entry"}
+	}
+	for _, e := range data {
+		m, _ := e.(map[string]any)
+		v, ok := number(m["Value"])
+		if !ok {
+			continue
+		}
+		at, ok := timestamp(m["Timestamp"])
+		if !ok {
+			at = time.Now()
+		}
+		cw.put(c.Region, ns, str(m, "MetricName"), dimensions(m), at, v)
+	}
+	return &cloudwatch.PutMetricDataOutput{}, nil
+}
+
+// getMetricData answers MetricStat queries: one value per period (scaled
+// by the twin's time scale, as every AWS duration is), newest first when
+// ScanBy is TimestampDescending.
+func (cw *cloudWatch) getMetricData(c *call) (smithy.Serializable, *APIError) {
+	start, ok1 := timestamp(c.Params["StartTime"])
+	end, ok2 := timestamp(c.Params["EndTime"])
+	if !ok1 || !ok2 {
+		return nil, &APIError{Status: http.StatusBadRequest, Code: "MissingRequiredParameter", Sender: true, Message: "GetMetricData needs StartTime and EndTime"}
+	}
+	desc := str(c.Params, "ScanBy") != "TimestampAscending"
+	queries, _ := c.Params["MetricDataQueries"].([]any)
+	out := &cloudwatch.GetMetricDataOutput{}
+	cw.mu.Lock()
+	defer cw.mu.Unlock()
+	for _, q := range queries {
+		qm, _ := q.(map[string]any)
+		ms, _ := qm["MetricStat"].(map[string]any)
+		metric, _ := ms["Metric"].(map[string]any)
+		p, _ := number(ms["Period"])
+		period := cw.cfg.scaled(time.Duration(p) * time.Second)
+		if period <= 0 {
+			period = cw.cfg.scaled(time.Minute)
+		}
+		key := metricKey(c.Region, str(metric, "Namespace"), str(metric, "MetricName"), dimensions(metric))
+		res := cwtypes.MetricDataResult{Id: awssdk.String(str(qm, "Id")), Label: awssdk.String(str(metric, "MetricName")), StatusCode: cwtypes.StatusCodeComplete}
+		for from := start.Truncate(period); from.Before(end); from = from.Add(period) {
+			if v, ok := statistic(str(ms, "Stat"), cw.window(key, from, from.Add(period))); ok {
+				res.Timestamps = append(res.Timestamps, from)
+				res.Values = append(res.Values, v)
+			}
+		}
+		if desc {
+			for i, j := 0, len(res.Values)-1; i < j; i, j = i+1, j-1 {
+				res.Values[i], res.Values[j] = res.Values[j], res.Values[i]
+				res.Timestamps[i], res.Timestamps[j] = res.Timestamps[j], res.Timestamps[i]
+			}
+		}
+		out.MetricDataResults = append(out.MetricDataResults, res)
+	}
+	return out, nil
+}

@@ -1,0 +1,61 @@
+package twin
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/drdrill/drdrill/internal/lab"
+)
+
+// RegionState is what the control plane can see of one region's cluster.
+type RegionState struct {
+	// Available: the cluster's servers run (RDS status "available").
+	Available bool
+	// LagMs is the replication lag into the region while it is a
+	// secondary (what AuroraGlobalDBRPOLag reports); nil when unknown.
+	LagMs *float64
+}
+
+// DataPlane is the lab underneath: which region holds the writer (read
+// once, when the twin starts), each region's state, and a real promotion
+// (switchover: fence, catch up, promote; failover: promote with what the
+// secondary has).
+type DataPlane interface {
+	Primary(ctx context.Context) (string, error)
+	Regions(ctx context.Context) (map[string]RegionState, error)
+	Promote(ctx context.Context, region string, allowDataLoss bool) error
+}
+
+// LabPlane is the lab as the twin's data plane, through its control socket.
+type LabPlane struct{ Client *lab.Client }
+
+// Primary is the lab's primary region.
+func (p LabPlane) Primary(ctx context.Context) (string, error) {
+	st, err := p.Client.Status(ctx)
+	return st.Primary, err
+}
+
+// Regions reads each region's availability and lag.
+func (p LabPlane) Regions(ctx context.Context) (map[string]RegionState, error) {
+	st, err := p.Client.Status(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]RegionState{}
+	for _, r := range st.Regions {
+		out[r.Name] = RegionState{Available: r.Running && !r.Frozen, LagMs: r.LagMs}
+	}
+	return out, nil
+}
+
+// Promote runs the lab's switchover or failover.
+func (p LabPlane) Promote(ctx context.Context, region string, dataLoss bool) error {
+	mode := lab.Switchover
+	if dataLoss {
+		mode = lab.Failover
+	}
+	if err := p.Client.Promote(ctx, region, lab.PromoteOptions{Mode: mode}); err != nil {
+		return fmt.Errorf("lab promotion of %s: %w", region, err)
+	}
+	return nil
+}
