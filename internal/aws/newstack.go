@@ -3,6 +3,8 @@ package aws
 import (
 	"context"
 	"fmt"
+	"os"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
@@ -47,6 +49,14 @@ func NewStack(ctx context.Context, out outputs.Outputs, opts ...func(*config.Loa
 	if err != nil {
 		return nil, err
 	}
-	return &Stack{Out: out, Primary: p, Secondary: s, Route53: route53.NewFromConfig(gcfg), STS: sts.NewFromConfig(gcfg),
-		AllowedAccounts: ListFromEnv("DRDRILL_ALLOWED_ACCOUNTS"), StopAlarms: ListFromEnv("DRDRILL_STOP_ALARMS")}, nil
+	st := &Stack{Out: out, Primary: p, Secondary: s, Route53: route53.NewFromConfig(gcfg), STS: sts.NewFromConfig(gcfg),
+		AllowedAccounts: ListFromEnv("DRDRILL_ALLOWED_ACCOUNTS"), StopAlarms: ListFromEnv("DRDRILL_STOP_ALARMS")}
+	if v := os.Getenv("DRDRILL_AWS_POLL"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return nil, fmt.Errorf("DRDRILL_AWS_POLL=%q: want a positive duration such as 10s (how often waits poll AWS)", v)
+		}
+		st.Poll = d
+	}
+	return st, nil
 }

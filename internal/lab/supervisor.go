@@ -105,10 +105,14 @@ func readPID(path string) int {
 
 func supervisorMarker(dir string) string { return "--dir " + dir }
 
+// EmbeddedMarker is how a process that runs a lab inside itself (the AWS
+// twin) names the lab's directory on its command line.
+func EmbeddedMarker(dir string) string { return "--lab-dir " + dir }
+
 // RunningPID returns the supervisor's PID if a lab is running in dir.
 func RunningPID(dir string) int {
 	pid := readPID(filepath.Join(dir, pidFile))
-	if processMatches(pid, supervisorMarker(dir)) {
+	if processMatches(pid, supervisorMarker(dir)) || processMatches(pid, EmbeddedMarker(dir)) {
 		return pid
 	}
 	return 0
@@ -354,7 +358,7 @@ func Stop(dir string, timeout time.Duration) ([]string, error) {
 func waitGone(pid int, dir string, timeout time.Duration) bool {
 	end := time.Now().Add(timeout)
 	for time.Now().Before(end) {
-		if !processMatches(pid, supervisorMarker(dir)) {
+		if !processMatches(pid, supervisorMarker(dir)) && !processMatches(pid, EmbeddedMarker(dir)) {
 			return true
 		}
 		time.Sleep(20 * time.Millisecond)

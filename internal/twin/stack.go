@@ -1,0 +1,73 @@
+package twin
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/drdrill/drdrill/internal/outputs"
+	"github.com/drdrill/drdrill/internal/stackspec"
+)
+
+// FromSpec is the twin's Stack for the stack infra/aws declares, over a lab
+// whose application user becomes the database secret.
+func FromSpec(spec *stackspec.Spec, labOut outputs.Outputs) Stack {
+	st := Stack{
+		Global: GlobalCluster{ID: spec.GlobalClusterID, EngineVersion: spec.EngineVersion,
+			Members: []Member{{Region: spec.PrimaryRegion, ClusterID: spec.PrimaryClusterID}, {Region: spec.SecondaryRegion, ClusterID: spec.SecondaryClusterID}}},
+		Tags:   spec.Tags,
+		Secret: Secret{Name: spec.Name + "-db", Username: labOut[outputs.LabAppUser], Password: labOut[outputs.LabAppPassword]},
+	}
+	for _, a := range spec.Alarms {
+		st.Alarms = append(st.Alarms, MetricAlarm{Region: a.Region, Name: a.Name, Namespace: a.Namespace, Metric: a.Metric,
+			Dimensions: a.Dimensions, Statistic: a.Statistic, Period: a.Period, EvaluationPeriods: a.EvaluationPeriods,
+			ToAlarm: a.DatapointsToAlarm, Threshold: a.Threshold, Comparison: a.Comparison, TreatMissing: a.TreatMissing,
+			AlarmActions: a.AlarmActions, OKActions: a.OKActions})
+	}
+	return st
+}
+
+// Outputs is the flat outputs file of the stack on the twin: every output
+// infra/aws declares, with the twin's ids and ARNs (account cfg.Account)
+// and the lab's proxies as the database endpoints, so the unchanged AWS
+// target attaches to it with AWS_ENDPOINT_URL pointing at the twin.
+func Outputs(spec *stackspec.Spec, account string, labOut outputs.Outputs) outputs.Outputs {
+	p, s := spec.PrimaryRegion, spec.SecondaryRegion
+	fn := func(region, name string) string {
+		return fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", region, account, name)
+	}
+	list := func(ids ...string) string {
+		b, _ := json.Marshal(ids)
+		return string(b)
+	}
+	lagAlarm := spec.Name + "-replication-lag-secondary"
+	for _, a := range spec.Alarms {
+		if a.Resource == "lag_secondary" {
+			lagAlarm = a.Name
+		}
+	}
+	sec := Secret{Name: spec.Name + "-db"}
+	sm := &secretsManager{account: account, secret: sec}
+	return outputs.Outputs{
+		"PrimaryVPCId": "vpc-0a11ce00000000001", "SecondaryVPCId": "vpc-0b0b0000000000002", "VPCPeeringConnectionId": "pcx-0c0ffee000000000a",
+		outputs.GlobalClusterIdentifier: spec.GlobalClusterID, outputs.PrimaryClusterIdentifier: spec.PrimaryClusterID,
+		outputs.SecondaryClusterIdentifier: spec.SecondaryClusterID,
+		"PrimaryClusterArn":                fmt.Sprintf("arn:aws:rds:%s:%s:cluster:%s", p, account, spec.PrimaryClusterID),
+		"SecondaryClusterArn":              fmt.Sprintf("arn:aws:rds:%s:%s:cluster:%s", s, account, spec.SecondaryClusterID),
+		outputs.PrimaryClusterEndpoint:     labOut[outputs.PrimaryClusterEndpoint],
+		outputs.SecondaryClusterEndpoint:   labOut[outputs.SecondaryClusterEndpoint],
+		outputs.GlobalWriterEndpoint:       labOut[outputs.GlobalWriterEndpoint],
+		"DatabaseSecretArn":                sm.arn(p),
+		"PrimaryHealthMonitorFunctionName": spec.Locals["fn_monitor_pri"], "SecondaryHealthMonitorFunctionName": spec.Locals["fn_monitor_sec"],
+		"FailoverTriggerFunctionName":     spec.Locals["fn_trigger"],
+		"PrimaryHealthMonitorFunctionArn": fn(p, spec.Locals["fn_monitor_pri"]), "SecondaryHealthMonitorFunctionArn": fn(s, spec.Locals["fn_monitor_sec"]),
+		"FailoverTriggerFunctionArn": fn(s, spec.Locals["fn_trigger"]),
+		"PrimarySNSTopicArn":         spec.PrimaryTopic, "SecondarySNSTopicArn": spec.SecondaryTopic,
+		outputs.ReplicationLagAlarmName: lagAlarm,
+		"PrimaryHealthCheckId":          "7a1e0000-0000-4000-8000-000000000001", "SecondaryHealthCheckId": "7a1e0000-0000-4000-8000-000000000002",
+		outputs.PrimaryRegion: p, outputs.SecondaryRegion: s, outputs.DatabaseName: spec.DatabaseName,
+		"PrimaryDatabaseSubnetIds":    list("subnet-0a00000000000000a", "subnet-0a00000000000000b"),
+		"SecondaryDatabaseSubnetIds":  list("subnet-0b00000000000000a", "subnet-0b00000000000000b"),
+		"PrimaryDatabaseNetworkAclId": "acl-0a000000000000001", "SecondaryDatabaseNetworkAclId": "acl-0b000000000000001",
+		outputs.TargetKind: "aws",
+	}
+}
