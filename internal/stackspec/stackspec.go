@@ -60,6 +60,10 @@ type Spec struct {
 	Alarms                       []Alarm
 	Schedules                    []Schedule
 	PrimaryTopic, SecondaryTopic string
+	// Locals are the string-valued locals (e.g. the function names).
+	Locals map[string]string
+	// OutputNames are the outputs the stack declares.
+	OutputNames []string
 }
 
 // Load reads the stack in dir for account, with vars overriding the
@@ -153,6 +157,16 @@ func Load(dir, account string, vars map[string]string) (*Spec, error) {
 	if s.Name == "" {
 		return nil, fmt.Errorf("%s: local.name does not evaluate: pass environment_suffix", dir)
 	}
+	s.Locals = map[string]string{}
+	for n, v := range ls {
+		if str := asString(v); str != "" {
+			s.Locals[n] = str
+		}
+	}
+	for _, b := range blocks("output") {
+		s.OutputNames = append(s.OutputNames, b.Labels[0])
+	}
+	sort.Strings(s.OutputNames)
 	if t, ok := ls["tags"]; ok && t.CanIterateElements() {
 		for k, v := range t.AsValueMap() {
 			s.Tags[k] = asString(v)
