@@ -158,7 +158,7 @@ func faultInject(args []string) error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), target.BoundsOf(t).Inject)
 	h, err := fault.Inject(ctx, t, l, name, fault.Params(params), "cli")
 	cancel()
 	if err != nil {
@@ -228,7 +228,7 @@ func recoverCmd(args []string) error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), target.BoundsOf(t).Recover)
 	defer cancel()
 	did, err := fault.Recover(ctx, t, l)
 	for _, s := range did {

@@ -284,6 +284,12 @@ func (s *Stack) Promote(ctx context.Context, region string, allowDataLoss bool, 
 	if err != nil {
 		return err
 	}
+	// Never start one while another runs: AWS refuses it
+	// (InvalidGlobalClusterStateFault), and the one running may be moving
+	// the writer somewhere else.
+	if _, err := s.WaitIdle(ctx, timeout); err != nil {
+		return fmt.Errorf("promote %s: %w", region, err)
+	}
 	id := s.Out[outputs.GlobalClusterIdentifier]
 	if allowDataLoss {
 		_, err = r.RDS.FailoverGlobalCluster(ctx, &rds.FailoverGlobalClusterInput{GlobalClusterIdentifier: &id, TargetDbClusterIdentifier: &arn, AllowDataLoss: awssdk.Bool(true)})
@@ -296,12 +302,36 @@ func (s *Stack) Promote(ctx context.Context, region string, allowDataLoss bool, 
 	return s.WaitWriter(ctx, region, timeout)
 }
 
+// WaitIdle polls until no switchover or failover of the global cluster is
+// in progress (FailoverState cleared) and returns the writer region then.
+func (s *Stack) WaitIdle(ctx context.Context, timeout time.Duration) (string, error) {
+	deadline := time.Now().Add(timeout)
+	for {
+		w, state, err := s.WriterRegion(ctx)
+		if err == nil && state == "" {
+			return w, nil
+		}
+		if time.Now().After(deadline) {
+			return "", fmt.Errorf("the global cluster is still %q after %v (writer %s, %v)", state, timeout, w, err)
+		}
+		select {
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-time.After(s.poll()):
+		}
+	}
+}
+
+func (s *Stack) poll() time.Duration {
+	if s.Poll > 0 {
+		return s.Poll
+	}
+	return 10 * time.Second
+}
+
 // WaitWriter polls until region is the writer and no failover is pending.
 func (s *Stack) WaitWriter(ctx context.Context, region string, timeout time.Duration) error {
-	poll := s.Poll
-	if poll <= 0 {
-		poll = 10 * time.Second
-	}
+	poll := s.poll()
 	deadline := time.Now().Add(timeout)
 	for {
 		w, state, err := s.WriterRegion(ctx)

@@ -38,7 +38,7 @@ func labOrAWS(t target.Target) error {
 }
 
 // promotionTimeout bounds an Aurora switchover or failover (minutes on AWS).
-const promotionTimeout = 30 * time.Minute
+var promotionTimeout = target.AWSBounds.Promotion
 
 // awsResolve guards first: a refused fault never reaches the ledger.
 func awsResolve(ctx context.Context, st *drdaws.Stack) error {
@@ -123,8 +123,11 @@ func awsPromote(ctx context.Context, st *drdaws.Stack, region string, allowDataL
 	return st.Promote(ctx, region, allowDataLoss, promotionTimeout)
 }
 
+// awsSwitchBack decides on the writer only once no promotion is running:
+// while the switchover it undoes is still in progress the writer has not
+// moved yet, and "already back" would be reported before it moves away.
 func awsSwitchBack(ctx context.Context, st *drdaws.Stack, region string) error {
-	w, _, err := st.WriterRegion(ctx)
+	w, err := st.WaitIdle(ctx, promotionTimeout)
 	if err != nil {
 		return err
 	}

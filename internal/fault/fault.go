@@ -119,7 +119,9 @@ func (h *Handle) Rollback(ctx context.Context) error {
 	if h.done {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+	// As long as the target may take: a switch-back on AWS is a global
+	// database switchover, minutes long.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), target.BoundsOf(h.t).Rollback)
 	defer cancel()
 	if err := h.Fault.Rollback(ctx, h.t, h.Params); err != nil {
 		_ = h.l.Record(ledger.Entry{ID: h.ID, Fault: h.Fault.Name(), Params: h.Params, State: ledger.RollbackFailed, Error: err.Error(), By: h.by})

@@ -198,7 +198,7 @@ func (a *AWS) Failback(ctx context.Context) ([]string, error) {
 	if err := a.stack.Guard(ctx); err != nil {
 		return nil, err
 	}
-	if err := a.stack.Promote(ctx, primary, false, 30*time.Minute); err != nil {
+	if err := a.stack.Promote(ctx, primary, false, AWSBounds.Promotion); err != nil {
 		return nil, err
 	}
 	return []string{"switched the global writer back to " + primary}, nil

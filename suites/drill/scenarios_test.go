@@ -17,7 +17,7 @@ import (
 // its faults through DeferCleanup, newest first, even when a step fails.
 func beginScenario(ctx context.Context, name string) (string, string) {
 	d.Restore()
-	topo := framework.ExpectSteadyState(ctx, d.Target, time.Minute)
+	topo := framework.ExpectSteadyState(ctx, d.Target, d.Bounds().Restore)
 	secondary := d.Target.Regions()[1]
 	if topo.Primary == secondary {
 		secondary = d.Target.Regions()[0]
@@ -32,7 +32,7 @@ func plannedSwitchover() bool {
 			s := d.Begin(ctx, "planned-switchover")
 			d.HoldBeforeFault(ctx, "writes before the switchover", framework.PreFaultHold)
 			h := d.Inject(ctx, s, "planned-switchover", nil)
-			d.WaitPrimary(ctx, secondary, 30*time.Second)
+			d.WaitPrimary(ctx, secondary, d.Bounds().Promotion)
 			d.Hold(ctx, "writes on the new primary for the stability window", 3*time.Second)
 			By("reading what survived in every region")
 			Expect(s.FinalRead(ctx)).To(Succeed())
@@ -40,7 +40,7 @@ func plannedSwitchover() bool {
 			res, err := s.Finish(ctx)
 			Expect(err).NotTo(HaveOccurred())
 			d.Judge("planned-switchover", res)
-		}, SpecTimeout(3*time.Minute))
+		}, SpecTimeout(framework.ScenarioTimeout()))
 	})
 }
 
@@ -51,7 +51,7 @@ func regionOutage() bool {
 			s := d.Begin(ctx, "region-outage")
 			d.HoldBeforeFault(ctx, "writes before the outage", framework.PreFaultHold)
 			h := d.Inject(ctx, s, "region-crash", nil)
-			took := d.WaitPrimary(ctx, secondary, 30*time.Second)
+			took := d.WaitPrimary(ctx, secondary, d.Bounds().Promotion)
 			framework.Record("failover_observed_ms", took.Milliseconds())
 			d.Hold(ctx, "writes on the new primary for the stability window", 3*time.Second)
 			By("reading what survived on the new primary")
@@ -61,7 +61,7 @@ func regionOutage() bool {
 			Expect(err).NotTo(HaveOccurred())
 			Expect(res.RTO.DetectMs).NotTo(BeNil(), "the controller never reported detecting the outage")
 			d.Judge("region-outage", res)
-		}, SpecTimeout(3*time.Minute))
+		}, SpecTimeout(framework.ScenarioTimeout()))
 	})
 }
 
@@ -72,7 +72,7 @@ func regionFreeze() bool {
 			s := d.Begin(ctx, "region-freeze")
 			d.HoldBeforeFault(ctx, "writes before the freeze", framework.PreFaultHold)
 			h := d.Inject(ctx, s, "region-freeze", nil)
-			d.WaitPrimary(ctx, secondary, 30*time.Second)
+			d.WaitPrimary(ctx, secondary, d.Bounds().Promotion)
 			d.Hold(ctx, "writes on the new primary for the stability window", 3*time.Second)
 			Expect(s.FinalRead(ctx)).To(Succeed())
 			Expect(s.Rollback(ctx, h)).To(Succeed())
@@ -83,7 +83,7 @@ func regionFreeze() bool {
 			Expect(err).NotTo(HaveOccurred())
 			Expect(ev).To(ContainElement(And(HaveField("Kind", "reseed"), HaveField("Region", primary))))
 			d.Judge("region-freeze", res)
-		}, SpecTimeout(3*time.Minute))
+		}, SpecTimeout(framework.ScenarioTimeout()))
 	})
 }
 
@@ -99,7 +99,7 @@ func partitionThenFailover(ctx context.Context, name, controlPath, partitioned, 
 	d.Inject(ctx, s, "partition", fault.Params{"control_path": controlPath})
 	d.Hold(ctx, partitioned, time.Second)
 	d.Inject(ctx, s, "unplanned-failover", fault.Params{"region": secondary})
-	d.WaitPrimary(ctx, secondary, 30*time.Second)
+	d.WaitPrimary(ctx, secondary, d.Bounds().Promotion)
 	d.Hold(ctx, promoted, 3*time.Second)
 	By("reading both regions before healing the partition")
 	Expect(s.FinalRead(ctx)).To(Succeed())
@@ -124,7 +124,7 @@ func partition() bool {
 			Expect(ev).To(ContainElement(And(HaveField("Kind", "diverged"), HaveField("Region", primary))))
 			framework.Record("divergent_rows", res.Divergent[primary])
 			d.Judge("partition", res)
-		}, SpecTimeout(3*time.Minute))
+		}, SpecTimeout(framework.ScenarioTimeout()))
 	})
 }
 
@@ -148,7 +148,7 @@ func partitionNoControlPath() bool {
 			AddReportEntry("verdict", fmt.Sprintf("without a control path across the partition the old primary was not fenced: %d zombie writes, %d vanished reads, %d stale reads after promotion",
 				res.ZombieCount, res.Reads.Vanished, res.Reads.StaleAfterPromotion))
 			d.Judge("partition-no-control-path", res)
-		}, SpecTimeout(3*time.Minute))
+		}, SpecTimeout(framework.ScenarioTimeout()))
 	})
 }
 
@@ -175,7 +175,7 @@ func replicationLag() bool {
 			framework.Record("lag_max_ms_during", during)
 			Expect(during).To(BeNumerically(">", 500), "the degradation should push lag above 500 ms")
 			d.Judge("replication-lag", res)
-		}, SpecTimeout(3*time.Minute))
+		}, SpecTimeout(framework.ScenarioTimeout()))
 	})
 }
 
@@ -205,7 +205,7 @@ func monitorFailure() bool {
 			Expect(err).NotTo(HaveOccurred())
 			Expect(res.FailoverMs).To(BeNil(), "no promotion may happen while the monitor is down")
 			d.Judge("monitor-failure", res)
-		}, SpecTimeout(3*time.Minute))
+		}, SpecTimeout(framework.ScenarioTimeout()))
 	})
 }
 
@@ -222,14 +222,14 @@ func regionIsolation() bool {
 			d.HoldBeforeFault(ctx, "writes before the isolation", 10*time.Second)
 			d.Inject(ctx, s, "region-isolation", nil)
 			d.Inject(ctx, s, "unplanned-failover", fault.Params{"region": secondary})
-			d.WaitPrimary(ctx, secondary, 30*time.Minute)
+			d.WaitPrimary(ctx, secondary, d.Bounds().Promotion)
 			d.Hold(ctx, "writes on the new primary for the stability window", 30*time.Second)
 			Expect(s.FinalRead(ctx)).To(Succeed())
 			Expect(s.RollbackAll(ctx)).To(Succeed())
 			res, err := s.Finish(ctx)
 			Expect(err).NotTo(HaveOccurred())
 			d.Judge("region-isolation", res)
-		}, SpecTimeout(90*time.Minute))
+		}, SpecTimeout(framework.ScenarioTimeout()))
 	})
 }
 
@@ -260,16 +260,16 @@ func failback() bool {
 			s := d.Begin(ctx, "failback")
 			d.HoldBeforeFault(ctx, "writes before the switchover", framework.PreFaultHold)
 			d.Inject(ctx, s, "planned-switchover", nil)
-			d.WaitPrimary(ctx, secondary, 30*time.Second)
+			d.WaitPrimary(ctx, secondary, d.Bounds().Promotion)
 			d.Hold(ctx, "writes on "+secondary, 2*time.Second)
 			By("failing back to " + primary)
 			_, err := d.Target.Failback(ctx)
 			Expect(err).NotTo(HaveOccurred())
-			d.WaitPrimary(ctx, primary, 30*time.Second)
+			d.WaitPrimary(ctx, primary, d.Bounds().Promotion)
 			d.Hold(ctx, "writes on "+primary+" again", 3*time.Second)
 			s.StopTraffic()
 			By("waiting until every region has caught up")
-			framework.ExpectSteadyState(ctx, d.Target, time.Minute)
+			framework.ExpectSteadyState(ctx, d.Target, d.Bounds().Restore)
 			d.WaitCaughtUp(ctx, time.Minute)
 			Expect(s.FinalRead(ctx)).To(Succeed())
 			res, err := s.Finish(ctx)
@@ -279,6 +279,6 @@ func failback() bool {
 			Expect(res.RPO.LostWrites).To(BeZero())
 			Expect(res.Missing[secondary]).To(BeZero(), "%s lacks rows the primary has", secondary)
 			d.Judge("failback", res)
-		}, SpecTimeout(3*time.Minute))
+		}, SpecTimeout(framework.ScenarioTimeout()))
 	})
 }

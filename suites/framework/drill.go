@@ -169,7 +169,7 @@ func (d *Drill) Inject(ctx context.Context, s *scenario.Scenario, name string, p
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(func(ctx SpecContext) {
 		Expect(s.Rollback(ctx, h)).To(Succeed())
-	}, NodeTimeout(2*time.Minute))
+	}, NodeTimeout(d.Bounds().Rollback))
 	return h
 }
 
@@ -184,8 +184,18 @@ func (d *Drill) Restore() {
 		if len(did) > 0 {
 			GinkgoWriter.Printf("restore: %s\n", strings.Join(did, "; "))
 		}
-		ExpectSteadyState(ctx, d.Target, time.Minute)
-	}, NodeTimeout(3*time.Minute))
+		ExpectSteadyState(ctx, d.Target, d.Bounds().Restore)
+	}, NodeTimeout(d.Bounds().Restore+d.Bounds().Promotion))
+}
+
+// Bounds are the target's limits for every wait (target.Bounds).
+func (d *Drill) Bounds() target.Bounds { return target.BoundsOf(d.Target) }
+
+// ScenarioTimeout is a scenario spec's limit, for its SpecTimeout: the
+// spec tree is built before the target is opened, so it is read from the
+// outputs file's kind.
+func ScenarioTimeout() time.Duration {
+	return target.BoundsForOutputs(os.Getenv(OutputsEnv)).Scenario
 }
 
 // stopChecker is a target with stop conditions (AWS: DRDRILL_STOP_ALARMS).

@@ -1,0 +1,80 @@
+// Package twintest starts the AWS twin over a real lab for a test and
+// attaches the unchanged AWS target to it, the way `drdrill twin up` and
+// `drdrill drill --outputs` do.
+package twintest
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"runtime"
+	"testing"
+
+	"github.com/drdrill/drdrill/internal/lab"
+	"github.com/drdrill/drdrill/internal/labtest"
+	"github.com/drdrill/drdrill/internal/outputs"
+	"github.com/drdrill/drdrill/internal/stackspec"
+	"github.com/drdrill/drdrill/internal/target"
+	"github.com/drdrill/drdrill/internal/twin"
+)
+
+// Account is the twin's account in tests.
+const Account = "123456789012"
+
+// Twin is a running twin and the AWS target attached to it.
+type Twin struct {
+	Server  *twin.Server
+	Target  target.Target
+	Outputs string // the outputs file
+	LabDir  string
+	Lab     *lab.Client
+}
+
+// Start boots a lab, the twin over it at the given time scale, and opens
+// the AWS target on the twin's outputs with AWS_ENDPOINT_URL and the
+// guard's allow-list set in the test's environment.
+func Start(t *testing.T, scale float64) *Twin {
+	t.Helper()
+	labDir, _ := labtest.Start(t)
+	c, err := lab.Connect(labDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	labOut, err := outputs.Read(filepath.Join(labDir, lab.OutputsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec, err := stackspec.Load(infraDir(t), Account, map[string]string{"environment_suffix": "twin"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := twin.Start("127.0.0.1:0", twin.Config{Account: Account, TimeScale: scale}, twin.FromSpec(spec, labOut), twin.LabPlane{Client: c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	path := filepath.Join(t.TempDir(), "flat-outputs.json")
+	b, _ := json.Marshal(twin.Outputs(spec, Account, labOut))
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("AWS_ENDPOINT_URL", srv.Endpoint())
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDDRDRILLTWIN")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "drdrill-twin")
+	t.Setenv("DRDRILL_ALLOWED_ACCOUNTS", Account)
+	t.Setenv("DRDRILL_AWS_POLL", "200ms")
+	tgt, err := target.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Twin{Server: srv, Target: tgt, Outputs: path, LabDir: labDir, Lab: c}
+}
+
+// infraDir is infra/aws of this checkout.
+func infraDir(t *testing.T) string {
+	_, file, _, ok := runtime.Caller(0)
+	if !ok {
+		t.Fatal("cannot locate the source tree")
+	}
+	return filepath.Join(filepath.Dir(file), "..", "..", "infra", "aws")
+}
