@@ -10,7 +10,7 @@ REPEAT ?= 1
 STATICCHECK_VERSION := v0.8.2
 export CGO_ENABLED ?= 0
 
-.PHONY: all deps build build-aws drill test test-go test-drill test-junit test-report-check lint bench report-check lambda lambda-check validate outputs clean
+.PHONY: all deps build build-aws drill test test-go test-drill test-twin-drill test-junit test-report-check lint bench report-check lambda lambda-check validate outputs clean
 
 all: build
 
@@ -62,8 +62,13 @@ outputs: build
 
 ## drill: lab up → suites (LABELS=…, REPEAT=N) → reports/<run-id>/ → lab down (always)
 ## TARGET=aws: Terratest deploy → outputs → drill → teardown (SKIP_deploy=1, SKIP_teardown=1)
+## TARGET=twin: the AWS target against the AWS twin on this machine (docs/twin.md)
 drill: build $(if $(filter aws,$(TARGET)),build-aws)
+ifeq ($(TARGET),twin)
+	BUILD=$(BUILD) LABELS='$(LABELS)' scripts/twin-drill.sh --repeat $(REPEAT) --policy '$(POLICY)' --flake-attempts $(or $(FLAKE_ATTEMPTS),0)
+else
 	$(BUILD)/drdrill drill --labels '$(LABELS)' --repeat $(REPEAT) --policy '$(POLICY)' --target $(or $(TARGET),lab) --flake-attempts $(or $(FLAKE_ATTEMPTS),0)
+endif
 
 ## test: lint, unit and real-process tests, and the drill suites against a real
 ## lab; each stage's wall time goes to the table printed at the end
@@ -76,6 +81,7 @@ test:
 	@$(STAGE) lambda-check $(MAKE) --no-print-directory lambda-check
 	@$(STAGE) go-test $(MAKE) --no-print-directory test-go
 	@$(STAGE) drill $(MAKE) --no-print-directory test-drill
+	@$(STAGE) twin-drill $(MAKE) --no-print-directory test-twin-drill
 	@$(STAGE) junit-check $(MAKE) --no-print-directory test-junit
 	@$(STAGE) browser-install scripts/ensure-chromium.sh
 	@$(STAGE) report-check $(MAKE) --no-print-directory test-report-check
@@ -90,6 +96,10 @@ test-go:
 ## A spec that fails once on a busy machine is retried and reported flaky.
 test-drill:
 	$(BUILD)/drdrill drill --reports $(BUILD)/test-reports --repeat 2 --flake-attempts 2
+
+## the AWS target end to end against the AWS twin (scaled AWS durations)
+test-twin-drill:
+	BUILD=$(BUILD) scripts/twin-drill.sh --reports $(BUILD)/twin-reports --flake-attempts 2
 
 ## the junit.xml of the drill just run carries every measured value, equal to report.json's
 test-junit:
