@@ -15,7 +15,12 @@ import (
 
 // Every scenario starts from and returns to the steady state, and undoes
 // its faults through DeferCleanup, newest first, even when a step fails.
-func beginScenario(ctx context.Context, name string) (string, string) {
+// beginScenario checks that every fault the scenario injects is available
+// on the target — skipping before anything starts if one is not — then
+// restores and checks the steady state, and returns the primary and
+// secondary regions.
+func beginScenario(ctx context.Context, name string, faults ...string) (string, string) {
+	d.Requires(faults...)
 	d.Restore()
 	topo := framework.ExpectSteadyState(ctx, d.Target, d.Bounds().Restore)
 	secondary := d.Target.Regions()[1]
@@ -28,7 +33,7 @@ func beginScenario(ctx context.Context, name string) (string, string) {
 func plannedSwitchover() bool {
 	return Describe("Planned switchover", Label("planned-switchover", "smoke", "gameday", "signoff"), func() {
 		It("moves the primary with no acknowledged write lost (RPO 0)", func(ctx SpecContext) {
-			_, secondary := beginScenario(ctx, "planned-switchover")
+			_, secondary := beginScenario(ctx, "planned-switchover", "planned-switchover")
 			s := d.Begin(ctx, "planned-switchover")
 			d.HoldBeforeFault(ctx, "writes before the switchover", framework.PreFaultHold)
 			h := d.Inject(ctx, s, "planned-switchover", nil)
@@ -47,7 +52,7 @@ func plannedSwitchover() bool {
 func regionOutage() bool {
 	return Describe("Region outage", Label("region-outage", "gameday", "signoff"), func() {
 		It("fails over automatically and loses at most what the policy allows", func(ctx SpecContext) {
-			_, secondary := beginScenario(ctx, "region-outage")
+			_, secondary := beginScenario(ctx, "region-outage", "region-crash")
 			s := d.Begin(ctx, "region-outage")
 			d.HoldBeforeFault(ctx, "writes before the outage", framework.PreFaultHold)
 			h := d.Inject(ctx, s, "region-crash", nil)
@@ -68,7 +73,7 @@ func regionOutage() bool {
 func regionFreeze() bool {
 	return Describe("Region freeze", Label("region-freeze", "gameday"), func() {
 		It("fails over from a frozen primary and re-seeds it instead of resuming it", func(ctx SpecContext) {
-			primary, secondary := beginScenario(ctx, "region-freeze")
+			primary, secondary := beginScenario(ctx, "region-freeze", "region-freeze")
 			s := d.Begin(ctx, "region-freeze")
 			d.HoldBeforeFault(ctx, "writes before the freeze", framework.PreFaultHold)
 			h := d.Inject(ctx, s, "region-freeze", nil)
@@ -92,8 +97,7 @@ func regionFreeze() bool {
 // secondary, read both regions before healing, roll back and check. It
 // returns the original primary and the check.
 func partitionThenFailover(ctx context.Context, name, controlPath, partitioned, promoted string) (string, check.Result) {
-	d.Requires("partition", "unplanned-failover")
-	primary, secondary := beginScenario(ctx, name)
+	primary, secondary := beginScenario(ctx, name, "partition", "unplanned-failover")
 	s := d.Begin(ctx, name)
 	d.HoldBeforeFault(ctx, "writes before the partition", framework.PreFaultHold)
 	d.Inject(ctx, s, "partition", fault.Params{"control_path": controlPath})
@@ -155,7 +159,7 @@ func partitionNoControlPath() bool {
 func replicationLag() bool {
 	return Describe("Replication lag", Label("replication-lag", "gameday"), func() {
 		It("raises the lag alarm above 500 ms and clears it after the rollback", func(ctx SpecContext) {
-			beginScenario(ctx, "replication-lag")
+			beginScenario(ctx, "replication-lag", "wan-degradation")
 			alarm := d.Target.Outputs()["ReplicationLagAlarmName"]
 			Expect(alarm).NotTo(BeEmpty(), "outputs lack ReplicationLagAlarmName")
 			s := d.Begin(ctx, "replication-lag")
@@ -185,8 +189,7 @@ func monitorFailure() bool {
 			// Both faults must exist before anything starts: on AWS there is
 			// no region crash, and pausing a real Lambda only to skip
 			// afterwards would leave a fault and a half-written history.
-			d.Requires("monitor-failure", "region-crash")
-			primary, _ := beginScenario(ctx, "monitor-failure")
+			primary, _ := beginScenario(ctx, "monitor-failure", "monitor-failure", "region-crash")
 			s := d.Begin(ctx, "monitor-failure")
 			d.HoldBeforeFault(ctx, "writes before the failure", framework.PreFaultHold)
 			d.Inject(ctx, s, "monitor-failure", nil)
@@ -216,8 +219,7 @@ func monitorFailure() bool {
 func regionIsolation() bool {
 	return Describe("Region isolation", Label("region-isolation", "gameday", "signoff"), func() {
 		It("cuts the primary region off and fails over with data loss allowed", func(ctx SpecContext) {
-			d.Requires("region-isolation", "unplanned-failover")
-			_, secondary := beginScenario(ctx, "region-isolation")
+			_, secondary := beginScenario(ctx, "region-isolation", "region-isolation", "unplanned-failover")
 			s := d.Begin(ctx, "region-isolation")
 			d.HoldBeforeFault(ctx, "writes before the isolation", 10*time.Second)
 			d.Inject(ctx, s, "region-isolation", nil)
@@ -237,8 +239,7 @@ func regionIsolation() bool {
 func alarmPath() bool {
 	return Describe("Alarm path", Label("alarm-path", "gameday", "signoff"), func() {
 		It("delivers the replication-lag alarm's notification", func(ctx SpecContext) {
-			d.Requires("alarm-path")
-			beginScenario(ctx, "alarm-path")
+			beginScenario(ctx, "alarm-path", "alarm-path")
 			s := d.Begin(ctx, "alarm-path")
 			// Inject fails unless the notification reaches the queue in time.
 			h := d.Inject(ctx, s, "alarm-path", fault.Params{"wait": "3m"})
@@ -256,7 +257,7 @@ func failback() bool {
 	return Describe("Failback", Label("failback", "gameday", "signoff"), func() {
 		var primary, secondary string
 		It("switches over to the secondary under load", func(ctx SpecContext) {
-			primary, secondary = beginScenario(ctx, "failback")
+			primary, secondary = beginScenario(ctx, "failback", "planned-switchover")
 			s := d.Begin(ctx, "failback")
 			d.HoldBeforeFault(ctx, "writes before the switchover", framework.PreFaultHold)
 			d.Inject(ctx, s, "planned-switchover", nil)
