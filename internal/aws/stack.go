@@ -150,20 +150,45 @@ func (s *Stack) Guard(ctx context.Context) error {
 }
 
 // CheckStopConditions fails when any stop-condition alarm is in ALARM
-// (AWS FIS stop-condition semantics: abort and roll everything back).
+// (AWS FIS stop-condition semantics: abort and roll everything back). It
+// fails closed: a named alarm found in neither region is an error (a typo
+// must not disable the stop condition), and composite alarms count —
+// DescribeAlarms lists only metric alarms unless AlarmTypes asks for both
+// (CloudWatch API reference, DescribeAlarms).
 func (s *Stack) CheckStopConditions(ctx context.Context) error {
 	if len(s.StopAlarms) == 0 {
 		return nil
 	}
+	found := map[string]bool{}
 	var firing []string
 	for _, r := range []Regional{s.Primary, s.Secondary} {
-		out, err := r.Alarms.DescribeAlarms(ctx, &cloudwatch.DescribeAlarmsInput{AlarmNames: s.StopAlarms, StateValue: cwtypes.StateValueAlarm})
+		out, err := r.Alarms.DescribeAlarms(ctx, &cloudwatch.DescribeAlarmsInput{AlarmNames: s.StopAlarms,
+			AlarmTypes: []cwtypes.AlarmType{cwtypes.AlarmTypeMetricAlarm, cwtypes.AlarmTypeCompositeAlarm}})
 		if err != nil {
 			return fmt.Errorf("stop conditions: DescribeAlarms in %s: %w", r.Region, err)
 		}
 		for _, a := range out.MetricAlarms {
-			firing = append(firing, awssdk.ToString(a.AlarmName)+" ("+r.Region+")")
+			found[awssdk.ToString(a.AlarmName)] = true
+			if a.StateValue == cwtypes.StateValueAlarm {
+				firing = append(firing, awssdk.ToString(a.AlarmName)+" ("+r.Region+")")
+			}
 		}
+		for _, a := range out.CompositeAlarms {
+			found[awssdk.ToString(a.AlarmName)] = true
+			if a.StateValue == cwtypes.StateValueAlarm {
+				firing = append(firing, awssdk.ToString(a.AlarmName)+" ("+r.Region+", composite)")
+			}
+		}
+	}
+	var missing []string
+	for _, n := range s.StopAlarms {
+		if !found[n] {
+			missing = append(missing, n)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("stop condition: alarm %s not found in %s or %s: fix DRDRILL_STOP_ALARMS (a stop condition that cannot be read never stops anything)",
+			strings.Join(missing, ", "), s.Primary.Region, s.Secondary.Region)
 	}
 	if len(firing) > 0 {
 		return fmt.Errorf("stop condition: %s in ALARM: abort and roll back", strings.Join(firing, ", "))
@@ -272,10 +297,22 @@ func (s *Stack) ClusterAvailable(ctx context.Context, region string) (bool, stri
 	return st == "available", st, nil
 }
 
+// PromoteWatching is Promote for a fault being injected: the stop
+// conditions are checked at every poll while it waits for the writer, and
+// a firing one ends the wait with an error (the caller's rollback then
+// runs, as FIS stops an experiment).
+func (s *Stack) PromoteWatching(ctx context.Context, region string, allowDataLoss bool, timeout time.Duration) error {
+	return s.promote(ctx, region, allowDataLoss, timeout, s.CheckStopConditions)
+}
+
 // Promote makes region's cluster the global writer: SwitchoverGlobalCluster
 // (no data loss) or FailoverGlobalCluster with AllowDataLoss, sent to the
 // target's region, then waits until FailoverState clears and the roles swapped.
 func (s *Stack) Promote(ctx context.Context, region string, allowDataLoss bool, timeout time.Duration) error {
+	return s.promote(ctx, region, allowDataLoss, timeout, nil)
+}
+
+func (s *Stack) promote(ctx context.Context, region string, allowDataLoss bool, timeout time.Duration, stop func(context.Context) error) error {
 	arn, err := s.clusterARN(region)
 	if err != nil {
 		return err
@@ -299,7 +336,7 @@ func (s *Stack) Promote(ctx context.Context, region string, allowDataLoss bool, 
 	if err != nil {
 		return fmt.Errorf("promote %s: %w", region, err)
 	}
-	return s.WaitWriter(ctx, region, timeout)
+	return s.waitWriter(ctx, region, timeout, stop)
 }
 
 // WaitIdle polls until no switchover or failover of the global cluster is
@@ -331,6 +368,10 @@ func (s *Stack) poll() time.Duration {
 
 // WaitWriter polls until region is the writer and no failover is pending.
 func (s *Stack) WaitWriter(ctx context.Context, region string, timeout time.Duration) error {
+	return s.waitWriter(ctx, region, timeout, nil)
+}
+
+func (s *Stack) waitWriter(ctx context.Context, region string, timeout time.Duration, stop func(context.Context) error) error {
 	poll := s.poll()
 	deadline := time.Now().Add(timeout)
 	for {
@@ -340,6 +381,11 @@ func (s *Stack) WaitWriter(ctx context.Context, region string, timeout time.Dura
 		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("%s is not the writer after %v (writer %s, failover state %q, %v)", region, timeout, w, state, err)
+		}
+		if stop != nil {
+			if err := stop(ctx); err != nil {
+				return fmt.Errorf("waiting for %s to become the writer: %w", region, err)
+			}
 		}
 		select {
 		case <-ctx.Done():

@@ -120,7 +120,7 @@ func (RegionIsolation) Rollback(ctx context.Context, t target.Target, p Params) 
 
 // awsPromote and awsSwitchBack are the AWS halves of the promotion faults.
 func awsPromote(ctx context.Context, st *drdaws.Stack, region string, allowDataLoss bool) error {
-	return st.Promote(ctx, region, allowDataLoss, promotionTimeout)
+	return st.PromoteWatching(ctx, region, allowDataLoss, promotionTimeout)
 }
 
 // awsSwitchBack decides on the writer only once no promotion is running:

@@ -2,11 +2,14 @@ package fault_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/aws-sdk-go-v2/service/rds"
 
 	"github.com/drdrill/drdrill/internal/fault"
@@ -94,4 +97,97 @@ func TestSwitchoverAndSwitchBackAtAWSDuration(t *testing.T) {
 		t.Fatalf("the ledger still shows %+v (%v)", active, err)
 	}
 	t.Logf("switchover and switch-back at AWS duration: rollback took %v", time.Since(start).Round(time.Second))
+}
+
+func sdkConfig(t *testing.T, region string) awssdk.Config {
+	t.Helper()
+	cfg, err := config.LoadDefaultConfig(context.Background(), config.WithRegion(region))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// #12 item 5, on the twin: a failback is a switchover and passes the same
+// guard as an injection — an account that is not allow-listed switches
+// nothing back.
+func TestFailbackIsGuardedOnTheTwin(t *testing.T) {
+	tw := twintest.Start(t, 0.01)
+	ctx := context.Background()
+	out := tw.Target.Outputs()
+	if _, err := rds.NewFromConfig(sdkConfig(t, out[outputs.SecondaryRegion])).SwitchoverGlobalCluster(ctx, &rds.SwitchoverGlobalClusterInput{
+		GlobalClusterIdentifier: awssdk.String(out[outputs.GlobalClusterIdentifier]), TargetDbClusterIdentifier: awssdk.String(out["SecondaryClusterArn"])}); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if w, state := writer(t, tw.Target); w == out[outputs.SecondaryRegion] && state == "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the switchover did not land")
+		}
+	}
+	t.Setenv("DRDRILL_ALLOWED_ACCOUNTS", "111111111111")
+	other, err := target.Open(tw.Outputs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.Failback(ctx); err == nil || !strings.Contains(err.Error(), "not in DRDRILL_ALLOWED_ACCOUNTS") {
+		t.Fatalf("failback from an account not allow-listed: %v, want the guard's refusal", err)
+	}
+	time.Sleep(2 * twin.PromotionTimeScaled(0.01))
+	if w, _ := writer(t, tw.Target); w != out[outputs.SecondaryRegion] {
+		t.Fatalf("a refused failback moved the writer to %s", w)
+	}
+}
+
+// #12 item 6, on the twin: stop conditions fail closed and are watched
+// while a promotion is awaited. A stop alarm that does not exist refuses
+// the injection; one that goes to ALARM while the switchover runs ends
+// the wait with the stop condition, and the injection is rolled back.
+func TestStopConditionsFailClosedAndAreWatchedOnTheTwin(t *testing.T) {
+	tw := twintest.Start(t, 0.05) // a promotion takes 7.5 s
+	ctx := context.Background()
+	out := tw.Target.Outputs()
+	t.Setenv("DRDRILL_STOP_ALARMS", "no-such-alarm")
+	typo, err := target.Open(tw.Outputs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fault.Inject(ctx, typo, ledger.Open(t.TempDir()), "planned-switchover", nil, "test"); err == nil || !strings.Contains(err.Error(), "no-such-alarm") {
+		t.Fatalf("inject with a stop alarm that does not exist: %v, want a refusal naming it", err)
+	}
+	if w, state := writer(t, tw.Target); w != out[outputs.PrimaryRegion] || state != "" {
+		t.Fatalf("a refused injection left the writer in %s (%s)", w, state)
+	}
+
+	stop := out[outputs.ReplicationLagAlarmName]
+	t.Setenv("DRDRILL_STOP_ALARMS", stop)
+	watched, err := target.Open(tw.Outputs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cw := cloudwatch.NewFromConfig(sdkConfig(t, out[outputs.SecondaryRegion]))
+	go func() {
+		// Fire the stop alarm once the switchover is under way.
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			if _, state := writer(t, tw.Target); state != "" {
+				_, _ = cw.SetAlarmState(ctx, &cloudwatch.SetAlarmStateInput{AlarmName: awssdk.String(stop), StateValue: cwtypes.StateValueAlarm,
+					StateReason: awssdk.String("drdrill test: the stop condition fires mid-promotion")})
+				return
+			}
+		}
+	}()
+	start := time.Now()
+	_, err = fault.Inject(ctx, watched, ledger.Open(t.TempDir()), "planned-switchover", nil, "test")
+	if err == nil || !strings.Contains(err.Error(), "stop condition") {
+		t.Fatalf("inject while the stop alarm fired: %v, want the stop condition", err)
+	}
+	if took := time.Since(start); took < twin.PromotionTimeScaled(0.05) {
+		// The rollback (a switch-back) must have waited out the promotion.
+		t.Fatalf("inject and its rollback returned after %v, before the promotion (%v) could land", took, twin.PromotionTimeScaled(0.05))
+	}
+	if w, state := writer(t, tw.Target); w != out[outputs.PrimaryRegion] || state != "" {
+		t.Fatalf("after the aborted injection the writer is %s (%s), want it rolled back to %s", w, state, out[outputs.PrimaryRegion])
+	}
 }

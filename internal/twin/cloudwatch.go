@@ -140,8 +140,11 @@ func (cw *cloudWatch) window(key string, from, to time.Time) []float64 {
 
 // evaluate runs every alarm once at now and returns the transitions.
 func (cw *cloudWatch) evaluate(now time.Time) {
-	type note struct{ region, topic, subject, msg string }
-	var notes []note
+	type transition struct {
+		a          *alarmState
+		prev, next cwtypes.StateValue
+	}
+	var transitions []transition
 	cw.mu.Lock()
 	for _, a := range cw.alarms {
 		period := cw.cfg.scaled(a.Period)
@@ -178,25 +181,34 @@ func (cw *cloudWatch) evaluate(now time.Time) {
 		a.state, a.updated = next, now
 		a.reason = fmt.Sprintf("Threshold Crossed: %d out of the last %d datapoints were %s the threshold (%g).",
 			breaching, a.EvaluationPeriods, map[bool]string{true: "breaching", false: "not breaching"}[next == cwtypes.StateValueAlarm], a.Threshold)
-		actions := a.OKActions
-		if next == cwtypes.StateValueAlarm {
-			actions = a.AlarmActions
-		}
-		for _, topic := range actions {
-			msg, _ := json.Marshal(map[string]any{"AlarmName": a.Name, "NewStateValue": next, "OldStateValue": prev,
-				"NewStateReason": a.reason, "StateChangeTime": now.UTC().Format(time.RFC3339Nano), "Region": a.Region,
-				"AWSAccountId": cw.account, "Trigger": map[string]any{"MetricName": a.Metric, "Namespace": a.Namespace,
-					"Statistic": strings.ToUpper(a.Statistic), "Period": int(a.Period.Seconds()), "EvaluationPeriods": a.EvaluationPeriods,
-					"ComparisonOperator": a.Comparison, "Threshold": a.Threshold}})
-			notes = append(notes, note{a.Region, topic, fmt.Sprintf("%s: \"%s\" in %s", next, a.Name, a.Region), string(msg)})
-		}
+		transitions = append(transitions, transition{a, prev, next})
 	}
-	notify := cw.notify
 	cw.mu.Unlock()
-	if notify != nil {
-		for _, n := range notes {
-			notify(n.region, n.topic, n.subject, n.msg)
-		}
+	for _, t := range transitions {
+		cw.runActions(t.a, t.prev, t.next)
+	}
+}
+
+// runActions sends an alarm's state change to the SNS topics of its new
+// state, in the message format CloudWatch publishes.
+func (cw *cloudWatch) runActions(a *alarmState, prev, next cwtypes.StateValue) {
+	cw.mu.Lock()
+	notify, reason, at := cw.notify, a.reason, a.updated
+	cw.mu.Unlock()
+	if notify == nil {
+		return
+	}
+	actions := a.OKActions
+	if next == cwtypes.StateValueAlarm {
+		actions = a.AlarmActions
+	}
+	for _, topic := range actions {
+		msg, _ := json.Marshal(map[string]any{"AlarmName": a.Name, "NewStateValue": next, "OldStateValue": prev,
+			"NewStateReason": reason, "StateChangeTime": at.UTC().Format(time.RFC3339Nano), "Region": a.Region,
+			"AWSAccountId": cw.account, "Trigger": map[string]any{"MetricName": a.Metric, "Namespace": a.Namespace,
+				"Statistic": strings.ToUpper(a.Statistic), "Period": int(a.Period.Seconds()), "EvaluationPeriods": a.EvaluationPeriods,
+				"ComparisonOperator": a.Comparison, "Threshold": a.Threshold}})
+		notify(a.Region, topic, fmt.Sprintf("%s: \"%s\" in %s", next, a.Name, a.Region), string(msg))
 	}
 }
 
@@ -220,17 +232,55 @@ func (cw *cloudWatch) handle(c *call) (smithy.Serializable, *APIError) {
 		return cw.putMetricData(c)
 	case "GetMetricData":
 		return cw.getMetricData(c)
+	case "SetAlarmState":
+		return cw.setAlarmState(c)
 	}
 	return nil, unmodelled(c)
+}
+
+// setAlarmState sets an alarm's state until its next evaluation, as
+// CloudWatch does ("the alarm returns to its actual state ... the next
+// time it is evaluated", SetAlarmState API reference); the change runs
+// the state's actions.
+func (cw *cloudWatch) setAlarmState(c *call) (smithy.Serializable, *APIError) {
+	name, state := str(c.Params, "AlarmName"), cwtypes.StateValue(str(c.Params, "StateValue"))
+	switch state {
+	case cwtypes.StateValueOk, cwtypes.StateValueAlarm, cwtypes.StateValueInsufficientData:
+	default:
+		return nil, &APIError{Status: http.StatusBadRequest, Code: "InvalidParameterValue", Sender: true, Message: fmt.Sprintf("invalid StateValue %q", state)}
+	}
+	cw.mu.Lock()
+	var a *alarmState
+	for _, x := range cw.alarms {
+		if x.Region == c.Region && x.Name == name {
+			a = x
+		}
+	}
+	if a == nil {
+		cw.mu.Unlock()
+		return nil, &APIError{Status: http.StatusNotFound, Code: "ResourceNotFound", Sender: true, Message: fmt.Sprintf("alarm %s does not exist in %s", name, c.Region)}
+	}
+	prev := a.state
+	a.state, a.reason, a.updated = state, str(c.Params, "StateReason"), time.Now()
+	cw.mu.Unlock()
+	if prev != state {
+		cw.runActions(a, prev, state)
+	}
+	return &cloudwatch.SetAlarmStateOutput{}, nil
 }
 
 func (cw *cloudWatch) describeAlarms(c *call) *cloudwatch.DescribeAlarmsOutput {
 	names := strs(c.Params, "AlarmNames")
 	prefix := str(c.Params, "AlarmNamePrefix")
 	state := str(c.Params, "StateValue")
+	out := &cloudwatch.DescribeAlarmsOutput{}
+	// Without AlarmTypes only metric alarms are listed (the twin has no
+	// composite alarms; infra/aws declares none).
+	if types := strs(c.Params, "AlarmTypes"); len(types) > 0 && !contains(types, string(cwtypes.AlarmTypeMetricAlarm)) {
+		return out
+	}
 	cw.mu.Lock()
 	defer cw.mu.Unlock()
-	out := &cloudwatch.DescribeAlarmsOutput{}
 	for _, a := range cw.alarms {
 		if a.Region != c.Region || (prefix != "" && !strings.HasPrefix(a.Name, prefix)) || (state != "" && state != string(a.state)) {
 			continue

@@ -29,7 +29,9 @@ const rdsNamespace = "http://rds.amazonaws.com/doc/2014-10-31/"
 const PromotionTime = 150 * time.Second
 
 // PromotionTimeScaled is PromotionTime at a time scale.
-func PromotionTimeScaled(scale float64) time.Duration { return Config{TimeScale: scale}.scaled(PromotionTime) }
+func PromotionTimeScaled(scale float64) time.Duration {
+	return Config{TimeScale: scale}.scaled(PromotionTime)
+}
 
 // Member is one regional cluster of the global database.
 type Member struct {
