@@ -397,3 +397,64 @@ func TestTwinDrillThroughTheCLI(t *testing.T) {
 		t.Fatalf("processes left after twin down: %v", left)
 	}
 }
+
+// #11: a kill -9 of the harness in the middle of an AWS fault — while the
+// twin's global cluster is still switching over — and then `drdrill
+// recover --outputs` leaves no fault and the writer back in the primary
+// region, as the twin itself (not the ledger) reports it.
+func TestRecoverAfterKillDashNineMidSwitchoverOnTheTwin(t *testing.T) {
+	needMariaDB(t)
+	dir := filepath.Join(t.TempDir(), "twin")
+	mustRun(t, "twin", "up", "--dir", dir, "--stack", "../../infra/aws", "--time-scale", "0.05") // a promotion takes 7.5 s
+	t.Cleanup(func() { run(t, nil, "twin", "down", "--dir", dir) })
+	env := twinEnv(t, dir)
+	outputsFile := filepath.Join(dir, "flat-outputs.json")
+	cmd := exec.Command(suiteBin, "--ginkgo.label-filter=hold-faults", "--ginkgo.v")
+	cmd.Env = append(append(os.Environ(), env...), "DRDRILL_OUTPUTS="+outputsFile, "DRDRILL_RUN_DIR="+t.TempDir(), "DRDRILL_HOLD_FAULTS=planned-switchover")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	status := func() string { return run(t, env, "twin", "status", "--dir", dir).out }
+	l := ledger.Open(dir)
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		active, _ := l.Active()
+		if len(active) == 1 && active[0].State == ledger.Injecting {
+			break
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("no injection under way within 60 s:\n%s", out.String())
+		}
+	}
+	time.Sleep(time.Second) // well inside the 7.5 s promotion
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait()
+	rec := run(t, env, "recover", "--outputs", outputsFile)
+	if rec.code != 0 || !strings.Contains(rec.out, "rolled back planned-switchover") {
+		t.Fatalf("recover: exit %d\n%s", rec.code, rec.out)
+	}
+	if active, err := l.Active(); err != nil || len(active) != 0 {
+		t.Fatalf("ledger still shows %v (%v)", active, err)
+	}
+	// The twin's own view: DescribeGlobalClusters through the AWS target's
+	// topology (writer member, FailoverState) and the lab underneath.
+	topo := run(t, env, "aws", "preflight", "--outputs", outputsFile)
+	if !strings.Contains(topo.out, "in us-east-1, failover state \"\"") {
+		t.Fatalf("after recover the twin's global cluster is not back on us-east-1 and idle:\n%s", topo.out)
+	}
+	// The old primary re-establishes replication (a handshake over the
+	// cross-region link) just after the switch-back.
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		s := status()
+		if strings.Contains(s, "primary us-east-1, healthy true") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the lab under the twin after recover:\n%s", s)
+		}
+	}
+}

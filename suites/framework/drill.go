@@ -90,7 +90,9 @@ func Setup() *Drill {
 	}
 	// The lab keeps its ledger in its own directory, so `drdrill recover
 	// --dir LAB` finds faults whichever process injected them.
-	ledgerDir := d.RunDir
+	// A deployed stack's ledger sits beside its outputs file, where
+	// `drdrill recover --outputs FILE` (and `fault` with --outputs) look.
+	ledgerDir := filepath.Dir(os.Getenv(OutputsEnv))
 	if dir := d.Target.Outputs()[outputs.LabDir]; dir != "" {
 		ledgerDir = dir
 	}
