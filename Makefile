@@ -26,6 +26,7 @@ build: | deps
 	$(GO) build -o $(BUILD)/drdrill ./cmd/drdrill
 	$(GO) build -o $(BUILD)/ginkgo github.com/onsi/ginkgo/v2/ginkgo
 	$(GO) test -c -o $(BUILD)/drill.test ./suites/drill
+	@for f in $(LAMBDAS); do $(GO) build -tags lambda.norpc -o $(BUILD)/lambda-host/$$f ./lambda/$$f || exit 1; done
 
 ## build-aws: drdrill-lifecycle, the Terratest deploy → drill → teardown runner
 ## behind `drdrill drill --target aws` (Terratest takes minutes to compile)

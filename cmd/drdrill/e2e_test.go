@@ -30,7 +30,10 @@ func TestMain(m *testing.M) {
 	// The layout `make build` makes: drdrill, ginkgo and the compiled suite
 	// side by side.
 	for _, args := range [][]string{{"build", "-o", bin, "."}, {"test", "-c", "-o", suiteBin, "../../suites/drill"},
-		{"build", "-o", filepath.Join(dir, "ginkgo"), "github.com/onsi/ginkgo/v2/ginkgo"}} {
+		{"build", "-o", filepath.Join(dir, "ginkgo"), "github.com/onsi/ginkgo/v2/ginkgo"},
+		// The Lambda handlers the twin runs, where `make build` puts them.
+		{"build", "-tags", "lambda.norpc", "-o", filepath.Join(dir, "lambda-host", "healthmonitor"), "../../lambda/healthmonitor"},
+		{"build", "-tags", "lambda.norpc", "-o", filepath.Join(dir, "lambda-host", "failovertrigger"), "../../lambda/failovertrigger"}} {
 		if out, err := exec.Command("go", args...).CombinedOutput(); err != nil {
 			os.Stderr.Write(out)
 			panic(err)

@@ -36,8 +36,19 @@ type TwinInfo struct {
 const twinInfoFile, twinEnvFile = "twin.json", "twin.env"
 
 type twinFlags struct {
-	dir, stack, suffix, addr, account *string
-	scale                             *float64
+	dir, stack, suffix, addr, account, lambdaDir *string
+	scale                                        *float64
+	lambdas                                      *bool
+}
+
+// defaultLambdaDir is where `make build` puts the functions' handlers
+// built for this machine: build/lambda-host beside build/drdrill.
+func defaultLambdaDir() string {
+	exe, err := os.Executable()
+	if err != nil {
+		return "build/lambda-host"
+	}
+	return filepath.Join(filepath.Dir(exe), "lambda-host")
 }
 
 func newTwinFlags(fs *flag.FlagSet) twinFlags {
@@ -46,12 +57,14 @@ func newTwinFlags(fs *flag.FlagSet) twinFlags {
 		def = v
 	}
 	return twinFlags{
-		dir:     fs.String("dir", ".drdrill/twin", "twin directory (outputs, env, its lab in DIR/lab)"),
-		stack:   fs.String("stack", "infra/aws", "the Terraform module the twin plays (alarms, names, tags are read from it)"),
-		suffix:  fs.String("environment-suffix", "twin", "the stack's environment_suffix variable"),
-		addr:    fs.String("addr", "127.0.0.1:0", "address of the AWS API endpoint (loopback only)"),
-		account: fs.String("account", "000000000000", "the twin's AWS account id"),
-		scale:   fs.Float64("time-scale", def, "multiply every AWS duration (1 = AWS's own; $DRDRILL_TWIN_TIME_SCALE)"),
+		dir:       fs.String("dir", ".drdrill/twin", "twin directory (outputs, env, its lab in DIR/lab)"),
+		stack:     fs.String("stack", "infra/aws", "the Terraform module the twin plays (alarms, names, tags are read from it)"),
+		suffix:    fs.String("environment-suffix", "twin", "the stack's environment_suffix variable"),
+		addr:      fs.String("addr", "127.0.0.1:0", "address of the AWS API endpoint (loopback only)"),
+		account:   fs.String("account", "000000000000", "the twin's AWS account id"),
+		scale:     fs.Float64("time-scale", def, "multiply every AWS duration (1 = AWS's own; $DRDRILL_TWIN_TIME_SCALE)"),
+		lambdaDir: fs.String("lambda-dir", defaultLambdaDir(), "the Lambda handlers built for this machine (healthmonitor, failovertrigger; `make build` builds them)"),
+		lambdas:   fs.Bool("lambdas", true, "run the stack's Lambda functions on their schedules"),
 	}
 }
 
@@ -59,7 +72,26 @@ func (f twinFlags) args(dir string) []string {
 	// --lab-dir names the embedded lab's directory, by which `lab.Stop`
 	// and `lab.RunningPID` recognise this process as its supervisor.
 	return []string{"twin", "run", "--dir", dir, "--lab-dir", filepath.Join(dir, "lab"), "--stack", *f.stack, "--environment-suffix", *f.suffix, "--addr", *f.addr,
-		"--account", *f.account, "--time-scale", strconv.FormatFloat(*f.scale, 'g', -1, 64)}
+		"--account", *f.account, "--time-scale", strconv.FormatFloat(*f.scale, 'g', -1, 64),
+		"--lambda-dir", *f.lambdaDir, "--lambdas=" + strconv.FormatBool(*f.lambdas)}
+}
+
+// handlers is the directory of the functions' handlers, or "" to run none;
+// a missing build is an error naming the fix.
+func (f twinFlags) handlers() (string, error) {
+	if !*f.lambdas {
+		return "", nil
+	}
+	dir, err := filepath.Abs(*f.lambdaDir)
+	if err != nil {
+		return "", err
+	}
+	for _, b := range []string{"healthmonitor", "failovertrigger"} {
+		if _, err := os.Stat(filepath.Join(dir, b)); err != nil {
+			return "", fmt.Errorf("twin: the Lambda handler %s is not built in %s: run `make build` (or pass --lambda-dir, or --lambdas=false to run no functions)", b, dir)
+		}
+	}
+	return dir, nil
 }
 
 func (f twinFlags) validate() (string, error) {
@@ -88,9 +120,14 @@ func twinUp(args []string) error {
 		return err
 	}
 	*tf.stack = stack
-	// Fail on a bad stack before anything starts.
+	// Fail on a bad stack or missing handlers before anything starts.
 	if _, err := stackspec.Load(stack, *tf.account, map[string]string{"environment_suffix": *tf.suffix}); err != nil {
 		return fmt.Errorf("twin: %w", err)
+	}
+	if d, err := tf.handlers(); err != nil {
+		return err
+	} else if d != "" {
+		*tf.lambdaDir = d
 	}
 	exe, err := os.Executable()
 	if err != nil {
@@ -140,6 +177,10 @@ func twinRun(args []string) error {
 	if err != nil {
 		return fmt.Errorf("twin: %w", err)
 	}
+	handlers, err := tf.handlers()
+	if err != nil {
+		return err
+	}
 	labDir := filepath.Join(dir, "lab")
 	var srv *twin.Server
 	var startErr error
@@ -155,7 +196,8 @@ func twinRun(args []string) error {
 				fmt.Fprintf(os.Stderr, "twin: %v\n", err)
 				return
 			}
-			srv, err = twin.Start(*tf.addr, twin.Config{Account: *tf.account, TimeScale: *tf.scale}, twin.FromSpec(spec, labOut), twin.LabPlane{Client: c})
+			srv, err = twin.Start(*tf.addr, twin.Config{Account: *tf.account, TimeScale: *tf.scale, LogDir: filepath.Join(dir, "lambda-logs")},
+				twin.FromSpec(spec, labOut, handlers), twin.LabPlane{Client: c})
 			if err != nil {
 				startErr = err
 				fmt.Fprintf(os.Stderr, "twin: %v\n", err)

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
@@ -46,6 +47,24 @@ type Schedule struct {
 	Resource, Region, Name, Expression string
 }
 
+// Function is an aws_lambda_function as declared: its name, region, zip
+// (which binary), timeout and environment. Endpoint hostnames in the
+// environment are the twin's cluster endpoint names (see Load's endpoints).
+type Function struct {
+	Resource, Name, Region string
+	Zip                    string // e.g. healthmonitor.zip
+	Timeout                time.Duration
+	Env                    map[string]string
+}
+
+// Target is an aws_cloudwatch_event_target: which function a rule invokes,
+// and the rule's schedule or event pattern.
+type Target struct {
+	Rule, Function, Region string
+	Schedule               string // e.g. rate(1 minute)
+	Pattern                string // JSON event pattern
+}
+
 // Spec is what the twin takes from infra/aws.
 type Spec struct {
 	Name                         string // local.name
@@ -64,6 +83,33 @@ type Spec struct {
 	Locals map[string]string
 	// OutputNames are the outputs the stack declares.
 	OutputNames []string
+	Functions   []Function
+	Targets     []Target
+	// SecretName is the database secret's name.
+	SecretName string
+	// Subscriptions are the topics' Lambda subscriptions: topic ARN → function name.
+	Subscriptions []Subscription
+}
+
+// Subscription is an aws_sns_topic_subscription with protocol "lambda".
+type Subscription struct {
+	TopicARN, Function string
+}
+
+// ClusterEndpoint and ReaderEndpoint are the hostnames the twin gives a
+// regional cluster's writer and reader endpoints, in RDS's form.
+func ClusterEndpoint(clusterID, region string) string {
+	return clusterID + ".cluster-c0drdrilltwin." + region + ".rds.amazonaws.com"
+}
+
+// ReaderEndpoint: see ClusterEndpoint.
+func ReaderEndpoint(clusterID, region string) string {
+	return clusterID + ".cluster-ro-c0drdrilltwin." + region + ".rds.amazonaws.com"
+}
+
+// SecretARN is the twin's ARN of a secret in a region.
+func SecretARN(region, account, name string) string {
+	return fmt.Sprintf("arn:aws:secretsmanager:%s:%s:secret:%s-Tw1nAb", region, account, name)
 }
 
 // Load reads the stack in dir for account, with vars overriding the
@@ -128,7 +174,12 @@ func Load(dir, account string, vars map[string]string) (*Spec, error) {
 		}
 		vs[k] = val
 	}
-	ctx := &hcl.EvalContext{Variables: map[string]cty.Value{"var": cty.ObjectVal(vs)}, Functions: functions()}
+	// The data sources the locals read: the caller's account and partition.
+	data := cty.ObjectVal(map[string]cty.Value{
+		"aws_caller_identity": cty.ObjectVal(map[string]cty.Value{"current": cty.ObjectVal(map[string]cty.Value{"account_id": cty.StringVal(account)})}),
+		"aws_partition":       cty.ObjectVal(map[string]cty.Value{"current": cty.ObjectVal(map[string]cty.Value{"partition": cty.StringVal("aws")})}),
+	})
+	ctx := &hcl.EvalContext{Variables: map[string]cty.Value{"var": cty.ObjectVal(vs), "data": data}, Functions: functions()}
 
 	// local.*: evaluated in rounds, since locals refer to each other;
 	// those that need a data source or a resource are left out.
@@ -216,7 +267,14 @@ func Load(dir, account string, vars map[string]string) (*Spec, error) {
 			s.SecondaryClusterID = id
 		}
 		add(b.Labels[0], b.Labels[1], map[string]cty.Value{"id": cty.StringVal(id), "cluster_identifier": cty.StringVal(id),
-			"arn": cty.StringVal(fmt.Sprintf("arn:aws:rds:%s:%s:cluster:%s", r, account, id))})
+			"arn":             cty.StringVal(fmt.Sprintf("arn:aws:rds:%s:%s:cluster:%s", r, account, id)),
+			"endpoint":        cty.StringVal(ClusterEndpoint(id, r)),
+			"reader_endpoint": cty.StringVal(ReaderEndpoint(id, r))})
+	}
+	for _, b := range blocks("resource", "aws_secretsmanager_secret") {
+		s.SecretName = asString(attr(b, "name"))
+		arn := SecretARN(region(b), account, s.SecretName)
+		add(b.Labels[0], b.Labels[1], map[string]cty.Value{"arn": cty.StringVal(arn), "id": cty.StringVal(arn)})
 	}
 	for _, b := range blocks("resource", "aws_sns_topic") {
 		arn := fmt.Sprintf("arn:aws:sns:%s:%s:%s", region(b), account, asString(attr(b, "name")))
@@ -226,6 +284,22 @@ func Load(dir, account string, vars map[string]string) (*Spec, error) {
 			s.SecondaryTopic = arn
 		}
 		add(b.Labels[0], b.Labels[1], map[string]cty.Value{"arn": cty.StringVal(arn), "id": cty.StringVal(arn)})
+	}
+	// Every other resource gets an id and an ARN of the twin's making, so
+	// that expressions naming them (IAM policies, KMS keys) evaluate.
+	for _, bodyBlocks := range [][]*hclsyntax.Block{blocks("resource")} {
+		for _, b := range bodyBlocks {
+			if len(b.Labels) < 2 {
+				continue
+			}
+			if _, done := resources[b.Labels[0]][b.Labels[1]]; done {
+				continue
+			}
+			svc := strings.SplitN(strings.TrimPrefix(b.Labels[0], "aws_"), "_", 2)[0]
+			id := fmt.Sprintf("%s-%s-twin", strings.ReplaceAll(strings.TrimPrefix(b.Labels[0], "aws_"), "_", "-"), b.Labels[1])
+			add(b.Labels[0], b.Labels[1], map[string]cty.Value{"id": cty.StringVal(id), "name": cty.StringVal(id),
+				"arn": cty.StringVal(fmt.Sprintf("arn:aws:%s:%s:%s:%s/%s", svc, region(b), account, strings.TrimPrefix(b.Labels[0], "aws_"), id))})
+		}
 	}
 	for typ, m := range resources {
 		ctx.Variables[typ] = cty.ObjectVal(m)
@@ -255,9 +329,77 @@ func Load(dir, account string, vars map[string]string) (*Spec, error) {
 		}
 		s.Alarms = append(s.Alarms, a)
 	}
+	rules := map[string]*hclsyntax.Block{}
 	for _, b := range blocks("resource", "aws_cloudwatch_event_rule") {
+		rules[b.Labels[1]] = b
 		if e := asString(attr(b, "schedule_expression")); e != "" {
 			s.Schedules = append(s.Schedules, Schedule{Resource: b.Labels[1], Region: region(b), Name: asString(attr(b, "name")), Expression: e})
+		}
+	}
+	// The locals that name other resources (the monitors' secret ARN per
+	// region, …) evaluate now that the resources are in the context.
+	for round := 0; round < 5; round++ {
+		for n, e := range locals {
+			if _, done := ls[n]; done {
+				continue
+			}
+			if v, diags := e.Value(ctx); !diags.HasErrors() && v.IsWhollyKnown() {
+				ls[n] = v
+			}
+		}
+		ctx.Variables["local"] = cty.ObjectVal(ls)
+	}
+	functionsByResource := map[string]string{}
+	for _, b := range blocks("resource", "aws_lambda_function") {
+		f := Function{Resource: b.Labels[1], Name: asString(attr(b, "function_name")), Region: region(b),
+			Zip: filepath.Base(asString(attr(b, "filename"))), Timeout: time.Duration(asNumber(attr(b, "timeout"))) * time.Second, Env: map[string]string{}}
+		for _, eb := range b.Body.Blocks {
+			if eb.Type != "environment" {
+				continue
+			}
+			if a, ok := eb.Body.Attributes["variables"]; ok {
+				v, diags := a.Expr.Value(ctx)
+				if diags.HasErrors() {
+					return nil, fmt.Errorf("%s: aws_lambda_function.%s environment: %s", dir, f.Resource, diags.Error())
+				}
+				for k, e := range v.AsValueMap() {
+					f.Env[k] = asString(e)
+				}
+			}
+		}
+		if f.Timeout == 0 {
+			f.Timeout = 3 * time.Second // Lambda's default
+		}
+		functionsByResource[f.Resource] = f.Name
+		s.Functions = append(s.Functions, f)
+	}
+	for _, b := range blocks("resource", "aws_cloudwatch_event_target") {
+		fn, rule := "", ""
+		if tr, diags := hcl.AbsTraversalForExpr(b.Body.Attributes["arn"].Expr); !diags.HasErrors() && len(tr) >= 2 {
+			if at, ok := tr[1].(hcl.TraverseAttr); ok {
+				fn = functionsByResource[at.Name]
+			}
+		}
+		if tr, diags := hcl.AbsTraversalForExpr(b.Body.Attributes["rule"].Expr); !diags.HasErrors() && len(tr) >= 2 {
+			if at, ok := tr[1].(hcl.TraverseAttr); ok {
+				rule = at.Name
+			}
+		}
+		rb := rules[rule]
+		if fn == "" || rb == nil {
+			continue
+		}
+		s.Targets = append(s.Targets, Target{Rule: asString(attr(rb, "name")), Function: fn, Region: region(b),
+			Schedule: asString(attr(rb, "schedule_expression")), Pattern: asString(attr(rb, "event_pattern"))})
+	}
+	for _, b := range blocks("resource", "aws_sns_topic_subscription") {
+		if asString(attr(b, "protocol")) != "lambda" {
+			continue
+		}
+		if tr, diags := hcl.AbsTraversalForExpr(b.Body.Attributes["endpoint"].Expr); !diags.HasErrors() && len(tr) >= 2 {
+			if at, ok := tr[1].(hcl.TraverseAttr); ok && functionsByResource[at.Name] != "" {
+				s.Subscriptions = append(s.Subscriptions, Subscription{TopicARN: asString(attr(b, "topic_arn")), Function: functionsByResource[at.Name]})
+			}
 		}
 	}
 	sort.Slice(s.Alarms, func(i, j int) bool { return s.Alarms[i].Name < s.Alarms[j].Name })
@@ -274,6 +416,7 @@ func functions() map[string]function.Function {
 		"tolist": stdlib.MakeToFunc(cty.List(cty.DynamicPseudoType)), "jsonencode": stdlib.JSONEncodeFunc,
 		"coalesce": stdlib.CoalesceFunc, "concat": stdlib.ConcatFunc, "format": stdlib.FormatFunc,
 		"lower": stdlib.LowerFunc, "upper": stdlib.UpperFunc, "join": stdlib.JoinFunc,
+		"tostring": stdlib.MakeToFunc(cty.String), "tonumber": stdlib.MakeToFunc(cty.Number), "replace": stdlib.ReplaceFunc,
 	}
 }
 

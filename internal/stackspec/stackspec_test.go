@@ -70,3 +70,45 @@ func TestLoadNamesWhatIsMissing(t *testing.T) {
 		t.Fatal("no environment_suffix: local.name cannot evaluate, yet Load succeeded")
 	}
 }
+
+// The functions the twin runs, with the environment infra/aws gives them
+// and the rules that invoke them.
+func TestLoadReadsTheFunctionsAndTheirRules(t *testing.T) {
+	s, err := Load("../../infra/aws", "123456789012", map[string]string{"environment_suffix": "twin"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName := map[string]Function{}
+	for _, f := range s.Functions {
+		byName[f.Name] = f
+	}
+	mon, trig := byName["drdrill-twin-health-monitor-secondary"], byName["drdrill-twin-failover-trigger"]
+	if mon.Region != "us-west-2" || mon.Zip != "healthmonitor.zip" || mon.Timeout != 30*time.Second {
+		t.Fatalf("secondary monitor %+v", mon)
+	}
+	if mon.Env["DRDRILL_CLUSTER_ENDPOINT"] != ReaderEndpoint("drdrill-twin-secondary", "us-west-2")+":3306" ||
+		mon.Env["DRDRILL_PEER_ENDPOINT"] != ClusterEndpoint("drdrill-twin-primary", "us-east-1")+":3306" ||
+		s.SecretName == "" || mon.Env["DRDRILL_SECRET_ARN"] != SecretARN("us-west-2", "123456789012", s.SecretName) {
+		t.Fatalf("secondary monitor environment %v", mon.Env)
+	}
+	if trig.Zip != "failovertrigger.zip" || trig.Env["DRDRILL_TARGET_CLUSTER_ARN"] != "arn:aws:rds:us-west-2:123456789012:cluster:drdrill-twin-secondary" ||
+		trig.Env["DRDRILL_SNS_TOPIC_ARN"] != "arn:aws:sns:us-west-2:123456789012:drdrill-twin-alerts" || trig.Env["DRDRILL_FAILURE_THRESHOLD"] == "" {
+		t.Fatalf("trigger %+v", trig)
+	}
+	schedules := map[string]bool{}
+	alarmRule := false
+	for _, tg := range s.Targets {
+		if tg.Schedule == "rate(1 minute)" {
+			schedules[tg.Function] = true
+		}
+		if tg.Function == trig.Name && tg.Pattern != "" {
+			alarmRule = true
+		}
+	}
+	if len(s.Subscriptions) != 1 || s.Subscriptions[0].Function != trig.Name || s.Subscriptions[0].TopicARN != s.PrimaryTopic {
+		t.Fatalf("subscriptions %+v: want the trigger on the primary region's topic", s.Subscriptions)
+	}
+	if len(schedules) != 3 || !schedules[trig.Name] || !alarmRule {
+		t.Fatalf("targets %+v: want both monitors and the trigger every minute, and the trigger on alarm state changes", s.Targets)
+	}
+}

@@ -58,12 +58,13 @@ func metricKey(region, ns, name string, dims map[string]string) string {
 // alarm says (AWS: "Configuring how CloudWatch alarms treat missing data",
 // and "Evaluating an alarm" in the CloudWatch User Guide).
 type cloudWatch struct {
-	cfg     Config
-	account string
-	mu      sync.Mutex
-	series  map[string][]datapoint
-	alarms  []*alarmState
-	notify  func(region, topicARN, subject, message string)
+	cfg      Config
+	account  string
+	mu       sync.Mutex
+	series   map[string][]datapoint
+	alarms   []*alarmState
+	notify   func(topicARN, subject, message string)
+	onChange func(region, name, prev, next string)
 }
 
 type alarmState struct {
@@ -193,8 +194,11 @@ func (cw *cloudWatch) evaluate(now time.Time) {
 // state, in the message format CloudWatch publishes.
 func (cw *cloudWatch) runActions(a *alarmState, prev, next cwtypes.StateValue) {
 	cw.mu.Lock()
-	notify, reason, at := cw.notify, a.reason, a.updated
+	notify, onChange, reason, at := cw.notify, cw.onChange, a.reason, a.updated
 	cw.mu.Unlock()
+	if onChange != nil {
+		onChange(a.Region, a.Name, string(prev), string(next))
+	}
 	if notify == nil {
 		return
 	}
@@ -208,7 +212,7 @@ func (cw *cloudWatch) runActions(a *alarmState, prev, next cwtypes.StateValue) {
 			"AWSAccountId": cw.account, "Trigger": map[string]any{"MetricName": a.Metric, "Namespace": a.Namespace,
 				"Statistic": strings.ToUpper(a.Statistic), "Period": int(a.Period.Seconds()), "EvaluationPeriods": a.EvaluationPeriods,
 				"ComparisonOperator": a.Comparison, "Threshold": a.Threshold}})
-		notify(a.Region, topic, fmt.Sprintf("%s: \"%s\" in %s", next, a.Name, a.Region), string(msg))
+		notify(topic, fmt.Sprintf("%s: \"%s\" in %s", next, a.Name, a.Region), string(msg))
 	}
 }
 

@@ -53,6 +53,7 @@ const (
 	awsJSON10
 	awsJSON11
 	rpcv2CBOR
+	restJSON1
 )
 
 // serviceProtocol is each modelled service's wire protocol, as its SDK
@@ -62,6 +63,16 @@ var serviceProtocol = map[string]protocol{
 	"monitoring":     rpcv2CBOR,
 	"secretsmanager": awsJSON11,
 	"sqs":            awsJSON10,
+	"lambda":         restJSON1,
+}
+
+// lambdaRoutes maps the Lambda API's REST paths (restJson1 @http traits)
+// to operations: method and the path with {FunctionName} cut out.
+var lambdaRoutes = map[string]string{
+	"GET /2019-09-30/functions/*/concurrency":    "GetFunctionConcurrency",
+	"PUT /2017-10-31/functions/*/concurrency":    "PutFunctionConcurrency",
+	"DELETE /2017-10-31/functions/*/concurrency": "DeleteFunctionConcurrency",
+	"POST /2015-03-31/functions/*/invocations":   "Invoke",
 }
 
 // decodeCall reads the action and parameters of r in protocol p.
@@ -117,6 +128,36 @@ func decodeCall(r *http.Request, p protocol) (*call, *APIError) {
 			}
 			c.Params = m
 		}
+		return c, nil
+	case restJSON1:
+		// /2019-09-30/functions/NAME/concurrency
+		parts := strings.Split(strings.Trim(r.URL.EscapedPath(), "/"), "/")
+		if len(parts) != 4 || parts[1] != "functions" {
+			return nil, &APIError{Status: http.StatusNotFound, Code: "UnknownOperationException", Sender: true, Message: "no route for " + r.URL.Path}
+		}
+		name, err := url.PathUnescape(parts[2])
+		if err != nil {
+			return nil, bad("function name in %q: %v", r.URL.Path, err)
+		}
+		op, ok := lambdaRoutes[r.Method+" /"+parts[0]+"/functions/*/"+parts[3]]
+		if !ok {
+			return nil, &APIError{Status: http.StatusNotFound, Code: "UnknownOperationException", Sender: true, Message: "no route for " + r.Method + " " + r.URL.Path}
+		}
+		body, err := io.ReadAll(io.LimitReader(r.Body, 6<<20))
+		if err != nil {
+			return nil, bad("read body: %v", err)
+		}
+		c.Action, c.Params = op, map[string]any{}
+		if op == "Invoke" {
+			c.Params["Payload"] = body
+		} else if len(bytes.TrimSpace(body)) > 0 {
+			d := json.NewDecoder(bytes.NewReader(body))
+			d.UseNumber()
+			if err := d.Decode(&c.Params); err != nil {
+				return nil, bad("the body is not a JSON object: %v", err)
+			}
+		}
+		c.Params["FunctionName"] = name
 		return c, nil
 	}
 	return nil, bad("unknown protocol")
@@ -207,7 +248,9 @@ func respond(w http.ResponseWriter, p protocol, c *call, namespace string, out s
 	case awsQuery:
 		queryResponse(w, namespace, c.Action, out, c.ReqID)
 		return
-	case awsJSON10, awsJSON11:
+	case awsJSON10, awsJSON11, restJSON1:
+		// restJson1 answers of the modelled Lambda operations have no HTTP
+		// bindings: the body is the output's members as JSON.
 		body, err := encodeBody(jsonEncoder, out)
 		if err != nil {
 			respondError(w, p, c, &APIError{Status: 500, Code: "InternalFailure", Message: err.Error()})
@@ -216,7 +259,7 @@ func respond(w http.ResponseWriter, p protocol, c *call, namespace string, out s
 		if len(body) == 0 {
 			body = []byte("{}")
 		}
-		w.Header().Set("Content-Type", map[protocol]string{awsJSON10: "application/x-amz-json-1.0", awsJSON11: "application/x-amz-json-1.1"}[p])
+		w.Header().Set("Content-Type", map[protocol]string{awsJSON10: "application/x-amz-json-1.0", awsJSON11: "application/x-amz-json-1.1", restJSON1: "application/json"}[p])
 		w.Header().Set("X-Amzn-RequestId", c.ReqID)
 		_, _ = w.Write(body)
 	case rpcv2CBOR:
@@ -241,7 +284,7 @@ func respondError(w http.ResponseWriter, p protocol, c *call, e *APIError) {
 	switch p {
 	case awsQuery:
 		queryErrorResponse(w, e, c.ReqID)
-	case awsJSON10, awsJSON11:
+	case awsJSON10, awsJSON11, restJSON1:
 		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
 		w.Header().Set("X-Amzn-ErrorType", e.Code)
 		w.Header().Set("X-Amzn-RequestId", c.ReqID)

@@ -2,7 +2,6 @@ package twin
 
 import (
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -10,6 +9,8 @@ import (
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/smithy-go"
+
+	"github.com/drdrill/drdrill/internal/stackspec"
 )
 
 // Secret is the stack's database secret: created in the primary region
@@ -31,7 +32,7 @@ type secretsManager struct {
 // suffix, only the region changes (Secrets Manager User Guide, "Replicate
 // an AWS Secrets Manager secret to other AWS Regions").
 func (s *secretsManager) arn(region string) string {
-	return fmt.Sprintf("arn:aws:secretsmanager:%s:%s:secret:%s-Tw1nAb", region, s.account, s.secret.Name)
+	return stackspec.SecretARN(region, s.account, s.secret.Name)
 }
 
 func (s *secretsManager) handle(c *call) (smithy.Serializable, *APIError) {

@@ -3,19 +3,57 @@ package twin
 import (
 	"encoding/json"
 	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
 
 	"github.com/drdrill/drdrill/internal/outputs"
 	"github.com/drdrill/drdrill/internal/stackspec"
 )
 
 // FromSpec is the twin's Stack for the stack infra/aws declares, over a lab
-// whose application user becomes the database secret.
-func FromSpec(spec *stackspec.Spec, labOut outputs.Outputs) Stack {
+// whose application user becomes the database secret. lambdaDir holds the
+// functions' handler binaries built for this machine (healthmonitor,
+// failovertrigger: the zips' names); "" runs no functions.
+func FromSpec(spec *stackspec.Spec, labOut outputs.Outputs, lambdaDir string) Stack {
 	st := Stack{
 		Global: GlobalCluster{ID: spec.GlobalClusterID, EngineVersion: spec.EngineVersion,
 			Members: []Member{{Region: spec.PrimaryRegion, ClusterID: spec.PrimaryClusterID}, {Region: spec.SecondaryRegion, ClusterID: spec.SecondaryClusterID}}},
 		Tags:   spec.Tags,
-		Secret: Secret{Name: spec.Name + "-db", Username: labOut[outputs.LabAppUser], Password: labOut[outputs.LabAppPassword]},
+		Secret: Secret{Name: spec.SecretName, Username: labOut[outputs.LabAppUser], Password: labOut[outputs.LabAppPassword]},
+	}
+	st.Topics = []string{spec.PrimaryTopic, spec.SecondaryTopic}
+	if lambdaDir != "" {
+		// The twin's DNS: the cluster endpoint names resolve to the lab's
+		// proxy of that region's clients (what a region isolation cuts).
+		hosts := map[string]string{
+			stackspec.ClusterEndpoint(spec.PrimaryClusterID, spec.PrimaryRegion) + ":3306":     labOut[outputs.PrimaryClusterEndpoint],
+			stackspec.ReaderEndpoint(spec.PrimaryClusterID, spec.PrimaryRegion) + ":3306":      labOut[outputs.PrimaryClusterEndpoint],
+			stackspec.ClusterEndpoint(spec.SecondaryClusterID, spec.SecondaryRegion) + ":3306": labOut[outputs.SecondaryClusterEndpoint],
+			stackspec.ReaderEndpoint(spec.SecondaryClusterID, spec.SecondaryRegion) + ":3306":  labOut[outputs.SecondaryClusterEndpoint],
+		}
+		for _, f := range spec.Functions {
+			env := map[string]string{}
+			for k, v := range f.Env {
+				if addr, ok := hosts[v]; ok {
+					v = addr
+				}
+				env[k] = v
+			}
+			st.Functions = append(st.Functions, Function{Name: f.Name, Region: f.Region, Env: env, Timeout: f.Timeout,
+				Binary: filepath.Join(lambdaDir, strings.TrimSuffix(f.Zip, ".zip"))})
+		}
+		for _, t := range spec.Targets {
+			if t.Schedule == "rate(1 minute)" {
+				st.Schedules = append(st.Schedules, Schedule{Function: t.Function, Region: t.Region, Rule: t.Rule, Every: time.Minute})
+			}
+			if r, ok := alarmRule(t); ok {
+				st.AlarmRules = append(st.AlarmRules, r)
+			}
+		}
+		for _, sub := range spec.Subscriptions {
+			st.Subscriptions = append(st.Subscriptions, Subscription{TopicARN: sub.TopicARN, Function: sub.Function})
+		}
 	}
 	for _, a := range spec.Alarms {
 		st.Alarms = append(st.Alarms, MetricAlarm{Region: a.Region, Name: a.Name, Namespace: a.Namespace, Metric: a.Metric,
@@ -24,6 +62,33 @@ func FromSpec(spec *stackspec.Spec, labOut outputs.Outputs) Stack {
 			AlarmActions: a.AlarmActions, OKActions: a.OKActions})
 	}
 	return st
+}
+
+// alarmRule reads an EventBridge pattern on CloudWatch alarm state changes:
+// {"source":["aws.cloudwatch"],"detail-type":["CloudWatch Alarm State
+// Change"],"detail":{"alarmName":[{"prefix":P}],"state":{"value":[S…]}}}.
+func alarmRule(t stackspec.Target) (AlarmRule, bool) {
+	var p struct {
+		Source     []string `json:"source"`
+		DetailType []string `json:"detail-type"`
+		Detail     struct {
+			AlarmName []struct {
+				Prefix string `json:"prefix"`
+			} `json:"alarmName"`
+			State struct {
+				Value []string `json:"value"`
+			} `json:"state"`
+		} `json:"detail"`
+	}
+	if t.Pattern == "" || json.Unmarshal([]byte(t.Pattern), &p) != nil || !contains(p.Source, "aws.cloudwatch") ||
+		!contains(p.DetailType, "CloudWatch Alarm State Change") {
+		return AlarmRule{}, false
+	}
+	r := AlarmRule{Function: t.Function, Region: t.Region, Rule: t.Rule, States: p.Detail.State.Value}
+	if len(p.Detail.AlarmName) > 0 {
+		r.NamePrefix = p.Detail.AlarmName[0].Prefix
+	}
+	return r, true
 }
 
 // Outputs is the flat outputs file of the stack on the twin: every output
@@ -45,8 +110,6 @@ func Outputs(spec *stackspec.Spec, account string, labOut outputs.Outputs) outpu
 			lagAlarm = a.Name
 		}
 	}
-	sec := Secret{Name: spec.Name + "-db"}
-	sm := &secretsManager{account: account, secret: sec}
 	return outputs.Outputs{
 		"PrimaryVPCId": "vpc-0a11ce00000000001", "SecondaryVPCId": "vpc-0b0b0000000000002", "VPCPeeringConnectionId": "pcx-0c0ffee000000000a",
 		outputs.GlobalClusterIdentifier: spec.GlobalClusterID, outputs.PrimaryClusterIdentifier: spec.PrimaryClusterID,
@@ -56,7 +119,7 @@ func Outputs(spec *stackspec.Spec, account string, labOut outputs.Outputs) outpu
 		outputs.PrimaryClusterEndpoint:     labOut[outputs.PrimaryClusterEndpoint],
 		outputs.SecondaryClusterEndpoint:   labOut[outputs.SecondaryClusterEndpoint],
 		outputs.GlobalWriterEndpoint:       labOut[outputs.GlobalWriterEndpoint],
-		"DatabaseSecretArn":                sm.arn(p),
+		"DatabaseSecretArn":                stackspec.SecretARN(p, account, spec.SecretName),
 		"PrimaryHealthMonitorFunctionName": spec.Locals["fn_monitor_pri"], "SecondaryHealthMonitorFunctionName": spec.Locals["fn_monitor_sec"],
 		"FailoverTriggerFunctionName":     spec.Locals["fn_trigger"],
 		"PrimaryHealthMonitorFunctionArn": fn(p, spec.Locals["fn_monitor_pri"]), "SecondaryHealthMonitorFunctionArn": fn(s, spec.Locals["fn_monitor_sec"]),

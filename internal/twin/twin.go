@@ -12,9 +12,12 @@ package twin
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
+	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,6 +34,9 @@ type Config struct {
 	// TimeScale multiplies every AWS duration (default 1: AWS's own;
 	// 0.01 makes a one-minute period take 600 ms).
 	TimeScale float64
+	// LogDir receives each Lambda function's log (what CloudWatch Logs
+	// would hold); default: a temporary directory.
+	LogDir string
 }
 
 func (c Config) scaled(d time.Duration) time.Duration {
@@ -48,14 +54,39 @@ type Stack struct {
 	Tags   map[string]string
 	Secret Secret
 	Alarms []MetricAlarm
+	// Functions run on the twin behind the Lambda Runtime API; Schedules,
+	// AlarmRules and Subscriptions invoke them as EventBridge and SNS do.
+	Functions     []Function
+	Schedules     []Schedule
+	AlarmRules    []AlarmRule
+	Topics        []string
+	Subscriptions []Subscription
+}
+
+// Schedule invokes a function every Every (an EventBridge rate rule).
+type Schedule struct {
+	Function, Region, Rule string
+	Every                  time.Duration
+}
+
+// AlarmRule invokes a function when an alarm of the rule's region whose
+// name starts with NamePrefix enters one of States (an EventBridge rule on
+// "CloudWatch Alarm State Change").
+type AlarmRule struct {
+	Function, Region, Rule, NamePrefix string
+	States                             []string
 }
 
 // Server is a running twin endpoint.
 type Server struct {
 	cfg     Config
+	stack   Stack
 	rds     *rdsService
 	cw      *cloudWatch
 	secrets *secretsManager
+	lambda  *lambdaService
+	sns     *snsService
+	busy    sync.Map // function name → an invocation from a schedule is running
 	data    DataPlane
 	http    *http.Server
 	ln      net.Listener
@@ -87,10 +118,27 @@ func Start(addr string, cfg Config, stack Stack, data DataPlane) (*Server, error
 	for _, m := range gc.Members {
 		regions = append(regions, m.Region)
 	}
-	s := &Server{cfg: cfg, ln: ln, data: data, stop: make(chan struct{}),
+	if cfg.LogDir == "" {
+		if cfg.LogDir, err = os.MkdirTemp("", "drdrill-twin-logs-"); err != nil {
+			ln.Close()
+			return nil, err
+		}
+	}
+	s := &Server{cfg: cfg, stack: stack, ln: ln, data: data, stop: make(chan struct{}),
 		rds:     &rdsService{cfg: cfg, data: data, gc: &gc, tags: stack.Tags},
 		cw:      newCloudWatch(cfg, stack.Alarms),
 		secrets: &secretsManager{account: cfg.Account, secret: stack.Secret, regions: regions, created: time.Now()}}
+	s.lambda = newLambdaService(cfg, s.Endpoint, cfg.LogDir, stack.Functions)
+	topics := map[string]bool{}
+	for _, t := range stack.Topics {
+		topics[t] = true
+	}
+	s.sns = &snsService{account: cfg.Account, topics: topics, subs: stack.Subscriptions,
+		invoke: func(ctx context.Context, fn, source string, payload []byte) {
+			_, _ = s.lambda.Invoke(ctx, fn, source, payload)
+		}}
+	s.cw.notify = s.sns.publish
+	s.cw.onChange = s.alarmChanged
 	s.http = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = s.http.Serve(ln) }()
 	s.loops.Add(1)
@@ -108,6 +156,7 @@ func (s *Server) Close() error {
 	err := s.http.Close()
 	s.loops.Wait()
 	s.rds.async.Wait()
+	s.lambda.close()
 	return err
 }
 
@@ -131,6 +180,7 @@ func (s *Server) publishLoop() {
 		case now := <-tick.C:
 			s.publishLag(now)
 			s.cw.evaluate(now)
+			s.runSchedules(now)
 		}
 	}
 }
@@ -155,6 +205,50 @@ func (s *Server) publishLag(now time.Time) {
 		}
 	}
 }
+
+// runSchedules invokes the functions whose rate has come round (the
+// schedules in infra/aws are all rate(1 minute), the loop's own tick). An
+// invocation still running from the last tick is not doubled.
+func (s *Server) runSchedules(now time.Time) {
+	for _, sc := range s.stack.Schedules {
+		if sc.Every > RDSLagPeriod {
+			continue // only rate(1 minute) is modelled; others are skipped
+		}
+		if _, running := s.busy.LoadOrStore(sc.Function, true); running {
+			continue
+		}
+		event, _ := json.Marshal(map[string]any{"version": "0", "id": fmt.Sprintf("drdrill-twin-%d", now.UnixNano()),
+			"detail-type": "Scheduled Event", "source": "aws.events", "account": s.cfg.Account, "time": now.UTC().Format(time.RFC3339),
+			"region": sc.Region, "resources": []string{fmt.Sprintf("arn:aws:events:%s:%s:rule/%s", sc.Region, s.cfg.Account, sc.Rule)}, "detail": map[string]any{}})
+		go func(fn string) {
+			defer s.busy.Delete(fn)
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			_, _ = s.lambda.Invoke(ctx, fn, "schedule", event)
+		}(sc.Function)
+	}
+}
+
+// alarmChanged runs the EventBridge rules on alarm state changes.
+func (s *Server) alarmChanged(region, name string, prev, next string) {
+	for _, r := range s.stack.AlarmRules {
+		if r.Region != region || !strings.HasPrefix(name, r.NamePrefix) || !contains(r.States, next) {
+			continue
+		}
+		event, _ := json.Marshal(map[string]any{"version": "0", "id": fmt.Sprintf("drdrill-twin-%d", time.Now().UnixNano()),
+			"detail-type": "CloudWatch Alarm State Change", "source": "aws.cloudwatch", "account": s.cfg.Account,
+			"time": time.Now().UTC().Format(time.RFC3339), "region": region,
+			"resources": []string{fmt.Sprintf("arn:aws:cloudwatch:%s:%s:alarm:%s", region, s.cfg.Account, name)},
+			"detail":    map[string]any{"alarmName": name, "state": map[string]any{"value": next}, "previousState": map[string]any{"value": prev}}})
+		go func(fn string) { _, _ = s.lambda.Invoke(context.Background(), fn, "alarm", event) }(r.Function)
+	}
+}
+
+// Invocations are the Lambda invocations the twin ran (all functions when name is "").
+func (s *Server) Invocations(name string) []Invocation { return s.lambda.Invocations(name) }
+
+// Messages are what was published to an SNS topic (all topics when "").
+func (s *Server) Messages(topic string) []Message { return s.sns.Messages(topic) }
 
 // ServeHTTP routes a request by the service and region it was signed for.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -190,6 +284,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		out, e = s.cw.handle(c)
 	case "secretsmanager":
 		out, e = s.secrets.handle(c)
+	case "lambda":
+		out, e = s.lambda.handle(c)
+	case "sns":
+		namespace = "http://sns.amazonaws.com/doc/2010-03-31/"
+		out, e = s.sns.handle(c)
 	default:
 		e = unmodelled(c)
 	}

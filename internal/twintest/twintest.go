@@ -6,6 +6,7 @@ package twintest
 import (
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"testing"
@@ -32,8 +33,25 @@ type Twin struct {
 
 // Start boots a lab, the twin over it at the given time scale, and opens
 // the AWS target on the twin's outputs with AWS_ENDPOINT_URL and the
-// guard's allow-list set in the test's environment.
-func Start(t *testing.T, scale float64) *Twin {
+// guard's allow-list set in the test's environment. No Lambda runs.
+func Start(t *testing.T, scale float64) *Twin { return start(t, scale, "") }
+
+// StartWithLambdas is Start with the stack's functions running on their
+// schedules: their handlers are built for this machine first.
+func StartWithLambdas(t *testing.T, scale float64) *Twin {
+	t.Helper()
+	dir := t.TempDir()
+	for _, fn := range []string{"healthmonitor", "failovertrigger"} {
+		cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-o", filepath.Join(dir, fn), "./lambda/"+fn)
+		cmd.Dir = filepath.Join(infraDir(t), "..", "..")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("build %s: %v\n%s", fn, err, out)
+		}
+	}
+	return start(t, scale, dir)
+}
+
+func start(t *testing.T, scale float64, lambdaDir string) *Twin {
 	t.Helper()
 	labDir, _ := labtest.Start(t)
 	c, err := lab.Connect(labDir)
@@ -48,7 +66,8 @@ func Start(t *testing.T, scale float64) *Twin {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := twin.Start("127.0.0.1:0", twin.Config{Account: Account, TimeScale: scale}, twin.FromSpec(spec, labOut), twin.LabPlane{Client: c})
+	srv, err := twin.Start("127.0.0.1:0", twin.Config{Account: Account, TimeScale: scale, LogDir: filepath.Join(t.TempDir(), "lambda-logs")},
+		twin.FromSpec(spec, labOut, lambdaDir), twin.LabPlane{Client: c})
 	if err != nil {
 		t.Fatal(err)
 	}
