@@ -197,7 +197,7 @@ func twinRun(args []string) error {
 				return
 			}
 			srv, err = twin.Start(*tf.addr, twin.Config{Account: *tf.account, TimeScale: *tf.scale, LogDir: filepath.Join(dir, "lambda-logs")},
-				twin.FromSpec(spec, labOut, handlers), twin.LabPlane{Client: c})
+				twin.FromSpec(spec, labOut, handlers), twin.NewLabPlane(c))
 			if err != nil {
 				startErr = err
 				fmt.Fprintf(os.Stderr, "twin: %v\n", err)

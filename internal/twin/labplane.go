@@ -3,6 +3,7 @@ package twin
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	"github.com/drdrill/drdrill/internal/lab"
 )
@@ -24,10 +25,47 @@ type DataPlane interface {
 	Primary(ctx context.Context) (string, error)
 	Regions(ctx context.Context) (map[string]RegionState, error)
 	Promote(ctx context.Context, region string, allowDataLoss bool) error
+	// Isolate cuts (or restores) a region's client path: nothing outside
+	// the region reaches its cluster, while replication carries on.
+	Isolate(ctx context.Context, region string, cut bool) error
 }
 
 // LabPlane is the lab as the twin's data plane, through its control socket.
-type LabPlane struct{ Client *lab.Client }
+type LabPlane struct {
+	Client *lab.Client
+	// isolated regions; the global writer endpoint is cut while it leads
+	// into one of them.
+	mu       *sync.Mutex
+	isolated map[string]bool
+}
+
+// NewLabPlane is the lab behind c as a data plane.
+func NewLabPlane(c *lab.Client) LabPlane {
+	return LabPlane{Client: c, mu: &sync.Mutex{}, isolated: map[string]bool{}}
+}
+
+// Isolate blackholes (or heals) the region's client link, and the global
+// writer endpoint while the writer is in an isolated region.
+func (p LabPlane) Isolate(ctx context.Context, region string, cut bool) error {
+	p.mu.Lock()
+	p.isolated[region] = cut
+	p.mu.Unlock()
+	if err := p.Client.SetLink(ctx, "client-"+region, lab.LinkFaults{Blackhole: &cut}); err != nil {
+		return err
+	}
+	return p.writerPath(ctx)
+}
+
+func (p LabPlane) writerPath(ctx context.Context) error {
+	st, err := p.Client.Status(ctx)
+	if err != nil {
+		return err
+	}
+	p.mu.Lock()
+	cut := p.isolated[st.Primary]
+	p.mu.Unlock()
+	return p.Client.SetLink(ctx, "writer", lab.LinkFaults{Blackhole: &cut})
+}
 
 // Primary is the lab's primary region.
 func (p LabPlane) Primary(ctx context.Context) (string, error) {
@@ -57,5 +95,7 @@ func (p LabPlane) Promote(ctx context.Context, region string, dataLoss bool) err
 	if err := p.Client.Promote(ctx, region, lab.PromoteOptions{Mode: mode}); err != nil {
 		return fmt.Errorf("lab promotion of %s: %w", region, err)
 	}
-	return nil
+	// The writer endpoint now leads into another region: reachable unless
+	// that one is isolated.
+	return p.writerPath(ctx)
 }

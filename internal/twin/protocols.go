@@ -59,7 +59,7 @@ const (
 // serviceProtocol is each modelled service's wire protocol, as its SDK
 // client speaks it (service/*/api_client.go: options.Protocol).
 var serviceProtocol = map[string]protocol{
-	"rds": awsQuery, "sts": awsQuery, "sns": awsQuery,
+	"rds": awsQuery, "sts": awsQuery, "sns": awsQuery, "ec2": awsQuery, // ec2Query requests are awsQuery's form
 	"monitoring":     rpcv2CBOR,
 	"secretsmanager": awsJSON11,
 	"sqs":            awsJSON10,

@@ -11,6 +11,8 @@ import (
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/rds"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
@@ -21,9 +23,10 @@ import (
 // about the wire protocols, not the lab (TestSwitchoverThroughTheSDK
 // drives the real lab).
 type fixedPlane struct {
-	mu      sync.Mutex
-	primary string
-	regions map[string]RegionState
+	mu       sync.Mutex
+	primary  string
+	regions  map[string]RegionState
+	isolated map[string]bool
 }
 
 func (p *fixedPlane) Primary(context.Context) (string, error) { return p.primary, nil }
@@ -37,6 +40,15 @@ func (p *fixedPlane) Regions(context.Context) (map[string]RegionState, error) {
 	return out, nil
 }
 func (p *fixedPlane) Promote(context.Context, string, bool) error { return nil }
+func (p *fixedPlane) Isolate(_ context.Context, region string, cut bool) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.isolated == nil {
+		p.isolated = map[string]bool{}
+	}
+	p.isolated[region] = cut
+	return nil
+}
 func (p *fixedPlane) setLag(region string, ms float64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -186,5 +198,81 @@ func TestCloudWatchMetricsAndAlarmsThroughTheSDK(t *testing.T) {
 	var api smithy.APIError
 	if _, err := cw.PutMetricData(ctx, &cloudwatch.PutMetricDataInput{Namespace: awssdk.String("x")}); !errors.As(err, &api) || !strings.Contains(api.ErrorCode(), "MissingRequiredParameter") {
 		t.Fatalf("PutMetricData without data: %v", err)
+	}
+}
+
+// EC2 network ACLs over ec2Query, through the SDK's EC2 client: what a
+// region isolation calls, with the data plane's client path cut exactly
+// while every database subnet of the region is on a deny-all ACL.
+func TestNetworkACLsThroughTheSDK(t *testing.T) {
+	lag := 40.0
+	plane := &fixedPlane{primary: "us-east-1", regions: map[string]RegionState{"us-east-1": {Available: true}, "us-west-2": {Available: true, LagMs: &lag}}}
+	st := testStack()
+	st.Networks = []Network{{Region: "us-east-1", VPC: "vpc-1", Subnets: []string{"subnet-a", "subnet-b"}, DefaultACL: "acl-1"},
+		{Region: "us-west-2", VPC: "vpc-2", Subnets: []string{"subnet-c"}, DefaultACL: "acl-2"}}
+	srv, err := Start("127.0.0.1:0", Config{Account: "123456789012"}, st, plane)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	ctx := context.Background()
+	c := ec2.NewFromConfig(sdkConfig(t, srv.Endpoint(), "us-east-1"))
+	filter := []ec2types.Filter{{Name: awssdk.String("association.subnet-id"), Values: []string{"subnet-a", "subnet-b"}}}
+	acls, err := c.DescribeNetworkAcls(ctx, &ec2.DescribeNetworkAclsInput{Filters: filter})
+	if err != nil || len(acls.NetworkAcls) != 1 || awssdk.ToString(acls.NetworkAcls[0].NetworkAclId) != "acl-1" ||
+		len(acls.NetworkAcls[0].Associations) != 2 || awssdk.ToString(acls.NetworkAcls[0].VpcId) != "vpc-1" || !awssdk.ToBool(acls.NetworkAcls[0].IsDefault) {
+		t.Fatalf("DescribeNetworkAcls: %+v, %v", acls, err)
+	}
+	deny, err := c.CreateNetworkAcl(ctx, &ec2.CreateNetworkAclInput{VpcId: awssdk.String("vpc-1"), TagSpecifications: []ec2types.TagSpecification{{
+		ResourceType: ec2types.ResourceTypeNetworkAcl, Tags: []ec2types.Tag{{Key: awssdk.String("managedByDrdrill"), Value: awssdk.String("true")}}}}})
+	if err != nil || deny.NetworkAcl == nil || len(deny.NetworkAcl.Tags) != 1 || awssdk.ToBool(deny.NetworkAcl.IsDefault) {
+		t.Fatalf("CreateNetworkAcl: %+v, %v", deny, err)
+	}
+	denyID := awssdk.ToString(deny.NetworkAcl.NetworkAclId)
+	isolated := func() bool {
+		plane.mu.Lock()
+		defer plane.mu.Unlock()
+		return plane.isolated["us-east-1"]
+	}
+	move := func(to string) {
+		t.Helper()
+		acls, err := c.DescribeNetworkAcls(ctx, &ec2.DescribeNetworkAclsInput{Filters: filter})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range acls.NetworkAcls {
+			for _, as := range a.Associations {
+				if awssdk.ToString(as.NetworkAclId) == to {
+					continue
+				}
+				if _, err := c.ReplaceNetworkAclAssociation(ctx, &ec2.ReplaceNetworkAclAssociationInput{AssociationId: as.NetworkAclAssociationId, NetworkAclId: awssdk.String(to)}); err != nil {
+					t.Fatal(err)
+				}
+				// One subnet moved is not yet the whole region.
+				if to == denyID && isolated() && awssdk.ToString(as.SubnetId) == "subnet-a" {
+					t.Fatal("the region was cut off with one of its subnets still on the open ACL")
+				}
+			}
+		}
+	}
+	move(denyID)
+	if !isolated() || len(srv.IsolatedRegions()) != 1 {
+		t.Fatalf("every subnet on the deny-all ACL, yet the region's client path is not cut (%v)", srv.IsolatedRegions())
+	}
+	if _, err := c.DeleteNetworkAcl(ctx, &ec2.DeleteNetworkAclInput{NetworkAclId: awssdk.String(denyID)}); !isCode(err, "DependencyViolation") {
+		t.Fatalf("deleting an ACL in use: %v, want DependencyViolation", err)
+	}
+	move("acl-1")
+	if isolated() {
+		t.Fatal("the subnets are back on their ACL, yet the region is still cut off")
+	}
+	if _, err := c.DeleteNetworkAcl(ctx, &ec2.DeleteNetworkAclInput{NetworkAclId: awssdk.String(denyID)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.DeleteNetworkAcl(ctx, &ec2.DeleteNetworkAclInput{NetworkAclId: awssdk.String(denyID)}); !isCode(err, "InvalidNetworkAclID.NotFound") {
+		t.Fatalf("deleting it again: %v, want InvalidNetworkAclID.NotFound", err)
+	}
+	if len(srv.DenyACLs()) != 0 {
+		t.Fatalf("ACLs left: %v", srv.DenyACLs())
 	}
 }

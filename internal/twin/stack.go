@@ -23,6 +23,7 @@ func FromSpec(spec *stackspec.Spec, labOut outputs.Outputs, lambdaDir string) St
 		Secret: Secret{Name: spec.SecretName, Username: labOut[outputs.LabAppUser], Password: labOut[outputs.LabAppPassword]},
 	}
 	st.Topics = []string{spec.PrimaryTopic, spec.SecondaryTopic}
+	st.Networks = networks(spec)
 	if lambdaDir != "" {
 		// The twin's DNS: the cluster endpoint names resolve to the lab's
 		// proxy of that region's clients (what a region isolation cuts).
@@ -62,6 +63,15 @@ func FromSpec(spec *stackspec.Spec, labOut outputs.Outputs, lambdaDir string) St
 			AlarmActions: a.AlarmActions, OKActions: a.OKActions})
 	}
 	return st
+}
+
+// networks are the database networks of both regions, with the ids the
+// outputs file carries.
+func networks(spec *stackspec.Spec) []Network {
+	return []Network{
+		{Region: spec.PrimaryRegion, VPC: "vpc-0a11ce00000000001", Subnets: []string{"subnet-0a00000000000000a", "subnet-0a00000000000000b"}, DefaultACL: "acl-0a000000000000001"},
+		{Region: spec.SecondaryRegion, VPC: "vpc-0b0b0000000000002", Subnets: []string{"subnet-0b00000000000000a", "subnet-0b00000000000000b"}, DefaultACL: "acl-0b000000000000001"},
+	}
 }
 
 // alarmRule reads an EventBridge pattern on CloudWatch alarm state changes:
@@ -104,6 +114,7 @@ func Outputs(spec *stackspec.Spec, account string, labOut outputs.Outputs) outpu
 		b, _ := json.Marshal(ids)
 		return string(b)
 	}
+	nets := networks(spec)
 	lagAlarm := spec.Name + "-replication-lag-secondary"
 	for _, a := range spec.Alarms {
 		if a.Resource == "lag_secondary" {
@@ -111,7 +122,7 @@ func Outputs(spec *stackspec.Spec, account string, labOut outputs.Outputs) outpu
 		}
 	}
 	return outputs.Outputs{
-		"PrimaryVPCId": "vpc-0a11ce00000000001", "SecondaryVPCId": "vpc-0b0b0000000000002", "VPCPeeringConnectionId": "pcx-0c0ffee000000000a",
+		"PrimaryVPCId": nets[0].VPC, "SecondaryVPCId": nets[1].VPC, "VPCPeeringConnectionId": "pcx-0c0ffee000000000a",
 		outputs.GlobalClusterIdentifier: spec.GlobalClusterID, outputs.PrimaryClusterIdentifier: spec.PrimaryClusterID,
 		outputs.SecondaryClusterIdentifier: spec.SecondaryClusterID,
 		"PrimaryClusterArn":                fmt.Sprintf("arn:aws:rds:%s:%s:cluster:%s", p, account, spec.PrimaryClusterID),
@@ -128,9 +139,9 @@ func Outputs(spec *stackspec.Spec, account string, labOut outputs.Outputs) outpu
 		outputs.ReplicationLagAlarmName: lagAlarm,
 		"PrimaryHealthCheckId":          "7a1e0000-0000-4000-8000-000000000001", "SecondaryHealthCheckId": "7a1e0000-0000-4000-8000-000000000002",
 		outputs.PrimaryRegion: p, outputs.SecondaryRegion: s, outputs.DatabaseName: spec.DatabaseName,
-		"PrimaryDatabaseSubnetIds":    list("subnet-0a00000000000000a", "subnet-0a00000000000000b"),
-		"SecondaryDatabaseSubnetIds":  list("subnet-0b00000000000000a", "subnet-0b00000000000000b"),
-		"PrimaryDatabaseNetworkAclId": "acl-0a000000000000001", "SecondaryDatabaseNetworkAclId": "acl-0b000000000000001",
+		"PrimaryDatabaseSubnetIds":    list(nets[0].Subnets...),
+		"SecondaryDatabaseSubnetIds":  list(nets[1].Subnets...),
+		"PrimaryDatabaseNetworkAclId": nets[0].DefaultACL, "SecondaryDatabaseNetworkAclId": nets[1].DefaultACL,
 		outputs.TargetKind: "aws",
 	}
 }

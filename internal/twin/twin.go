@@ -61,6 +61,8 @@ type Stack struct {
 	AlarmRules    []AlarmRule
 	Topics        []string
 	Subscriptions []Subscription
+	// Networks are the regions' database networks (EC2 network ACLs).
+	Networks []Network
 }
 
 // Schedule invokes a function every Every (an EventBridge rate rule).
@@ -86,6 +88,7 @@ type Server struct {
 	secrets *secretsManager
 	lambda  *lambdaService
 	sns     *snsService
+	ec2     *ec2Service
 	busy    sync.Map // function name → an invocation from a schedule is running
 	data    DataPlane
 	http    *http.Server
@@ -129,6 +132,7 @@ func Start(addr string, cfg Config, stack Stack, data DataPlane) (*Server, error
 		cw:      newCloudWatch(cfg, stack.Alarms),
 		secrets: &secretsManager{account: cfg.Account, secret: stack.Secret, regions: regions, created: time.Now()}}
 	s.lambda = newLambdaService(cfg, s.Endpoint, cfg.LogDir, stack.Functions)
+	s.ec2 = newEC2(cfg.Account, stack.Networks, data)
 	topics := map[string]bool{}
 	for _, t := range stack.Topics {
 		topics[t] = true
@@ -244,6 +248,14 @@ func (s *Server) alarmChanged(region, name string, prev, next string) {
 	}
 }
 
+// IsolatedRegions are the regions whose database subnets are all on a
+// network ACL that allows nothing; DenyACLs the network ACLs that are not a
+// region's original one (what a rollback must delete).
+func (s *Server) IsolatedRegions() []string { return s.ec2.Isolated() }
+
+// DenyACLs: see IsolatedRegions.
+func (s *Server) DenyACLs() []string { return s.ec2.DenyACLs() }
+
 // Invocations are the Lambda invocations the twin ran (all functions when name is "").
 func (s *Server) Invocations(name string) []Invocation { return s.lambda.Invocations(name) }
 
@@ -271,6 +283,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.Service, c.Region, c.ReqID = service, region, reqID
+	if service == "ec2" {
+		body, e := s.ec2.handle(c)
+		if e != nil {
+			ec2ErrorResponse(w, e, reqID)
+			return
+		}
+		w.Header().Set("Content-Type", "text/xml")
+		_, _ = w.Write(body)
+		return
+	}
 	var out smithy.Serializable
 	namespace := ""
 	switch service {

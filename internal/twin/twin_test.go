@@ -45,7 +45,7 @@ func TestSwitchoverThroughTheSDK(t *testing.T) {
 	}
 	gc := GlobalCluster{ID: "drdrill-twin-global", EngineVersion: "8.0.mysql_aurora.3.05.2",
 		Members: []Member{{Region: "us-east-1", ClusterID: "drdrill-twin-primary"}, {Region: "us-west-2", ClusterID: "drdrill-twin-secondary"}}}
-	srv, err := Start("127.0.0.1:0", Config{Account: "123456789012", TimeScale: 0.01}, Stack{Global: gc}, LabPlane{c})
+	srv, err := Start("127.0.0.1:0", Config{Account: "123456789012", TimeScale: 0.01}, Stack{Global: gc}, NewLabPlane(c))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -67,7 +67,7 @@ func start(t *testing.T, scale float64, lambdaDir string) *Twin {
 		t.Fatal(err)
 	}
 	srv, err := twin.Start("127.0.0.1:0", twin.Config{Account: Account, TimeScale: scale, LogDir: filepath.Join(t.TempDir(), "lambda-logs")},
-		twin.FromSpec(spec, labOut, lambdaDir), twin.LabPlane{Client: c})
+		twin.FromSpec(spec, labOut, lambdaDir), twin.NewLabPlane(c))
 	if err != nil {
 		t.Fatal(err)
 	}
