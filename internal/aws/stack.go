@@ -556,3 +556,48 @@ func (s *Stack) ResumeMonitor(ctx context.Context, region, function, prev string
 	_, err = r.Lambda.PutFunctionConcurrency(ctx, &lambda.PutFunctionConcurrencyInput{FunctionName: &function, ReservedConcurrentExecutions: &n})
 	return err
 }
+
+// WaitMonitorsHealthy waits until the stack's own health monitoring sees
+// region healthy again after since: the region's monitor publishes
+// RegionHealthy 1 and the other region's monitor PeerHealthy 1 for it,
+// each in a datapoint stamped after since. A switch-back that does not
+// wait for this can be undone by the failover trigger still counting the
+// failures it saw while the region was cut off.
+func (s *Stack) WaitMonitorsHealthy(ctx context.Context, region string, since time.Time, timeout time.Duration) error {
+	r, err := s.regional(region)
+	if err != nil {
+		return err
+	}
+	other := s.Secondary
+	if region == s.Secondary.Region {
+		other = s.Primary
+	}
+	fresh := func(rg Regional, metric string) (bool, error) {
+		cw, ok := rg.Alarms.(CloudWatchAPI)
+		if !ok {
+			return false, fmt.Errorf("no CloudWatch metrics client for %s", rg.Region)
+		}
+		res, err := metricData(ctx, cw, Namespace, metric, "Region", region, 10*time.Minute, time.Minute, "Minimum")
+		if err != nil || len(res.Values) == 0 || len(res.Timestamps) == 0 {
+			return false, err
+		}
+		return res.Values[0] == 1 && res.Timestamps[0].After(since), nil
+	}
+	deadline := time.Now().Add(timeout)
+	for {
+		own, err1 := fresh(r, MetricRegionHealthy)
+		peer, err2 := fresh(other, MetricPeerHealthy)
+		if own && peer {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the health monitors do not see %s healthy %v after it was restored (RegionHealthy fresh and 1: %v, PeerHealthy: %v; %v)",
+				region, timeout, own, peer, errors.Join(err1, err2))
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(s.poll()):
+		}
+	}
+}

@@ -213,6 +213,12 @@ func (a *AWS) Observe(ctx context.Context) []Observation {
 	return out
 }
 
+// WaitMonitorsHealthy waits until the stack's health monitors see region
+// healthy in datapoints newer than since.
+func (a *AWS) WaitMonitorsHealthy(ctx context.Context, region string, since time.Time, within time.Duration) error {
+	return a.stack.WaitMonitorsHealthy(ctx, region, since, within)
+}
+
 // CheckStopConditions fails when a stop-condition alarm is in ALARM.
 func (a *AWS) CheckStopConditions(ctx context.Context) error { return a.stack.CheckStopConditions(ctx) }
 

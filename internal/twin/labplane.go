@@ -95,6 +95,21 @@ func (p LabPlane) Promote(ctx context.Context, region string, dataLoss bool) err
 	if err := p.Client.Promote(ctx, region, lab.PromoteOptions{Mode: mode}); err != nil {
 		return fmt.Errorf("lab promotion of %s: %w", region, err)
 	}
+	if dataLoss {
+		// After a managed failover Aurora makes the old primary a
+		// secondary of the new one once it can reach it, rebuilding it if
+		// it diverged. Here that is now, over the replication path (an
+		// isolation cuts clients, not that); a region that is down is
+		// rejoined when it is recovered.
+		st, err := p.Client.Status(ctx)
+		if err == nil {
+			for _, r := range st.Regions {
+				if r.Name != region && r.Running && !r.Frozen {
+					_ = p.Client.Region(ctx, r.Name, "rejoin")
+				}
+			}
+		}
+	}
 	// The writer endpoint now leads into another region: reachable unless
 	// that one is isolated.
 	return p.writerPath(ctx)

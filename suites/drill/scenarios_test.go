@@ -219,15 +219,28 @@ func monitorFailure() bool {
 func regionIsolation() bool {
 	return Describe("Region isolation", Label("region-isolation", "gameday", "signoff"), func() {
 		It("cuts the primary region off and fails over with data loss allowed", func(ctx SpecContext) {
-			_, secondary := beginScenario(ctx, "region-isolation", "region-isolation", "unplanned-failover")
+			primary, secondary := beginScenario(ctx, "region-isolation", "region-isolation", "unplanned-failover")
 			s := d.Begin(ctx, "region-isolation")
 			d.HoldBeforeFault(ctx, "writes before the isolation", 10*time.Second)
-			d.Inject(ctx, s, "region-isolation", nil)
-			d.Inject(ctx, s, "unplanned-failover", fault.Params{"region": secondary})
+			isolation := d.Inject(ctx, s, "region-isolation", nil)
+			failover := d.Inject(ctx, s, "unplanned-failover", fault.Params{"region": secondary})
 			d.WaitPrimary(ctx, secondary, d.Bounds().Promotion)
 			d.Hold(ctx, "writes on the new primary for the stability window", 30*time.Second)
 			Expect(s.FinalRead(ctx)).To(Succeed())
-			Expect(s.RollbackAll(ctx)).To(Succeed())
+			// Roll back in the order that is safe: heal the isolation, let
+			// the stack's monitors see the region healthy (or the failover
+			// trigger, still counting what it saw while the region was cut
+			// off, fails over again), and only then switch back.
+			By("healing the isolation before switching back")
+			healed := time.Now()
+			Expect(s.Rollback(ctx, isolation)).To(Succeed())
+			d.WaitMonitorsHealthy(ctx, primary, healed)
+			Expect(s.Rollback(ctx, failover)).To(Succeed())
+			switchedBack := time.Now()
+			d.WaitMonitorsHealthy(ctx, primary, switchedBack)
+			topo, err := d.Target.Topology(ctx)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(topo.Primary).To(Equal(primary), "after the switch-back the stack failed over again: the trigger acted on failures from before the isolation was healed")
 			res, err := s.Finish(ctx)
 			Expect(err).NotTo(HaveOccurred())
 			d.Judge("region-isolation", res)

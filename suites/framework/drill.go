@@ -331,6 +331,26 @@ func (d *Drill) WaitCaughtUp(ctx context.Context, within time.Duration) time.Dur
 	})
 }
 
+// monitorWatcher is a target whose own health monitoring drdrill can read
+// (AWS: the health-monitor Lambdas' metrics).
+type monitorWatcher interface {
+	WaitMonitorsHealthy(ctx context.Context, region string, since time.Time, within time.Duration) error
+}
+
+// WaitMonitorsHealthy waits, on a target with its own health monitoring,
+// until it sees region healthy in datapoints newer than since; elsewhere
+// it returns at once.
+func (d *Drill) WaitMonitorsHealthy(ctx context.Context, region string, since time.Time) {
+	mw, ok := d.Target.(monitorWatcher)
+	if !ok {
+		return
+	}
+	By("waiting for the stack's health monitors to see " + region + " healthy")
+	start := time.Now()
+	Expect(mw.WaitMonitorsHealthy(ctx, region, since, d.Bounds().Promotion)).To(Succeed())
+	GinkgoWriter.Printf("[wait] health monitors see %s healthy after %v\n", region, time.Since(start).Round(time.Millisecond))
+}
+
 // WaitPrimary waits until region is the primary.
 func (d *Drill) WaitPrimary(ctx context.Context, region string, within time.Duration) time.Duration {
 	return WaitFor(ctx, region+" to become the primary", within, func(ctx context.Context) (bool, string, error) {
