@@ -35,6 +35,18 @@ func figure(name string, value float64, unit string) {
 	fmt.Printf("drdrill-bench %s %s %s\n", name, strconv.FormatFloat(value, 'f', -1, 64), unit)
 }
 
+// rssMB is a process's resident memory (VmRSS) in MB.
+func rssMB(pid int) float64 {
+	st, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	for _, line := range strings.Split(string(st), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
+			kb, _ := strconv.ParseFloat(f[1], 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}
+
 func fail(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "drdrill-bench: "+format+"\n", args...)
 	os.Exit(1)
@@ -46,7 +58,7 @@ func main() {
 		return
 	}
 	drdrill := flag.String("drdrill", "build/drdrill", "the drdrill binary (make build)")
-	only := flag.String("only", "", "comma-separated groups to run: proxy, checker, lambda, report, lab, drill (default all)")
+	only := flag.String("only", "", "comma-separated groups to run: proxy, checker, lambda, report, lab, drill, twin (default all)")
 	flag.Parse()
 	want := func(g string) bool { return *only == "" || strings.Contains(","+*only+",", ","+g+",") }
 	if want("proxy") {
@@ -66,6 +78,9 @@ func main() {
 	}
 	if want("drill") {
 		benchDrill(*drdrill)
+	}
+	if want("twin") {
+		benchTwin(*drdrill)
 	}
 }
 
@@ -319,13 +334,7 @@ func lagAndRSS(t target.Target, dir string) {
 	for _, region := range t.Regions() {
 		b, _ := os.ReadFile(filepath.Join(info.RunDir, region, "mariadbd.pid"))
 		pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
-		st, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-		for _, line := range strings.Split(string(st), "\n") {
-			if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
-				kb, _ := strconv.ParseFloat(f[1], 64)
-				rss += kb / 1024
-			}
-		}
+		rss += rssMB(pid)
 	}
 	time.Sleep(5 * time.Second)
 	wl.Stop()
