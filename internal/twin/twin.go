@@ -90,6 +90,7 @@ type Server struct {
 	sns     *snsService
 	ec2     *ec2Service
 	busy    sync.Map // function name → an invocation from a schedule is running
+	ownLogs bool     // LogDir is the twin's own temporary directory
 	data    DataPlane
 	http    *http.Server
 	ln      net.Listener
@@ -121,13 +122,14 @@ func Start(addr string, cfg Config, stack Stack, data DataPlane) (*Server, error
 	for _, m := range gc.Members {
 		regions = append(regions, m.Region)
 	}
-	if cfg.LogDir == "" {
+	ownLogs := cfg.LogDir == ""
+	if ownLogs {
 		if cfg.LogDir, err = os.MkdirTemp("", "drdrill-twin-logs-"); err != nil {
 			ln.Close()
 			return nil, err
 		}
 	}
-	s := &Server{cfg: cfg, stack: stack, ln: ln, data: data, stop: make(chan struct{}),
+	s := &Server{cfg: cfg, stack: stack, ln: ln, data: data, stop: make(chan struct{}), ownLogs: ownLogs,
 		rds:     &rdsService{cfg: cfg, data: data, gc: &gc, tags: stack.Tags},
 		cw:      newCloudWatch(cfg, stack.Alarms),
 		secrets: &secretsManager{account: cfg.Account, secret: stack.Secret, regions: regions, created: time.Now()}}
@@ -161,6 +163,9 @@ func (s *Server) Close() error {
 	s.loops.Wait()
 	s.rds.async.Wait()
 	s.lambda.close()
+	if s.ownLogs {
+		_ = os.RemoveAll(s.cfg.LogDir)
+	}
 	return err
 }
 
