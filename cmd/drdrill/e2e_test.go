@@ -13,6 +13,7 @@ import (
 
 	"github.com/drdrill/drdrill/internal/lab"
 	"github.com/drdrill/drdrill/internal/ledger"
+	"github.com/drdrill/drdrill/internal/report"
 )
 
 // These tests drive the real binaries: drdrill itself and the compiled drill
@@ -394,6 +395,21 @@ func TestTwinDrillThroughTheCLI(t *testing.T) {
 	}
 	if h, _ := filepath.Glob(filepath.Join(reports, "*", "planned-switchover", "history.jsonl")); len(h) != 1 {
 		t.Fatalf("no planned-switchover history on the twin:\n%s", r.out)
+	}
+	// #12 item 13: the promotion is timed on AWS too, from the global
+	// cluster's transitions, so RTO splits into the promotion and the rest.
+	runs, _ := filepath.Glob(filepath.Join(reports, "*", report.JSONFile))
+	if len(runs) != 1 {
+		t.Fatalf("%d report.json files", len(runs))
+	}
+	rep, err := report.Load(runs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sc := range rep.Scenarios {
+		if sc.Name == "planned-switchover" && (sc.Result == nil || sc.Result.FailoverMs == nil) {
+			t.Fatalf("planned-switchover on the twin has no promotion time: the AWS target reported no promote event")
+		}
 	}
 	mustRun(t, "twin", "down", "--dir", dir)
 	if left := labProcesses(filepath.Join(dir, "lab")); len(left) > 0 {

@@ -359,6 +359,9 @@ func (s *Stack) WaitIdle(ctx context.Context, timeout time.Duration) (string, er
 	}
 }
 
+// PollInterval is how often waits poll AWS (DRDRILL_AWS_POLL, default 10 s).
+func (s *Stack) PollInterval() time.Duration { return s.poll() }
+
 func (s *Stack) poll() time.Duration {
 	if s.Poll > 0 {
 		return s.Poll
@@ -446,7 +449,11 @@ func (s *Stack) ResolveIsolation(ctx context.Context, region string) (Isolation,
 // default) replaces each subnet's association. It cuts clients and Lambdas,
 // not Aurora's storage replication. iso.DenyACL is set as soon as the ACL
 // exists, so a failure half-way can still be rolled back.
-func (s *Stack) IsolateRegion(ctx context.Context, iso *Isolation) error {
+//
+// progress, if not nil, is called with the isolation as it stands right
+// after the deny ACL is created, before any subnet is moved onto it; an
+// error from it (the ledger could not record it) stops the isolation.
+func (s *Stack) IsolateRegion(ctx context.Context, iso *Isolation, progress func(Isolation) error) error {
 	r, err := s.regional(iso.Region)
 	if err != nil {
 		return err
@@ -457,6 +464,11 @@ func (s *Stack) IsolateRegion(ctx context.Context, iso *Isolation) error {
 		return fmt.Errorf("CreateNetworkAcl: %w", err)
 	}
 	iso.DenyACL = awssdk.ToString(deny.NetworkAcl.NetworkAclId)
+	if progress != nil {
+		if err := progress(*iso); err != nil {
+			return fmt.Errorf("recording the deny ACL %s before using it: %w", iso.DenyACL, err)
+		}
+	}
 	var subnets []string
 	for sn := range iso.Original {
 		subnets = append(subnets, sn)

@@ -26,6 +26,13 @@ type AWS struct {
 	credOnce sync.Once
 	creds    drdaws.Credentials
 	credErr  error
+
+	// The global cluster's transitions, watched from the first Events call.
+	watchOnce sync.Once
+	watchMu   sync.Mutex
+	events    []Event
+	stopWatch chan struct{}
+	watchDone chan struct{}
 }
 
 func openAWS(out outputs.Outputs) (*AWS, error) {
@@ -145,9 +152,63 @@ func (a *AWS) Reader(region string) (*sql.DB, error) {
 	return nil, fmt.Errorf("unknown region %q (regions: %v)", region, a.Regions())
 }
 
-// Events: AWS promotions are observed through the topology; the harness
-// records its own fault events. (RDS event subscriptions are future work.)
-func (a *AWS) Events(context.Context, int) ([]Event, error) { return nil, nil }
+// Events are the global cluster's transitions as DescribeGlobalClusters
+// shows them, polled from the first call on (every DRDRILL_AWS_POLL, which
+// is their resolution): "failover-start" when a FailoverState appears,
+// "promote" when the writer member changes, "failover-end" when the state
+// clears. (The failover trigger's own decisions, which would give the
+// detection time, are not read yet.)
+func (a *AWS) Events(ctx context.Context, after int) ([]Event, error) {
+	a.watchOnce.Do(a.startWatch)
+	a.watchMu.Lock()
+	defer a.watchMu.Unlock()
+	var out []Event
+	for _, e := range a.events {
+		if e.Seq > after {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
+func (a *AWS) startWatch() {
+	a.stopWatch, a.watchDone = make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(a.watchDone)
+		var writer, state string
+		first := true
+		for {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			w, st, err := a.stack.WriterRegion(ctx)
+			cancel()
+			if err == nil {
+				now := time.Now().UnixNano()
+				add := func(kind, region, detail string) {
+					a.watchMu.Lock()
+					a.events = append(a.events, Event{Seq: len(a.events) + 1, TimeNs: now, Kind: kind, Region: region, Detail: detail})
+					a.watchMu.Unlock()
+				}
+				if !first {
+					if st != "" && state == "" {
+						add("failover-start", w, "global cluster FailoverState "+st)
+					}
+					if w != writer {
+						add("promote", w, "the global writer is now the "+w+" cluster")
+					}
+					if st == "" && state != "" {
+						add("failover-end", w, "FailoverState cleared")
+					}
+				}
+				writer, state, first = w, st, false
+			}
+			select {
+			case <-a.stopWatch:
+				return
+			case <-time.After(a.stack.PollInterval()):
+			}
+		}
+	}()
+}
 
 // Alarms returns the replication-lag alarms' states in both regions.
 func (a *AWS) Alarms(ctx context.Context) ([]Alarm, error) {
@@ -222,5 +283,12 @@ func (a *AWS) WaitMonitorsHealthy(ctx context.Context, region string, since time
 // CheckStopConditions fails when a stop-condition alarm is in ALARM.
 func (a *AWS) CheckStopConditions(ctx context.Context) error { return a.stack.CheckStopConditions(ctx) }
 
-// Close releases nothing.
-func (a *AWS) Close() error { return nil }
+// Close stops watching the global cluster.
+func (a *AWS) Close() error {
+	a.watchOnce.Do(func() {}) // no watch starts after Close
+	if a.stopWatch != nil {
+		close(a.stopWatch)
+		<-a.watchDone
+	}
+	return nil
+}
