@@ -101,8 +101,13 @@ func (RegionIsolation) Inject(ctx context.Context, t target.Target, p Params) er
 	if err != nil {
 		return err
 	}
-	err = st.IsolateRegion(ctx, &iso)
-	b, _ := json.Marshal(iso) // the deny ACL id goes into the ledger's "injected" entry
+	// The deny ACL's id is in the ledger before any subnet moves onto it.
+	err = st.IsolateRegion(ctx, &iso, func(now drdaws.Isolation) error {
+		b, _ := json.Marshal(now)
+		p["isolation"] = string(b)
+		return Progress(ctx, p)
+	})
+	b, _ := json.Marshal(iso)
 	p["isolation"] = string(b)
 	return err
 }

@@ -103,6 +103,12 @@ func Inject(ctx context.Context, t target.Target, l *ledger.Ledger, name string,
 		return nil, fmt.Errorf("fault %s not injected: the ledger could not record it: %w", name, err)
 	}
 	h.Injected = time.Now()
+	// Whatever the fault creates or changes is in the ledger as soon as it
+	// exists (Progress), so a kill -9 at any instant leaves what recover
+	// needs to undo exactly that.
+	ctx = context.WithValue(ctx, progressKey{}, func(q Params) error {
+		return l.Record(ledger.Entry{ID: h.ID, Fault: name, Params: q, State: ledger.Injecting, By: by})
+	})
 	if err := f.Inject(ctx, t, p); err != nil {
 		rerr := h.Rollback(context.WithoutCancel(ctx))
 		return nil, errors.Join(fmt.Errorf("inject %s: %w", name, err), rerr)
@@ -111,6 +117,18 @@ func Inject(ctx context.Context, t target.Target, l *ledger.Ledger, name string,
 		return h, err
 	}
 	return h, nil
+}
+
+type progressKey struct{}
+
+// Progress records, while a fault is being injected, the parameters as
+// they now stand (a resource it just created, a setting it just changed).
+// A fault calls it right after each change; outside Inject it does nothing.
+func Progress(ctx context.Context, p Params) error {
+	if rec, ok := ctx.Value(progressKey{}).(func(Params) error); ok {
+		return rec(p)
+	}
+	return nil
 }
 
 // Rollback undoes the fault and marks it in the ledger; a failed rollback

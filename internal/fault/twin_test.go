@@ -2,6 +2,9 @@ package fault_test
 
 import (
 	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -189,5 +192,54 @@ func TestStopConditionsFailClosedAndAreWatchedOnTheTwin(t *testing.T) {
 	}
 	if w, state := writer(t, tw.Target); w != out[outputs.PrimaryRegion] || state != "" {
 		t.Fatalf("after the aborted injection the writer is %s (%s), want it rolled back to %s", w, state, out[outputs.PrimaryRegion])
+	}
+}
+
+// #12 item 7, on the twin: the deny ACL a region isolation creates is in
+// the ledger before any subnet moves onto it. The ledger is cut back to
+// that entry — what a kill -9 right after CreateNetworkAcl leaves on disk —
+// and recover then removes the ACL and puts every subnet back, as the
+// twin's own state shows. Before, the ledger learned the ACL only after
+// Inject returned, and recover left it behind.
+func TestIsolationIsInTheLedgerBeforeItIsApplied(t *testing.T) {
+	tw := twintest.Start(t, 0.02)
+	ctx := context.Background()
+	dir := t.TempDir()
+	l := ledger.Open(dir)
+	if _, err := fault.Inject(ctx, tw.Target, l, "region-isolation", nil, "test"); err != nil {
+		t.Fatal(err)
+	}
+	if len(tw.Server.IsolatedRegions()) != 1 {
+		t.Fatalf("isolated regions %v after the injection", tw.Server.IsolatedRegions())
+	}
+	raw, err := os.ReadFile(l.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cut []string
+	found := false
+	for _, line := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
+		cut = append(cut, line)
+		var e ledger.Entry
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			t.Fatal(err)
+		}
+		if e.State == ledger.Injecting && strings.Contains(e.Params["isolation"], `"deny_acl":"acl-`) {
+			found = true
+			break
+		}
+	}
+	if !found {
+		t.Fatalf("no ledger entry records the deny ACL while the isolation is being injected:\n%s", raw)
+	}
+	crashed := t.TempDir()
+	if err := os.WriteFile(filepath.Join(crashed, ledger.FileName), []byte(strings.Join(cut, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fault.Recover(ctx, tw.Target, ledger.Open(crashed)); err != nil {
+		t.Fatal(err)
+	}
+	if acls, isolated := tw.Server.DenyACLs(), tw.Server.IsolatedRegions(); len(acls) != 0 || len(isolated) != 0 {
+		t.Fatalf("after recover from the cut ledger: ACLs %v left, regions %v still isolated", acls, isolated)
 	}
 }
