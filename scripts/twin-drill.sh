@@ -13,8 +13,7 @@ set -a
 # shellcheck disable=SC1091
 . "$dir/twin.env"
 set +a
-# The AWS scenarios whose calls the twin answers today. The alarm path
-# waits for SQS; monitor failure needs a region crash, which only the lab
-# offers (docs/twin.md).
-labels=${LABELS:-"steady-state || planned-switchover || failback || region-isolation"}
+# The AWS scenarios whose calls the twin answers today; monitor failure
+# needs a region crash, which only the lab offers (docs/twin.md).
+labels=${LABELS:-"steady-state || planned-switchover || failback || region-isolation || alarm-path"}
 "$BUILD/drdrill" drill --outputs "$dir/flat-outputs.json" --labels "$labels" "$@"

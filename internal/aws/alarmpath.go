@@ -75,13 +75,28 @@ func (s *Stack) ResolveAlarmPath(ctx context.Context) (AlarmProof, error) {
 // InjectAlarmPath subscribes a temporary queue to the alarm's topic, forces
 // the alarm to ALARM, and waits until the notification arrives in the queue.
 // Every resource it creates is recorded in p as soon as it exists.
-func (s *Stack) InjectAlarmPath(ctx context.Context, p *AlarmProof, wait time.Duration) error {
+//
+// progress, if not nil, is called after each resource exists (the queue,
+// then the subscription), so a caller can make it durable first.
+func (s *Stack) InjectAlarmPath(ctx context.Context, p *AlarmProof, wait time.Duration, progress func(AlarmProof) error) error {
 	r := s.Secondary
+	record := func(what string) error {
+		if progress == nil {
+			return nil
+		}
+		if err := progress(*p); err != nil {
+			return fmt.Errorf("recording %s before going on: %w", what, err)
+		}
+		return nil
+	}
 	q, err := r.SQS.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: &p.QueueName, Tags: map[string]string{"managedByDrdrill": "true"}})
 	if err != nil {
 		return fmt.Errorf("CreateQueue: %w", err)
 	}
 	p.QueueURL = awssdk.ToString(q.QueueUrl)
+	if err := record("the queue " + p.QueueURL); err != nil {
+		return err
+	}
 	attrs, err := r.SQS.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: q.QueueUrl, AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn}})
 	if err != nil {
 		return fmt.Errorf("GetQueueAttributes: %w", err)
@@ -98,6 +113,9 @@ func (s *Stack) InjectAlarmPath(ctx context.Context, p *AlarmProof, wait time.Du
 		return fmt.Errorf("subscribing the queue to %s: %w", p.Topic, err)
 	}
 	p.Subscription = awssdk.ToString(sub.SubscriptionArn)
+	if err := record("the subscription " + p.Subscription); err != nil {
+		return err
+	}
 	if _, err := r.AlarmSetter.SetAlarmState(ctx, &cloudwatch.SetAlarmStateInput{AlarmName: &p.Alarm, StateValue: cwtypes.StateValueAlarm,
 		StateReason: awssdk.String("drdrill alarm-path drill: proving the notification reaches " + p.Topic)}); err != nil {
 		return fmt.Errorf("SetAlarmState ALARM: %w", err)

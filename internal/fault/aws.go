@@ -211,8 +211,13 @@ func (AlarmPath) Inject(ctx context.Context, t target.Target, p Params) error {
 		return err
 	}
 	wait, _ := time.ParseDuration(p["wait"])
-	err = st.InjectAlarmPath(ctx, &proof, wait)
-	b, _ := json.Marshal(proof) // queue and subscription go into the ledger
+	// The queue and the subscription are in the ledger as soon as each exists.
+	err = st.InjectAlarmPath(ctx, &proof, wait, func(now drdaws.AlarmProof) error {
+		b, _ := json.Marshal(now)
+		p["proof"] = string(b)
+		return Progress(ctx, p)
+	})
+	b, _ := json.Marshal(proof)
 	p["proof"] = string(b)
 	return err
 }

@@ -243,3 +243,45 @@ func TestIsolationIsInTheLedgerBeforeItIsApplied(t *testing.T) {
 		t.Fatalf("after recover from the cut ledger: ACLs %v left, regions %v still isolated", acls, isolated)
 	}
 }
+
+// The alarm path on the twin (#11; #12 item 7): the proof queue and its
+// subscription are in the ledger as each is created, the forced ALARM's
+// notification travels CloudWatch → SNS → SQS (only because the queue's
+// policy lets the topic send), and the rollback leaves no queue and no
+// subscription, as the twin's own state shows.
+func TestAlarmPathOnTheTwin(t *testing.T) {
+	tw := twintest.Start(t, 0.02)
+	ctx := context.Background()
+	l := ledger.Open(t.TempDir())
+	h, err := fault.Inject(ctx, tw.Target, l, "alarm-path", fault.Params{"wait": "30s"}, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tw.Server.Queues()) != 1 || len(tw.Server.QueueSubscriptions()) != 1 {
+		t.Fatalf("during the alarm path: queues %v, subscriptions %v", tw.Server.Queues(), tw.Server.QueueSubscriptions())
+	}
+	raw, err := os.ReadFile(l.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var queued, subscribed bool
+	for _, line := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
+		var e ledger.Entry
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			t.Fatal(err)
+		}
+		if e.State == ledger.Injecting {
+			queued = queued || strings.Contains(e.Params["proof"], `"queue_url":"https://sqs.`)
+			subscribed = subscribed || strings.Contains(e.Params["proof"], `"subscription":"arn:aws:sns:`)
+		}
+	}
+	if !queued || !subscribed {
+		t.Fatalf("the ledger did not record the queue (%v) and the subscription (%v) while injecting:\n%s", queued, subscribed, raw)
+	}
+	if err := h.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if len(tw.Server.Queues()) != 0 || len(tw.Server.QueueSubscriptions()) != 0 {
+		t.Fatalf("after the rollback: queues %v, subscriptions %v", tw.Server.Queues(), tw.Server.QueueSubscriptions())
+	}
+}

@@ -285,11 +285,21 @@ func respondError(w http.ResponseWriter, p protocol, c *call, e *APIError) {
 	case awsQuery:
 		queryErrorResponse(w, e, c.ReqID)
 	case awsJSON10, awsJSON11, restJSON1:
+		code := e.Code
+		if q, ok := strings.CutPrefix(e.Code, "AWS.SimpleQueueService."); ok {
+			// SQS is awsQuery-compatible: the modelled error type in the
+			// body, the query code the SDK reports in X-Amzn-Query-Error.
+			w.Header().Set("X-Amzn-Query-Error", e.Code+";Sender")
+			code = map[string]string{"NonExistentQueue": "QueueDoesNotExist"}[q]
+			if code == "" {
+				code = q
+			}
+		}
 		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
-		w.Header().Set("X-Amzn-ErrorType", e.Code)
+		w.Header().Set("X-Amzn-ErrorType", code)
 		w.Header().Set("X-Amzn-RequestId", c.ReqID)
 		w.WriteHeader(e.Status)
-		b, _ := json.Marshal(map[string]string{"__type": e.Code, "message": e.Message})
+		b, _ := json.Marshal(map[string]string{"__type": code, "message": e.Message})
 		_, _ = w.Write(b)
 	case rpcv2CBOR:
 		w.Header().Set("Smithy-Protocol", "rpc-v2-cbor")

@@ -19,6 +19,11 @@ type Subscription struct {
 	TopicARN, Function string
 }
 
+// queueSubscription is a Subscribe call's sqs subscription.
+type queueSubscription struct {
+	arn, topic, queueARN string
+}
+
 // Message is one message published to a topic.
 type Message struct {
 	TopicARN, Subject, Message, ID string
@@ -33,42 +38,83 @@ type snsService struct {
 	topics  map[string]bool
 	subs    []Subscription
 	invoke  func(ctx context.Context, function, source string, payload []byte)
+	sqs     *sqsService
+	qsubs   []queueSubscription
 	mu      sync.Mutex
 	seq     int
 	log     []Message
 }
 
 func (s *snsService) handle(c *call) (smithy.Serializable, *APIError) {
-	if c.Action != "Publish" {
-		return nil, unmodelled(c)
+	switch c.Action {
+	case "Publish":
+		topic := c.Form.Get("TopicArn")
+		if !s.topics[topic] {
+			return nil, &APIError{Status: http.StatusNotFound, Code: "NotFound", Sender: true, Message: "Topic does not exist"}
+		}
+		m := s.publish(topic, c.Form.Get("Subject"), c.Form.Get("Message"))
+		return &sns.PublishOutput{MessageId: awssdk.String(m.ID)}, nil
+	case "Subscribe":
+		topic, protocol, endpoint := c.Form.Get("TopicArn"), c.Form.Get("Protocol"), c.Form.Get("Endpoint")
+		if !s.topics[topic] {
+			return nil, &APIError{Status: http.StatusNotFound, Code: "NotFound", Sender: true, Message: "Topic does not exist"}
+		}
+		if protocol != "sqs" {
+			return nil, &APIError{Status: http.StatusBadRequest, Code: "InvalidParameter", Sender: true,
+				Message: fmt.Sprintf("the drdrill AWS twin models sqs subscriptions only, not %q", protocol)}
+		}
+		s.mu.Lock()
+		s.seq++
+		sub := queueSubscription{arn: fmt.Sprintf("%s:0000%08d-0000-4000-8000-000000000000", topic, s.seq), topic: topic, queueARN: endpoint}
+		s.qsubs = append(s.qsubs, sub)
+		s.mu.Unlock()
+		return &sns.SubscribeOutput{SubscriptionArn: awssdk.String(sub.arn)}, nil
+	case "Unsubscribe":
+		arn := c.Form.Get("SubscriptionArn")
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		for i, q := range s.qsubs {
+			if q.arn == arn {
+				s.qsubs = append(s.qsubs[:i], s.qsubs[i+1:]...)
+				return &sns.UnsubscribeOutput{}, nil
+			}
+		}
+		return nil, &APIError{Status: http.StatusNotFound, Code: "NotFound", Sender: true, Message: "Subscription does not exist"}
 	}
-	topic := c.Form.Get("TopicArn")
-	if !s.topics[topic] {
-		return nil, &APIError{Status: http.StatusNotFound, Code: "NotFound", Sender: true, Message: "Topic does not exist"}
-	}
-	s.mu.Lock()
-	s.seq++
-	m := Message{TopicARN: topic, Subject: c.Form.Get("Subject"), Message: c.Form.Get("Message"),
-		ID: fmt.Sprintf("00000000-0000-4000-8000-%012d", s.seq), At: time.Now()}
-	s.log = append(s.log, m)
-	subs := append([]Subscription(nil), s.subs...)
-	s.mu.Unlock()
-	s.deliver(m, subs)
-	return &sns.PublishOutput{MessageId: awssdk.String(m.ID)}, nil
+	return nil, unmodelled(c)
 }
 
-// publish is a message from inside AWS (a CloudWatch alarm action).
-func (s *snsService) publish(topic, subject, message string) {
+// QueueSubscriptions are the sqs subscriptions still in place.
+func (s *snsService) QueueSubscriptions() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for _, q := range s.qsubs {
+		out = append(out, q.arn)
+	}
+	return out
+}
+
+// publish records a message (a Publish call, or a CloudWatch alarm action
+// from inside AWS) and delivers it to the topic's subscribers.
+func (s *snsService) publish(topic, subject, message string) Message {
 	if !s.topics[topic] {
-		return
+		return Message{}
 	}
 	s.mu.Lock()
 	s.seq++
 	m := Message{TopicARN: topic, Subject: subject, Message: message, ID: fmt.Sprintf("00000000-0000-4000-8000-%012d", s.seq), At: time.Now()}
 	s.log = append(s.log, m)
 	subs := append([]Subscription(nil), s.subs...)
+	qsubs := append([]queueSubscription(nil), s.qsubs...)
 	s.mu.Unlock()
+	for _, q := range qsubs {
+		if q.topic == topic && s.sqs != nil {
+			s.sqs.deliver(q.queueARN, topic, m)
+		}
+	}
 	s.deliver(m, subs)
+	return m
 }
 
 func (s *snsService) deliver(m Message, subs []Subscription) {

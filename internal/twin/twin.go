@@ -89,6 +89,7 @@ type Server struct {
 	lambda  *lambdaService
 	sns     *snsService
 	ec2     *ec2Service
+	sqs     *sqsService
 	busy    sync.Map // function name → an invocation from a schedule is running
 	ownLogs bool     // LogDir is the twin's own temporary directory
 	data    DataPlane
@@ -139,11 +140,12 @@ func Start(addr string, cfg Config, stack Stack, data DataPlane) (*Server, error
 	for _, t := range stack.Topics {
 		topics[t] = true
 	}
-	s.sns = &snsService{account: cfg.Account, topics: topics, subs: stack.Subscriptions,
+	s.sqs = &sqsService{account: cfg.Account, queues: map[string]*queue{}}
+	s.sns = &snsService{account: cfg.Account, topics: topics, subs: stack.Subscriptions, sqs: s.sqs,
 		invoke: func(ctx context.Context, fn, source string, payload []byte) {
 			_, _ = s.lambda.Invoke(ctx, fn, source, payload)
 		}}
-	s.cw.notify = s.sns.publish
+	s.cw.notify = func(topic, subject, message string) { s.sns.publish(topic, subject, message) }
 	s.cw.onChange = s.alarmChanged
 	s.http = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = s.http.Serve(ln) }()
@@ -258,6 +260,21 @@ func (s *Server) alarmChanged(region, name string, prev, next string) {
 // region's original one (what a rollback must delete).
 func (s *Server) IsolatedRegions() []string { return s.ec2.Isolated() }
 
+// Queues are the SQS queues that exist; QueueSubscriptions the topics'
+// sqs subscriptions (what an alarm-path rollback must remove).
+func (s *Server) Queues() []string {
+	s.sqs.mu.Lock()
+	defer s.sqs.mu.Unlock()
+	var out []string
+	for u := range s.sqs.queues {
+		out = append(out, u)
+	}
+	return out
+}
+
+// QueueSubscriptions: see Queues.
+func (s *Server) QueueSubscriptions() []string { return s.sns.QueueSubscriptions() }
+
 // DenyACLs: see IsolatedRegions.
 func (s *Server) DenyACLs() []string { return s.ec2.DenyACLs() }
 
@@ -313,6 +330,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		out, e = s.secrets.handle(c)
 	case "lambda":
 		out, e = s.lambda.handle(c)
+	case "sqs":
+		out, e = s.sqs.handle(c)
 	case "sns":
 		namespace = "http://sns.amazonaws.com/doc/2010-03-31/"
 		out, e = s.sns.handle(c)

@@ -254,6 +254,7 @@ func alarmPath() bool {
 		It("delivers the replication-lag alarm's notification", func(ctx SpecContext) {
 			beginScenario(ctx, "alarm-path", "alarm-path")
 			s := d.Begin(ctx, "alarm-path")
+			d.HoldBeforeFault(ctx, "writes before the alarm", framework.PreFaultHold)
 			// Inject fails unless the notification reaches the queue in time.
 			h := d.Inject(ctx, s, "alarm-path", fault.Params{"wait": "3m"})
 			framework.Record("alarm_notification_delivered", true)
