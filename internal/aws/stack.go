@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -396,6 +397,41 @@ func (s *Stack) waitWriter(ctx context.Context, region string, timeout time.Dura
 		case <-time.After(poll):
 		}
 	}
+}
+
+// IsolatedSubnets lists the region's database subnets that are not on the
+// stack's own database network ACL (outputs *DatabaseNetworkAclId): a
+// region cut off by a network-ACL isolation, or half restored.
+func (s *Stack) IsolatedSubnets(ctx context.Context, region string) ([]string, error) {
+	r, err := s.regional(region)
+	if err != nil {
+		return nil, err
+	}
+	subnetsKey, aclKey := "PrimaryDatabaseSubnetIds", "PrimaryDatabaseNetworkAclId"
+	if region == s.Secondary.Region {
+		subnetsKey, aclKey = "SecondaryDatabaseSubnetIds", "SecondaryDatabaseNetworkAclId"
+	}
+	var subnets []string
+	if err := json.Unmarshal([]byte(s.Out[subnetsKey]), &subnets); err != nil || len(subnets) == 0 || s.Out[aclKey] == "" {
+		return nil, nil // an outputs file without the network: nothing to check against
+	}
+	acls, err := r.EC2.DescribeNetworkAcls(ctx, &ec2.DescribeNetworkAclsInput{Filters: []ec2types.Filter{{Name: awssdk.String("association.subnet-id"), Values: subnets}}})
+	if err != nil {
+		return nil, fmt.Errorf("DescribeNetworkAcls: %w", err)
+	}
+	var out []string
+	for _, a := range acls.NetworkAcls {
+		// A matched ACL lists all its associations, other subnets' too.
+		for _, as := range a.Associations {
+			if !slices.Contains(subnets, awssdk.ToString(as.SubnetId)) {
+				continue
+			}
+			if awssdk.ToString(as.NetworkAclId) != s.Out[aclKey] {
+				out = append(out, awssdk.ToString(as.SubnetId)+" on "+awssdk.ToString(as.NetworkAclId))
+			}
+		}
+	}
+	return out, nil
 }
 
 // Isolation is what IsolateRegion changed, for an exact rollback.

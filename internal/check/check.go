@@ -368,7 +368,11 @@ func Check(h *history.History, cfg Config) Result {
 					}
 				}
 			}
-		} else if promoteAt >= 0 {
+		} else if promoteAt >= 0 && promotions(events, faultAt) == 1 {
+			// With one promotion and no server ids, every row committed
+			// after it belongs to the final primary. With two (a failback),
+			// rows written on the interim primary are legitimate and
+			// cannot be told from zombies: not judged.
 			r.ZombiesJudged = true
 			r.Notes = append(r.Notes, "promotions carry no server ids: zombies judged as rows committed after the first promotion by a server other than the final primary")
 			for _, region := range order {
@@ -574,6 +578,17 @@ func primaryTimeline(m history.Meta, events []history.Event) (timeline, bool) {
 		}
 	}
 	return t, true
+}
+
+// promotions counts the promote events at or after the fault.
+func promotions(events []history.Event, faultAt int64) int {
+	n := 0
+	for _, e := range events {
+		if e.Source == "controller" && e.Kind == "promote" && e.At >= faultAt {
+			n++
+		}
+	}
+	return n
 }
 
 func rowRef(region string, row history.Row) RowRef {

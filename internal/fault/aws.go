@@ -136,6 +136,19 @@ func awsSwitchBack(ctx context.Context, st *drdaws.Stack, region string) error {
 	if err != nil {
 		return err
 	}
+	if w != region {
+		// Never move the writer into a region its clients cannot reach:
+		// writes would stop, and the failover trigger, seeing the new
+		// primary down, would fail over again.
+		cut, err := st.IsolatedSubnets(ctx, region)
+		if err != nil {
+			return err
+		}
+		if len(cut) > 0 {
+			return fmt.Errorf("not switching back to %s: its database subnets are still cut off (%s); roll back region-isolation first",
+				region, strings.Join(cut, ", "))
+		}
+	}
 	if w == region {
 		return nil
 	}

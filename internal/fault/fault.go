@@ -185,12 +185,24 @@ func Recover(ctx context.Context, t target.Target, l *ledger.Ledger) ([]string, 
 	}
 	var did []string
 	var errs []error
-	for _, e := range active {
-		if err := rollbackEntry(ctx, t, l, e, "recover"); err != nil {
-			errs = append(errs, err)
-			continue
+	// Newest first; a rollback that cannot go yet (a switch-back into a
+	// region still cut off) is retried once the others are done, as long
+	// as each pass undoes something.
+	for pending := active; len(pending) > 0; {
+		var retry []ledger.Entry
+		errs = nil
+		for _, e := range pending {
+			if err := rollbackEntry(ctx, t, l, e, "recover"); err != nil {
+				errs = append(errs, err)
+				retry = append(retry, e)
+				continue
+			}
+			did = append(did, fmt.Sprintf("rolled back %s (%s, was %s)", e.Fault, e.ID, e.State))
 		}
-		did = append(did, fmt.Sprintf("rolled back %s (%s, was %s)", e.Fault, e.ID, e.State))
+		if len(retry) == len(pending) {
+			break
+		}
+		pending = retry
 	}
 	more, err := t.Recover(ctx)
 	did = append(did, more...)

@@ -285,3 +285,54 @@ func TestAlarmPathOnTheTwin(t *testing.T) {
 		t.Fatalf("after the rollback: queues %v, subscriptions %v", tw.Server.Queues(), tw.Server.QueueSubscriptions())
 	}
 }
+
+// #12 item 3, on the twin: a switch-back into a region that is still cut
+// off is refused (writes would stop there, and the failover trigger would
+// fail over again); once the isolation is rolled back it goes through.
+// `recover` after a kill -9 with both faults held finds that order itself.
+// Before, the switch-back moved the writer into the isolated region.
+func TestSwitchBackRefusesARegionStillCutOff(t *testing.T) {
+	tw := twintest.Start(t, 0.01)
+	ctx := context.Background()
+	out := tw.Target.Outputs()
+	primary, secondary := out[outputs.PrimaryRegion], out[outputs.SecondaryRegion]
+	l := ledger.Open(t.TempDir())
+	iso, err := fault.Inject(ctx, tw.Target, l, "region-isolation", nil, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fo, err := fault.Inject(ctx, tw.Target, l, "unplanned-failover", fault.Params{"region": secondary}, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := fo.Rollback(ctx); err == nil || !strings.Contains(err.Error(), "still cut off") {
+		t.Fatalf("switch-back into the isolated %s: %v, want a refusal", primary, err)
+	}
+	if w, _ := writer(t, tw.Target); w != secondary {
+		t.Fatalf("a refused switch-back moved the writer to %s", w)
+	}
+	if err := iso.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := fo.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if w, state := writer(t, tw.Target); w != primary || state != "" {
+		t.Fatalf("after both rollbacks the writer is %s (%s)", w, state)
+	}
+
+	// The same two faults left behind by a killed harness: recover alone.
+	l2 := ledger.Open(t.TempDir())
+	if _, err := fault.Inject(ctx, tw.Target, l2, "region-isolation", nil, "test"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fault.Inject(ctx, tw.Target, l2, "unplanned-failover", fault.Params{"region": secondary}, "test"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fault.Recover(ctx, tw.Target, l2); err != nil {
+		t.Fatalf("recover with an isolation and a failover held: %v", err)
+	}
+	if w, state := writer(t, tw.Target); w != primary || state != "" || len(tw.Server.IsolatedRegions()) != 0 || len(tw.Server.DenyACLs()) != 0 {
+		t.Fatalf("after recover: writer %s (%s), isolated %v, ACLs %v", w, state, tw.Server.IsolatedRegions(), tw.Server.DenyACLs())
+	}
+}

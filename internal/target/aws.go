@@ -175,7 +175,7 @@ func (a *AWS) startWatch() {
 	a.stopWatch, a.watchDone = make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(a.watchDone)
-		var writer, state string
+		var writer, state, from string // from: the writer when the FailoverState appeared
 		first := true
 		for {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -190,6 +190,7 @@ func (a *AWS) startWatch() {
 				}
 				if !first {
 					if st != "" && state == "" {
+						from = writer
 						add("failover-start", w, "global cluster FailoverState "+st)
 					}
 					if w != writer {
@@ -197,6 +198,11 @@ func (a *AWS) startWatch() {
 					}
 					if st == "" && state != "" {
 						add("failover-end", w, "FailoverState cleared")
+						if from != "" && from != w {
+							// The promotion is complete: the old writer's
+							// cluster is a secondary of the new one.
+							add("rejoin", from, "a secondary of the "+w+" cluster since the promotion completed")
+						}
 					}
 				}
 				writer, state, first = w, st, false
@@ -258,6 +264,11 @@ func (a *AWS) Failback(ctx context.Context) ([]string, error) {
 	// (allow-listed account, tagged global cluster, no stop alarm firing).
 	if err := a.stack.Guard(ctx); err != nil {
 		return nil, err
+	}
+	if cut, err := a.stack.IsolatedSubnets(ctx, primary); err != nil {
+		return nil, err
+	} else if len(cut) > 0 {
+		return nil, fmt.Errorf("not failing back to %s: its database subnets are still cut off (%s); roll back region-isolation first", primary, strings.Join(cut, ", "))
 	}
 	if err := a.stack.Promote(ctx, primary, false, AWSBounds.Promotion); err != nil {
 		return nil, err
