@@ -293,3 +293,32 @@ func TestLagResolutionFromSpacing(t *testing.T) {
 		t.Fatalf("resolution %v", r.LagResolutionByRegion)
 	}
 }
+
+// A failback without server ids (AWS: promote events from the global
+// cluster's transitions): the rows the interim primary wrote between the
+// two promotions are legitimate. With two promotions and no identities the
+// zombies cannot be judged — judging them against the final primary made
+// every interim row a zombie.
+func TestTwoPromotionsWithoutIdentitiesAreNotJudgedAsZombies(t *testing.T) {
+	o := ops(6, 100, allOK)
+	at := func(sid uint32, seq, ms int64) history.Row {
+		return history.Row{Writer: 1, Seq: seq, Origin: sid, CommittedAt: ms * msNs}
+	}
+	promote := func(ms int64, region string) history.Event {
+		return history.Event{At: ms * msNs, Source: "controller", Kind: "promote", Region: region}
+	}
+	h := &history.History{Meta: history.Meta{RateHz: 10}, Ops: o,
+		Events: []history.Event{ev(150, "fault", "inject"), promote(200, "us-west-2"), promote(450, "us-east-1")},
+		Rows: []history.RowSet{{Region: "us-east-1", Role: "primary", ServerID: 1, Rows: []history.Row{
+			at(1, 1, 100), at(2, 2, 250), at(2, 3, 300), at(2, 4, 400), at(1, 5, 500), at(1, 6, 600)}}}}
+	r := Check(h, Config{})
+	if r.ZombieCount != 0 || r.ZombiesJudged {
+		t.Fatalf("a failback without server ids: %d zombies (judged %v), want none judged", r.ZombieCount, r.ZombiesJudged)
+	}
+	// One promotion: every row after it must come from the final primary.
+	h.Events = h.Events[:2]
+	h.Rows[0].ServerID = 2
+	if r := Check(h, Config{}); !r.ZombiesJudged || r.ZombieCount != 2 {
+		t.Fatalf("one promotion: judged %v, %d zombies, want rows 5 and 6 (from server 1 after the promotion to 2)", r.ZombiesJudged, r.ZombieCount)
+	}
+}
