@@ -383,7 +383,9 @@ func TestTwinDrillThroughTheCLI(t *testing.T) {
 	}
 	env := twinEnv(t, dir)
 	reports := t.TempDir()
-	r := run(t, env, "drill", "--outputs", filepath.Join(dir, "flat-outputs.json"), "--reports", reports,
+	// 200 writes/s: this test is about the AWS path, not the RPO
+	// resolution, and runs beside other packages' tests in `go test ./...`.
+	r := run(t, env, "drill", "--outputs", filepath.Join(dir, "flat-outputs.json"), "--reports", reports, "--rate", "200",
 		"--labels", "planned-switchover || region-outage || replication-lag")
 	if r.code != 0 || !strings.Contains(r.out, "verdict: PASS") {
 		t.Fatalf("twin drill: exit %d\n%s", r.code, r.out)

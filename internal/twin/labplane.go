@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/drdrill/drdrill/internal/lab"
 )
@@ -37,11 +38,24 @@ type LabPlane struct {
 	// into one of them.
 	mu       *sync.Mutex
 	isolated map[string]bool
+	// The twin's many readers (RDS calls of the AWS target and of every
+	// Lambda, the metric publisher) share one status read per statusTTL
+	// instead of each querying both servers.
+	cache *statusCache
 }
+
+type statusCache struct {
+	mu sync.Mutex
+	st lab.Status
+	at time.Time
+}
+
+// statusTTL is how long a lab status read serves the twin's readers.
+const statusTTL = 250 * time.Millisecond
 
 // NewLabPlane is the lab behind c as a data plane.
 func NewLabPlane(c *lab.Client) LabPlane {
-	return LabPlane{Client: c, mu: &sync.Mutex{}, isolated: map[string]bool{}}
+	return LabPlane{Client: c, mu: &sync.Mutex{}, isolated: map[string]bool{}, cache: &statusCache{}}
 }
 
 // Isolate blackholes (or heals) the region's client link, and the global
@@ -75,7 +89,7 @@ func (p LabPlane) Primary(ctx context.Context) (string, error) {
 
 // Regions reads each region's availability and lag.
 func (p LabPlane) Regions(ctx context.Context) (map[string]RegionState, error) {
-	st, err := p.Client.Status(ctx)
+	st, err := p.cachedStatus(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -84,6 +98,23 @@ func (p LabPlane) Regions(ctx context.Context) (map[string]RegionState, error) {
 		out[r.Name] = RegionState{Available: r.Running && !r.Frozen, LagMs: r.LagMs}
 	}
 	return out, nil
+}
+
+func (p LabPlane) cachedStatus(ctx context.Context) (lab.Status, error) {
+	if p.cache == nil {
+		return p.Client.Status(ctx)
+	}
+	p.cache.mu.Lock()
+	defer p.cache.mu.Unlock()
+	if time.Since(p.cache.at) < statusTTL {
+		return p.cache.st, nil
+	}
+	st, err := p.Client.Status(ctx)
+	if err != nil {
+		return st, err
+	}
+	p.cache.st, p.cache.at = st, time.Now()
+	return st, nil
 }
 
 // Promote runs the lab's switchover or failover.
