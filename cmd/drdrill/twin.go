@@ -12,9 +12,13 @@ import (
 	"time"
 
 	"github.com/drdrill/drdrill/internal/lab"
+	"github.com/drdrill/drdrill/internal/ledger"
 	"github.com/drdrill/drdrill/internal/outputs"
+	"github.com/drdrill/drdrill/internal/scenario"
 	"github.com/drdrill/drdrill/internal/stackspec"
+	"github.com/drdrill/drdrill/internal/target"
 	"github.com/drdrill/drdrill/internal/twin"
+	"github.com/drdrill/drdrill/internal/workload"
 )
 
 func init() {
@@ -204,6 +208,8 @@ func twinRun(args []string) error {
 				_ = c.Shutdown(context.Background())
 				return
 			}
+			// Warm before anyone is told the twin is there (twin.json).
+			warmUp(labDir)
 			outPath := filepath.Join(dir, "flat-outputs.json")
 			if err := writeJSONFile(outPath, twin.Outputs(spec, *tf.account, labOut)); err != nil {
 				startErr = err
@@ -229,6 +235,35 @@ func twinRun(args []string) error {
 	}
 	_ = os.Remove(filepath.Join(dir, twinInfoFile))
 	return errors.Join(err, startErr)
+}
+
+// warmUp writes to the fresh lab for a moment before the twin says it is
+// ready, as the drill does for the lab: a deployed stack is warm, and a
+// freshly started server's first second at 1,000 writes/s (pool, buffers,
+// tablespace growth) would show up as failed writes in the first scenario.
+// Best effort: a failure here shows up, clearly, in the drill.
+func warmUp(labDir string) {
+	t, err := target.Open(filepath.Join(labDir, lab.OutputsFile))
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "twin: warm-up: %v\n", err)
+		return
+	}
+	defer t.Close()
+	dir, err := os.MkdirTemp("", "drdrill-twin-warmup-")
+	if err != nil {
+		return
+	}
+	defer os.RemoveAll(dir)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s, err := scenario.Start(ctx, t, scenario.Options{Dir: dir, Run: "warm-up", Name: "warm-up", Ledger: ledger.Open(dir),
+		Workload: workload.Config{Rate: 1000, Writers: 8}, Logf: func(string, ...any) {}})
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "twin: warm-up: %v\n", err)
+		return
+	}
+	time.Sleep(1500 * time.Millisecond)
+	s.Discard()
 }
 
 // pollFor is how often the AWS target should poll a twin running at scale:
