@@ -238,10 +238,8 @@ func twinRun(args []string) error {
 }
 
 // warmUp writes to the fresh lab for a moment before the twin says it is
-// ready, as the drill does for the lab: a deployed stack is warm, and a
-// freshly started server's first second at 1,000 writes/s (pool, buffers,
-// tablespace growth) would show up as failed writes in the first scenario.
-// Best effort: a failure here shows up, clearly, in the drill.
+// ready, as the drill warms the lab: a deployed stack is warm. Best effort:
+// a failure here shows up, clearly, in the drill.
 func warmUp(labDir string) {
 	t, err := target.Open(filepath.Join(labDir, lab.OutputsFile))
 	if err != nil {
@@ -249,21 +247,11 @@ func warmUp(labDir string) {
 		return
 	}
 	defer t.Close()
-	dir, err := os.MkdirTemp("", "drdrill-twin-warmup-")
-	if err != nil {
-		return
-	}
-	defer os.RemoveAll(dir)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	s, err := scenario.Start(ctx, t, scenario.Options{Dir: dir, Run: "warm-up", Name: "warm-up", Ledger: ledger.Open(dir),
-		Workload: workload.Config{Rate: 1000, Writers: 8}, Logf: func(string, ...any) {}})
-	if err != nil {
+	if _, err := scenario.WarmUp(ctx, t, ledger.Open(labDir), workload.Config{Rate: 1000, Writers: 8}, 1500*time.Millisecond); err != nil {
 		fmt.Fprintf(os.Stderr, "twin: warm-up: %v\n", err)
-		return
 	}
-	time.Sleep(1500 * time.Millisecond)
-	s.Discard()
 }
 
 // pollFor is how often the AWS target should poll a twin running at scale:
@@ -284,13 +272,18 @@ func writeJSONFile(path string, v any) error {
 	return os.Rename(tmp, path)
 }
 
-func twinDown(args []string) error {
-	fs := flag.NewFlagSet("twin down", flag.ContinueOnError)
+// twinDir parses a command that takes only the twin's --dir.
+func twinDir(name string, args []string) (string, error) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	tf := newTwinFlags(fs)
 	if err := fs.Parse(args); err != nil {
-		return err
+		return "", err
 	}
-	dir, err := absDir(*tf.dir)
+	return absDir(*tf.dir)
+}
+
+func twinDown(args []string) error {
+	dir, err := twinDir("twin down", args)
 	if err != nil {
 		return err
 	}
@@ -306,12 +299,7 @@ func twinDown(args []string) error {
 }
 
 func twinStatus(args []string) error {
-	fs := flag.NewFlagSet("twin status", flag.ContinueOnError)
-	tf := newTwinFlags(fs)
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	dir, err := absDir(*tf.dir)
+	dir, err := twinDir("twin status", args)
 	if err != nil {
 		return err
 	}

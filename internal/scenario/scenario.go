@@ -394,3 +394,24 @@ func readInterval(c reads.Config) time.Duration {
 	}
 	return reads.DefaultInterval
 }
+
+// WarmUp writes through t's writer endpoint at w for d, unmeasured (its
+// history goes to a temporary directory): a freshly started server's
+// first second at 1,000 writes/s (pool, buffers, tablespace growth) would
+// otherwise show up as failed writes in whichever scenario runs first.
+func WarmUp(ctx context.Context, t target.Target, l *ledger.Ledger, w workload.Config, d time.Duration) (workload.Stats, error) {
+	dir, err := os.MkdirTemp("", "drdrill-warmup-")
+	if err != nil {
+		return workload.Stats{}, err
+	}
+	defer os.RemoveAll(dir)
+	s, err := Start(ctx, t, Options{Dir: dir, Run: "warm-up", Name: "warm-up", Ledger: l, Workload: w, Logf: func(string, ...any) {}})
+	if err != nil {
+		return workload.Stats{}, err
+	}
+	select {
+	case <-time.After(d):
+	case <-ctx.Done():
+	}
+	return s.Discard(), nil
+}

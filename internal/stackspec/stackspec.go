@@ -190,18 +190,7 @@ func Load(dir, account string, vars map[string]string) (*Spec, error) {
 		}
 	}
 	ls := map[string]cty.Value{}
-	for round := 0; round < 5; round++ {
-		ctx.Variables["local"] = cty.ObjectVal(ls)
-		for n, e := range locals {
-			if _, done := ls[n]; done {
-				continue
-			}
-			if v, diags := e.Value(ctx); !diags.HasErrors() && v.IsWhollyKnown() {
-				ls[n] = v
-			}
-		}
-	}
-	ctx.Variables["local"] = cty.ObjectVal(ls)
+	evalLocals(ctx, locals, ls)
 
 	s := &Spec{Name: asString(ls["name"]), PrimaryRegion: asString(vs["primary_region"]), SecondaryRegion: asString(vs["secondary_region"]),
 		EngineVersion: asString(vs["engine_version"]), DatabaseName: asString(vs["database_name"]), Tags: map[string]string{}}
@@ -338,17 +327,7 @@ func Load(dir, account string, vars map[string]string) (*Spec, error) {
 	}
 	// The locals that name other resources (the monitors' secret ARN per
 	// region, …) evaluate now that the resources are in the context.
-	for round := 0; round < 5; round++ {
-		for n, e := range locals {
-			if _, done := ls[n]; done {
-				continue
-			}
-			if v, diags := e.Value(ctx); !diags.HasErrors() && v.IsWhollyKnown() {
-				ls[n] = v
-			}
-		}
-		ctx.Variables["local"] = cty.ObjectVal(ls)
-	}
+	evalLocals(ctx, locals, ls)
 	functionsByResource := map[string]string{}
 	for _, b := range blocks("resource", "aws_lambda_function") {
 		f := Function{Resource: b.Labels[1], Name: asString(attr(b, "function_name")), Region: region(b),
@@ -407,6 +386,24 @@ func Load(dir, account string, vars map[string]string) (*Spec, error) {
 		return nil, fmt.Errorf("%s: the global cluster and both regional clusters must be declared with literal identifiers", dir)
 	}
 	return s, nil
+}
+
+// evalLocals evaluates into ls the locals that evaluate in ctx, in rounds
+// since locals refer to each other, and leaves ctx's local.* at the result.
+// Those that need something ctx lacks stay out.
+func evalLocals(ctx *hcl.EvalContext, locals map[string]hcl.Expression, ls map[string]cty.Value) {
+	for round := 0; round < 5; round++ {
+		ctx.Variables["local"] = cty.ObjectVal(ls)
+		for n, e := range locals {
+			if _, done := ls[n]; done {
+				continue
+			}
+			if v, diags := e.Value(ctx); !diags.HasErrors() && v.IsWhollyKnown() {
+				ls[n] = v
+			}
+		}
+	}
+	ctx.Variables["local"] = cty.ObjectVal(ls)
 }
 
 // functions are the Terraform functions the stack's locals and alarms use.

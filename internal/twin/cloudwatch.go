@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -59,7 +60,6 @@ func metricKey(region, ns, name string, dims map[string]string) string {
 // and "Evaluating an alarm" in the CloudWatch User Guide).
 type cloudWatch struct {
 	cfg      Config
-	account  string
 	mu       sync.Mutex
 	series   map[string][]datapoint
 	alarms   []*alarmState
@@ -75,7 +75,7 @@ type alarmState struct {
 }
 
 func newCloudWatch(cfg Config, alarms []MetricAlarm) *cloudWatch {
-	cw := &cloudWatch{cfg: cfg, account: cfg.Account, series: map[string][]datapoint{}}
+	cw := &cloudWatch{cfg: cfg, series: map[string][]datapoint{}}
 	now := time.Now()
 	for _, a := range alarms {
 		// A new alarm starts in INSUFFICIENT_DATA until its first evaluation.
@@ -209,7 +209,7 @@ func (cw *cloudWatch) runActions(a *alarmState, prev, next cwtypes.StateValue) {
 	for _, topic := range actions {
 		msg, _ := json.Marshal(map[string]any{"AlarmName": a.Name, "NewStateValue": next, "OldStateValue": prev,
 			"NewStateReason": reason, "StateChangeTime": at.UTC().Format(time.RFC3339Nano), "Region": a.Region,
-			"AWSAccountId": cw.account, "Trigger": map[string]any{"MetricName": a.Metric, "Namespace": a.Namespace,
+			"AWSAccountId": cw.cfg.Account, "Trigger": map[string]any{"MetricName": a.Metric, "Namespace": a.Namespace,
 				"Statistic": strings.ToUpper(a.Statistic), "Period": int(a.Period.Seconds()), "EvaluationPeriods": a.EvaluationPeriods,
 				"ComparisonOperator": a.Comparison, "Threshold": a.Threshold}})
 		notify(topic, fmt.Sprintf("%s: \"%s\" in %s", next, a.Name, a.Region), string(msg))
@@ -280,7 +280,7 @@ func (cw *cloudWatch) describeAlarms(c *call) *cloudwatch.DescribeAlarmsOutput {
 	out := &cloudwatch.DescribeAlarmsOutput{}
 	// Without AlarmTypes only metric alarms are listed (the twin has no
 	// composite alarms; infra/aws declares none).
-	if types := strs(c.Params, "AlarmTypes"); len(types) > 0 && !contains(types, string(cwtypes.AlarmTypeMetricAlarm)) {
+	if types := strs(c.Params, "AlarmTypes"); len(types) > 0 && !slices.Contains(types, string(cwtypes.AlarmTypeMetricAlarm)) {
 		return out
 	}
 	cw.mu.Lock()
@@ -289,7 +289,7 @@ func (cw *cloudWatch) describeAlarms(c *call) *cloudwatch.DescribeAlarmsOutput {
 		if a.Region != c.Region || (prefix != "" && !strings.HasPrefix(a.Name, prefix)) || (state != "" && state != string(a.state)) {
 			continue
 		}
-		if len(names) > 0 && !contains(names, a.Name) {
+		if len(names) > 0 && !slices.Contains(names, a.Name) {
 			continue
 		}
 		var dims []cwtypes.Dimension
@@ -297,7 +297,7 @@ func (cw *cloudWatch) describeAlarms(c *call) *cloudwatch.DescribeAlarmsOutput {
 			dims = append(dims, cwtypes.Dimension{Name: awssdk.String(k), Value: awssdk.String(v)})
 		}
 		out.MetricAlarms = append(out.MetricAlarms, cwtypes.MetricAlarm{
-			AlarmName: awssdk.String(a.Name), AlarmArn: awssdk.String(fmt.Sprintf("arn:aws:cloudwatch:%s:%s:alarm:%s", a.Region, cw.account, a.Name)),
+			AlarmName: awssdk.String(a.Name), AlarmArn: awssdk.String(fmt.Sprintf("arn:aws:cloudwatch:%s:%s:alarm:%s", a.Region, cw.cfg.Account, a.Name)),
 			Namespace: awssdk.String(a.Namespace), MetricName: awssdk.String(a.Metric), Dimensions: dims,
 			Statistic: cwtypes.Statistic(a.Statistic), Period: awssdk.Int32(int32(a.Period.Seconds())),
 			EvaluationPeriods: awssdk.Int32(int32(a.EvaluationPeriods)), DatapointsToAlarm: awssdk.Int32(int32(a.ToAlarm)),
@@ -307,15 +307,6 @@ func (cw *cloudWatch) describeAlarms(c *call) *cloudwatch.DescribeAlarmsOutput {
 			StateValue: a.state, StateReason: awssdk.String(a.reason), StateUpdatedTimestamp: awssdk.Time(a.updated)})
 	}
 	return out
-}
-
-func contains(l []string, s string) bool {
-	for _, e := range l {
-		if e == s {
-			return true
-		}
-	}
-	return false
 }
 
 func dimensions(m map[string]any) map[string]string {

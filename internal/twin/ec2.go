@@ -6,6 +6,7 @@ import (
 	"encoding/xml"
 	"fmt"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -167,7 +168,7 @@ func (s *ec2Service) describe(c *call) []byte {
 	sort.Strings(keys)
 	for _, id := range keys {
 		a := s.acls[id]
-		if a.region != c.Region || (len(ids) > 0 && !contains(ids, id)) {
+		if a.region != c.Region || (len(ids) > 0 && !slices.Contains(ids, id)) {
 			continue
 		}
 		if len(subnets) > 0 {
@@ -260,14 +261,20 @@ func (s *ec2Service) applyIsolation(region string) {
 		if n.Region != region {
 			continue
 		}
-		cut := len(n.Subnets) > 0
-		for _, sn := range n.Subnets {
-			cut = cut && !s.acls[s.assoc[sn]].isDefault
-		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		_ = s.data.Isolate(ctx, region, cut)
+		_ = s.data.Isolate(ctx, region, s.cutOff(n))
 		cancel()
 	}
+}
+
+// cutOff: every database subnet of the network is on an ACL that allows
+// nothing. Called with s.mu held.
+func (s *ec2Service) cutOff(n Network) bool {
+	cut := len(n.Subnets) > 0
+	for _, sn := range n.Subnets {
+		cut = cut && !s.acls[s.assoc[sn]].isDefault
+	}
+	return cut
 }
 
 // Isolated reports which regions' database subnets are all on deny-all ACLs.
@@ -276,11 +283,7 @@ func (s *ec2Service) Isolated() []string {
 	defer s.mu.Unlock()
 	var out []string
 	for _, n := range s.nets {
-		cut := len(n.Subnets) > 0
-		for _, sn := range n.Subnets {
-			cut = cut && !s.acls[s.assoc[sn]].isDefault
-		}
-		if cut {
+		if s.cutOff(n) {
 			out = append(out, n.Region)
 		}
 	}

@@ -24,7 +24,6 @@ type Secret struct {
 type secretsManager struct {
 	account string
 	secret  Secret
-	regions []string
 	created time.Time
 }
 

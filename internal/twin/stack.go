@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -90,8 +91,8 @@ func alarmRule(t stackspec.Target) (AlarmRule, bool) {
 			} `json:"state"`
 		} `json:"detail"`
 	}
-	if t.Pattern == "" || json.Unmarshal([]byte(t.Pattern), &p) != nil || !contains(p.Source, "aws.cloudwatch") ||
-		!contains(p.DetailType, "CloudWatch Alarm State Change") {
+	if t.Pattern == "" || json.Unmarshal([]byte(t.Pattern), &p) != nil || !slices.Contains(p.Source, "aws.cloudwatch") ||
+		!slices.Contains(p.DetailType, "CloudWatch Alarm State Change") {
 		return AlarmRule{}, false
 	}
 	r := AlarmRule{Function: t.Function, Region: t.Region, Rule: t.Rule, States: p.Detail.State.Value}

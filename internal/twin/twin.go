@@ -17,6 +17,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -119,10 +120,6 @@ func Start(addr string, cfg Config, stack Stack, data DataPlane) (*Server, error
 	if err != nil {
 		return nil, fmt.Errorf("AWS twin: listen on %s: %w (is the port in use? pick another or 127.0.0.1:0)", addr, err)
 	}
-	var regions []string
-	for _, m := range gc.Members {
-		regions = append(regions, m.Region)
-	}
 	ownLogs := cfg.LogDir == ""
 	if ownLogs {
 		if cfg.LogDir, err = os.MkdirTemp("", "drdrill-twin-logs-"); err != nil {
@@ -133,7 +130,7 @@ func Start(addr string, cfg Config, stack Stack, data DataPlane) (*Server, error
 	s := &Server{cfg: cfg, stack: stack, ln: ln, data: data, stop: make(chan struct{}), ownLogs: ownLogs,
 		rds:     &rdsService{cfg: cfg, data: data, gc: &gc, tags: stack.Tags},
 		cw:      newCloudWatch(cfg, stack.Alarms),
-		secrets: &secretsManager{account: cfg.Account, secret: stack.Secret, regions: regions, created: time.Now()}}
+		secrets: &secretsManager{account: cfg.Account, secret: stack.Secret, created: time.Now()}}
 	s.lambda = newLambdaService(cfg, s.Endpoint, cfg.LogDir, stack.Functions)
 	s.ec2 = newEC2(cfg.Account, stack.Networks, data)
 	topics := map[string]bool{}
@@ -243,7 +240,7 @@ func (s *Server) runSchedules(now time.Time) {
 // alarmChanged runs the EventBridge rules on alarm state changes.
 func (s *Server) alarmChanged(region, name string, prev, next string) {
 	for _, r := range s.stack.AlarmRules {
-		if r.Region != region || !strings.HasPrefix(name, r.NamePrefix) || !contains(r.States, next) {
+		if r.Region != region || !strings.HasPrefix(name, r.NamePrefix) || !slices.Contains(r.States, next) {
 			continue
 		}
 		event, _ := json.Marshal(map[string]any{"version": "0", "id": fmt.Sprintf("drdrill-twin-%d", time.Now().UnixNano()),

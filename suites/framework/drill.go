@@ -146,16 +146,11 @@ func (d *Drill) warmUp() {
 	if d.Target.Kind() != "lab" {
 		return // a deployed stack is warm; writing to it is not free
 	}
-	dir, err := os.MkdirTemp("", "drdrill-warmup-")
-	Expect(err).NotTo(HaveOccurred())
-	defer os.RemoveAll(dir)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	s, err := scenario.Start(ctx, d.Target, scenario.Options{Dir: dir, Run: "warm-up", Name: "warm-up", Ledger: d.Ledger,
-		Workload: workload.Config{Rate: d.Rate, Writers: DefaultWriters}, Logf: func(string, ...any) {}})
+	st, err := scenario.WarmUp(ctx, d.Target, d.Ledger, workload.Config{Rate: d.Rate, Writers: DefaultWriters}, WarmUp)
 	Expect(err).NotTo(HaveOccurred(), "warm-up writes through the writer endpoint")
-	time.Sleep(WarmUp)
-	GinkgoWriter.Printf("warm-up: %s\n", s.Discard())
+	GinkgoWriter.Printf("warm-up: %s\n", st)
 }
 
 // Inject injects a fault and registers its rollback right away.
