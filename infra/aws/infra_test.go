@@ -397,6 +397,9 @@ func checkLambdaIAMHygiene(t reporter, dir string) {
 		switch b.Labels[0] {
 		case "aws_lambda_function":
 			fns++
+			if !hasBlock(b.Body, "vpc_config") {
+				continue // no ENIs to create: nothing to wait for
+			}
 			dep, ok := b.Body.Attributes["depends_on"]
 			if !ok || !strings.Contains(m.text(dep.Expr.Range()), "aws_iam_role_policy.vpc_access") {
 				t.Errorf("aws_lambda_function.%s does not depend on aws_iam_role_policy.vpc_access: it can be created before its role may create its ENIs", b.Labels[1])
@@ -500,4 +503,13 @@ func TestNoFailoverRecordsToClusterEndpoints(t *testing.T) {
 			}
 		}
 	}
+}
+
+func hasBlock(body *hclsyntax.Body, typ string) bool {
+	for _, b := range body.Blocks {
+		if b.Type == typ {
+			return true
+		}
+	}
+	return false
 }

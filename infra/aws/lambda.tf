@@ -47,7 +47,7 @@ resource "aws_iam_role" "trigger" {
 # own policy grants its log group). The ENI APIs take no narrower resource.
 resource "aws_iam_role_policy" "vpc_access" {
   provider = aws.primary
-  for_each = { monitor_primary = aws_iam_role.monitor_primary.id, monitor_secondary = aws_iam_role.monitor_secondary.id, trigger = aws_iam_role.trigger.id }
+  for_each = { monitor_primary = aws_iam_role.monitor_primary.id, monitor_secondary = aws_iam_role.monitor_secondary.id }
   name     = "vpc-access"
   role     = each.value
   policy = jsonencode({
@@ -111,7 +111,12 @@ resource "aws_iam_role_policy" "trigger" {
       { Effect = "Allow", Action = ["rds:DescribeGlobalClusters", "rds:FailoverGlobalCluster", "rds:SwitchoverGlobalCluster"],
       Resource = [local.global_arn, aws_rds_cluster.primary.arn, aws_rds_cluster.secondary.arn] },
       { Effect = "Allow", Action = ["rds:DescribeDBClusters"], Resource = [aws_rds_cluster.secondary.arn] },
+      # Both regions' metrics: the secondary monitor's view of the primary
+      # and the primary monitor's view of itself (its second signal).
       { Effect = "Allow", Action = ["cloudwatch:GetMetricData"], Resource = ["*"] },
+      # Its failover decisions, which the drill reads as the detection time.
+      { Effect = "Allow", Action = ["cloudwatch:PutMetricData"], Resource = ["*"],
+      Condition = { StringEquals = { "cloudwatch:namespace" = "DRDrill" } } },
       { Effect = "Allow", Action = ["sns:Publish"], Resource = [aws_sns_topic.secondary.arn] },
       # The topic is encrypted with the secondary key: publishing needs it
       # (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html).
@@ -208,10 +213,11 @@ resource "aws_lambda_function" "trigger" {
   architectures    = ["arm64"]
   timeout          = 60
   memory_size      = 128
-  vpc_config {
-    subnet_ids         = aws_subnet.secondary[*].id
-    security_group_ids = [aws_security_group.lambda_secondary.id]
-  }
+  # No vpc_config: the trigger opens no database connection. Outside the
+  # VPCs it reaches both regions' public API endpoints, so its second
+  # signal (the primary's own RegionHealthy, read in the primary region)
+  # does not travel over the peering whose loss it must tell apart from a
+  # region's.
   environment {
     variables = {
       DRDRILL_PRIMARY_REGION     = var.primary_region
@@ -222,7 +228,7 @@ resource "aws_lambda_function" "trigger" {
       DRDRILL_DRY_RUN            = tostring(var.failover_dry_run)
     }
   }
-  depends_on = [aws_cloudwatch_log_group.trigger, aws_iam_role_policy.trigger, aws_iam_role_policy.vpc_access]
+  depends_on = [aws_cloudwatch_log_group.trigger, aws_iam_role_policy.trigger]
 }
 
 # Every minute: both monitors and the trigger.

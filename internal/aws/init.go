@@ -29,5 +29,9 @@ func NewTriggerFromEnv(ctx context.Context, get func(string) string, log *slog.L
 	if err != nil {
 		return nil, err
 	}
-	return &Trigger{Cfg: cfg, RDS: c.RDS, CW: c.CW, SNS: c.SNS, Log: log}, nil
+	pc, err := NewClients(ctx, cfg.PrimaryRegion)
+	if err != nil {
+		return nil, err
+	}
+	return &Trigger{Cfg: cfg, RDS: c.RDS, CW: c.CW, PrimaryCW: pc.CW, SNS: c.SNS, Log: log}, nil
 }

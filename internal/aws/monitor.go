@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"time"
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
@@ -121,6 +122,7 @@ func ParseCredentials(secret *string, arn string) (Credentials, error) {
 // alarms treat as missing data, never as healthy).
 func (m *Monitor) Run(ctx context.Context) (MonitorResult, error) {
 	c := m.Cfg
+	start := time.Now()
 	r := MonitorResult{Region: c.Region, ClusterID: c.ClusterID, Role: "unknown", Healthy: true}
 	unhealthy := func(why string) { r.Healthy = false; r.Reasons = append(r.Reasons, why) }
 
@@ -140,10 +142,24 @@ func (m *Monitor) Run(ctx context.Context) (MonitorResult, error) {
 	if credErr != nil {
 		return r, credErr // cannot probe at all: the monitor is broken, not the region
 	}
+	// Both probes at once: a run takes one probe timeout at most, not two,
+	// and so fits in its period when the peer does not answer.
+	var peerErr error
+	peerDone := make(chan struct{})
+	go func() {
+		defer close(peerDone)
+		if c.PeerEndpoint != "" {
+			_, peerErr = m.Probe(ctx, c.PeerEndpoint, creds.Username, creds.Password, c.ProbeTimeout)
+		}
+	}()
 	lat, err := m.Probe(ctx, c.Endpoint, creds.Username, creds.Password, c.ProbeTimeout)
 	r.ProbeLatencyMs = float64(lat.Microseconds()) / 1000
 	if err != nil {
-		unhealthy(fmt.Sprintf("SQL probe of %s: %v", c.Endpoint, err))
+		if answered(err) {
+			r.Reasons = append(r.Reasons, fmt.Sprintf("SQL probe of %s: the server answered, so it is up: %v", c.Endpoint, err))
+		} else {
+			unhealthy(fmt.Sprintf("SQL probe of %s: %v", c.Endpoint, err))
+		}
 	}
 	var engineVersion string
 	gc, err := m.RDS.DescribeGlobalClusters(ctx, &rds.DescribeGlobalClustersInput{GlobalClusterIdentifier: &c.GlobalClusterID})
@@ -167,15 +183,15 @@ func (m *Monitor) Run(ctx context.Context) (MonitorResult, error) {
 			r.LagMs = &v
 		}
 	}
+	<-peerDone
 	if c.PeerEndpoint != "" {
-		_, err := m.Probe(ctx, c.PeerEndpoint, creds.Username, creds.Password, c.ProbeTimeout)
-		ok := err == nil
+		ok := peerErr == nil || answered(peerErr)
 		r.PeerHealthy = &ok
-		if !ok {
-			r.Reasons = append(r.Reasons, fmt.Sprintf("peer %s probe of %s: %v", c.PeerRegion, c.PeerEndpoint, err))
+		if peerErr != nil {
+			r.Reasons = append(r.Reasons, fmt.Sprintf("peer %s probe of %s: %v", c.PeerRegion, c.PeerEndpoint, peerErr))
 		}
 	}
-	if err := m.publish(ctx, r); err != nil {
+	if err := m.publish(ctx, r, start); err != nil {
 		return r, err
 	}
 	if m.Log != nil {
@@ -195,13 +211,16 @@ func dim(region string) []cwtypes.Dimension {
 	return []cwtypes.Dimension{{Name: awssdk.String("Region"), Value: awssdk.String(region)}}
 }
 
-func (m *Monitor) publish(ctx context.Context, r MonitorResult) error {
+// publish stamps every datapoint with the check's start, not the time it
+// is sent: a slow probe must not push a check into the next period, where
+// it would leave a gap in this one and double the next.
+func (m *Monitor) publish(ctx context.Context, r MonitorResult, at time.Time) error {
 	data := []cwtypes.MetricDatum{
-		{MetricName: awssdk.String(MetricRegionHealthy), Dimensions: dim(m.Cfg.Region), Value: awssdk.Float64(bit(r.Healthy)), Unit: cwtypes.StandardUnitCount},
-		{MetricName: awssdk.String(MetricProbeLatency), Dimensions: dim(m.Cfg.Region), Value: awssdk.Float64(r.ProbeLatencyMs), Unit: cwtypes.StandardUnitMilliseconds},
+		{MetricName: awssdk.String(MetricRegionHealthy), Dimensions: dim(m.Cfg.Region), Value: awssdk.Float64(bit(r.Healthy)), Unit: cwtypes.StandardUnitCount, Timestamp: &at},
+		{MetricName: awssdk.String(MetricProbeLatency), Dimensions: dim(m.Cfg.Region), Value: awssdk.Float64(r.ProbeLatencyMs), Unit: cwtypes.StandardUnitMilliseconds, Timestamp: &at},
 	}
 	if r.PeerHealthy != nil {
-		data = append(data, cwtypes.MetricDatum{MetricName: awssdk.String(MetricPeerHealthy), Dimensions: dim(m.Cfg.PeerRegion), Value: awssdk.Float64(bit(*r.PeerHealthy)), Unit: cwtypes.StandardUnitCount})
+		data = append(data, cwtypes.MetricDatum{MetricName: awssdk.String(MetricPeerHealthy), Dimensions: dim(m.Cfg.PeerRegion), Value: awssdk.Float64(bit(*r.PeerHealthy)), Unit: cwtypes.StandardUnitCount, Timestamp: &at})
 	}
 	_, err := m.CW.PutMetricData(ctx, &cloudwatch.PutMetricDataInput{Namespace: awssdk.String(Namespace), MetricData: data})
 	if err != nil {
@@ -232,15 +251,6 @@ func latestLag(ctx context.Context, cw CloudWatchAPI, name, dimName, dimValue st
 	return res.Values[0], at, true, nil
 }
 
-// metricValues returns a metric's datapoints (statistic Minimum), newest first.
-func metricValues(ctx context.Context, cw CloudWatchAPI, ns, name, dimName, dimValue string, window, period time.Duration) ([]float64, error) {
-	res, err := metricData(ctx, cw, ns, name, dimName, dimValue, window, period, "Minimum")
-	if err != nil {
-		return nil, err
-	}
-	return res.Values, nil
-}
-
 // metricData queries one statistic of a metric, newest datapoint first.
 func metricData(ctx context.Context, cw CloudWatchAPI, ns, name, dimName, dimValue string, window, period time.Duration, stat string) (cwtypes.MetricDataResult, error) {
 	now := time.Now()
@@ -249,7 +259,7 @@ func metricData(ctx context.Context, cw CloudWatchAPI, ns, name, dimName, dimVal
 		MetricDataQueries: []cwtypes.MetricDataQuery{{Id: awssdk.String("m"), MetricStat: &cwtypes.MetricStat{
 			Metric: &cwtypes.Metric{Namespace: awssdk.String(ns), MetricName: awssdk.String(name),
 				Dimensions: []cwtypes.Dimension{{Name: awssdk.String(dimName), Value: awssdk.String(dimValue)}}},
-			Period: awssdk.Int32(int32(period.Seconds())), Stat: awssdk.String(stat)}}},
+			Period: awssdk.Int32(MetricPeriodSeconds(period)), Stat: awssdk.String(stat)}}},
 	})
 	if err != nil {
 		return cwtypes.MetricDataResult{}, fmt.Errorf("GetMetricData %s: %w", name, err)
@@ -258,4 +268,34 @@ func metricData(ctx context.Context, cw CloudWatchAPI, ns, name, dimName, dimVal
 		return cwtypes.MetricDataResult{}, errors.New("GetMetricData returned no result")
 	}
 	return out.MetricDataResults[0], nil
+}
+
+// MetricPeriodSeconds is the CloudWatch period for a check period: the
+// monitors' metrics are standard resolution, one datapoint a minute, so a
+// period is whole minutes, at least one. (On the twin, whose scaled
+// minute is shorter, the check period is shorter too; the twin scales the
+// 60 s it is asked for the same way.)
+func MetricPeriodSeconds(d time.Duration) int32 {
+	m := int32(math.Ceil(d.Minutes()))
+	if m < 1 {
+		m = 1
+	}
+	return 60 * m
+}
+
+// answered reports whether a probe's error came from a server that is up:
+// it refused the login (1045, a rotated password), had no connection to
+// spare (1040 too many connections, 1203 and 1226 the user's limits) or
+// blocked the host (1129). None of those is a region failure, and none
+// may count towards a failover.
+func answered(err error) bool {
+	var me *mysql.MySQLError
+	if !errors.As(err, &me) {
+		return false
+	}
+	switch me.Number {
+	case 1045, 1040, 1203, 1226, 1129:
+		return true
+	}
+	return false
 }

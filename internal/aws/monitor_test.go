@@ -3,7 +3,9 @@ package aws
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -13,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/rds"
 	rdstypes "github.com/aws/aws-sdk-go-v2/service/rds/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/go-sql-driver/mysql"
 
 	"github.com/drdrill/drdrill/internal/awstest"
 )
@@ -51,9 +54,12 @@ func okProbe(context.Context, string, string, string, time.Duration) (time.Durat
 
 func TestMonitorHealthySecondaryPublishesHealthAndReadsRPOLag(t *testing.T) {
 	s := monitorStub("available", false, `{"username":"admin","password":"pw"}`)
+	var mu sync.Mutex
 	var probed []string
 	r, err := monitor(t, s, func(ctx context.Context, ep, u, p string, to time.Duration) (time.Duration, error) {
+		mu.Lock()
 		probed = append(probed, ep+" as "+u)
+		mu.Unlock()
 		return okProbe(ctx, ep, u, p, to)
 	}).Run(context.Background())
 	if err != nil {
@@ -62,7 +68,8 @@ func TestMonitorHealthySecondaryPublishesHealthAndReadsRPOLag(t *testing.T) {
 	if !r.Healthy || r.Role != "secondary" || r.LagMetric != "AuroraGlobalDBRPOLag" || r.LagMs == nil || *r.LagMs != 42 {
 		t.Fatalf("result %+v", r)
 	}
-	if len(probed) != 2 || probed[0] != "secondary.cluster.example:3306 as admin" {
+	slices.Sort(probed)
+	if len(probed) != 2 || probed[1] != "secondary.cluster.example:3306 as admin" {
 		t.Fatalf("probes %v", probed)
 	}
 	got := published(t, s)
@@ -137,10 +144,38 @@ func published(t *testing.T, s *awstest.Stub) map[string]float64 {
 	}
 	out := map[string]float64{}
 	for _, d := range in.MetricData {
-		if d.Timestamp != nil {
-			t.Errorf("%s carries a timestamp", awssdk.ToString(d.MetricName))
+		// Stamped with the check's start, all alike: a slow probe must not
+		// move the check into the next period.
+		if d.Timestamp == nil || !d.Timestamp.Equal(*in.MetricData[0].Timestamp) {
+			t.Errorf("%s is not stamped with the check's start (%v)", awssdk.ToString(d.MetricName), d.Timestamp)
 		}
 		out[awssdk.ToString(d.MetricName)+"/"+awssdk.ToString(d.Dimensions[0].Value)] = awssdk.ToFloat64(d.Value)
 	}
 	return out
+}
+
+// A server that refuses the login or has no connection to spare is up:
+// neither may count as a region failure, for its own region or the peer.
+func TestMonitorCountsAnAnsweringServerAsUp(t *testing.T) {
+	for _, c := range []struct {
+		err     error
+		healthy bool
+	}{
+		{&mysql.MySQLError{Number: 1045, Message: "Access denied for user 'admin'"}, true},
+		{&mysql.MySQLError{Number: 1040, Message: "Too many connections"}, true},
+		{&mysql.MySQLError{Number: 1226, Message: "User 'admin' has exceeded the 'max_user_connections' resource"}, true},
+		{errors.New("dial tcp 10.0.1.5:3306: i/o timeout"), false},
+		{&mysql.MySQLError{Number: 1290, Message: "The MariaDB server is running with the --read-only option"}, false},
+	} {
+		s := monitorStub("available", false, `{"username":"admin","password":"pw"}`)
+		r, err := monitor(t, s, func(context.Context, string, string, string, time.Duration) (time.Duration, error) {
+			return time.Millisecond, c.err
+		}).Run(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Healthy != c.healthy || r.PeerHealthy == nil || *r.PeerHealthy != c.healthy {
+			t.Errorf("probe error %v: healthy %v, peer healthy %v; want both %v", c.err, r.Healthy, r.PeerHealthy, c.healthy)
+		}
+	}
 }

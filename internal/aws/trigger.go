@@ -3,6 +3,7 @@ package aws
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -10,6 +11,7 @@ import (
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/rds"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/aws/smithy-go"
 
 	"github.com/drdrill/drdrill/internal/decision"
 )
@@ -56,9 +58,15 @@ func TriggerConfigFromEnv(get func(string) string) (TriggerConfig, error) {
 type Trigger struct {
 	Cfg TriggerConfig
 	RDS RDSAPI
-	CW  CloudWatchAPI
-	SNS SNSAPI
-	Log *slog.Logger
+	CW  CloudWatchAPI // the trigger's own region: the secondary monitor's view of the primary
+	// PrimaryCW is CloudWatch in the primary region, where the primary's
+	// own monitor reports on it. The trigger runs outside any VPC, so this
+	// read goes over AWS's public endpoint, not the peering that the
+	// cross-region probe uses: a cut peering cannot fake both. Nil: the
+	// second signal is not checked.
+	PrimaryCW CloudWatchAPI
+	SNS       SNSAPI
+	Log       *slog.Logger
 }
 
 // TriggerResult is the decision, what was done, and why.
@@ -70,6 +78,10 @@ type TriggerResult struct {
 	Secondary   decision.Health   `json:"secondary"`
 	FailStreak  int               `json:"primary_fail_streak"`
 	FailoverSet string            `json:"failover_state,omitempty"`
+	// PrimaryOwnView is what the primary region's own monitor last said
+	// of it, and Evidence why the trigger reads it so.
+	PrimaryOwnView decision.OwnView `json:"primary_own_view,omitempty"`
+	Evidence       []string         `json:"evidence,omitempty"`
 	// NotifyError is a failed SNS notification of this decision. It does not
 	// fail the invocation: RDS may already have acted, and a retried
 	// invocation would decide again on a world that has moved on.
@@ -112,19 +124,24 @@ func (t *Trigger) Run(ctx context.Context, event []byte) (TriggerResult, error) 
 		res.FailoverSet = string(g.FailoverState.Status)
 	}
 	// The primary as the secondary region sees it: its monitor's probe of
-	// the primary across the peering (PeerHealthy), newest first. Missing
-	// data is unknown, never unhealthy: a broken monitor must not fail over.
+	// the primary across the peering (PeerHealthy), newest first, by the
+	// datapoints' own timestamps. Missing data is unknown, never
+	// unhealthy: a broken monitor must not fail over.
+	now := time.Now()
 	res.Primary = decision.Health{Region: c.PrimaryRegion}
-	vals, err := metricValues(ctx, t.CW, Namespace, MetricPeerHealthy, "Region", c.PrimaryRegion, time.Duration(c.Threshold+2)*c.Period, c.Period)
-	if err == nil && len(vals) > 0 {
-		res.Primary.Known = true
-		res.Primary.Reachable = vals[0] >= 1
-		for _, v := range vals {
-			if v >= 1 {
-				break
-			}
-			res.FailStreak++
-		}
+	peer, err := metricData(ctx, t.CW, Namespace, MetricPeerHealthy, "Region", c.PrimaryRegion, time.Duration(2*(c.Threshold+1))*c.Period, c.Period, "Minimum")
+	if err != nil {
+		res.Evidence = append(res.Evidence, "PeerHealthy: "+err.Error())
+	} else {
+		var why string
+		res.Primary.Known, res.Primary.Reachable, res.FailStreak, why = FailStreak(peer.Values, peer.Timestamps, now, c.Period)
+		res.Evidence = append(res.Evidence, "PeerHealthy: "+why)
+	}
+	res.PrimaryOwnView = decision.OwnViewUnchecked
+	if t.PrimaryCW != nil {
+		var why string
+		res.PrimaryOwnView, why = t.ownView(ctx, now)
+		res.Evidence = append(res.Evidence, "RegionHealthy in "+c.PrimaryRegion+": "+why)
 	}
 	res.Secondary = decision.Health{Region: c.Region}
 	dc, err := t.RDS.DescribeDBClusters(ctx, &rds.DescribeDBClustersInput{DBClusterIdentifier: &c.TargetClusterARN})
@@ -136,7 +153,8 @@ func (t *Trigger) Run(ctx context.Context, event []byte) (TriggerResult, error) 
 		res.Decision = decision.Decision{Action: decision.None, Reasons: []string{"the target cluster is already the primary; drdrill never fails back automatically"}}
 	} else {
 		res.Decision = decision.Decide(decision.Input{Primary: res.Primary, Secondary: res.Secondary, PrimaryFailStreak: res.FailStreak,
-			FailureThreshold: c.Threshold, AutoFailover: true, InProgress: inProgress, SwitchoverRequested: req.Action == "switchover"})
+			FailureThreshold: c.Threshold, AutoFailover: true, InProgress: inProgress, SwitchoverRequested: req.Action == "switchover",
+			PrimaryOwnView: res.PrimaryOwnView})
 	}
 	if err := t.act(ctx, &res); err != nil {
 		if perr := t.publish(ctx, res, err); perr != nil {
@@ -198,4 +216,61 @@ func (t *Trigger) publish(ctx context.Context, res TriggerResult, actErr error) 
 		return fmt.Errorf("SNS Publish: %w", err)
 	}
 	return nil
+}
+
+// FailStreak reads a health metric's datapoints (newest first, with their
+// timestamps) as a run of failed checks. Only datapoints count, never the
+// periods between them: a gap is a monitor that did not report, not a
+// failure. The newest datapoint must be fresh, or the series says nothing
+// about the present: within three periods of now, since a datapoint is
+// stamped with its period's start and a check that runs with this one has
+// not reported yet; and the run stops at a
+// healthy datapoint or at a gap longer than two periods, beyond which
+// older failures belong to another incident.
+func FailStreak(vals []float64, ts []time.Time, now time.Time, period time.Duration) (known, reachable bool, streak int, why string) {
+	if len(vals) == 0 {
+		return false, false, 0, "no datapoints"
+	}
+	if len(ts) != len(vals) {
+		return false, false, 0, "datapoints without timestamps"
+	}
+	if age := now.Sub(ts[0]); age > 3*period {
+		return false, false, 0, fmt.Sprintf("the newest datapoint is %s old (stale: more than three periods)", age.Round(time.Millisecond))
+	}
+	for i, v := range vals {
+		if i > 0 && ts[i-1].Sub(ts[i]) > 2*period {
+			return true, vals[0] >= 1, streak, fmt.Sprintf("%d failed, then a gap of %s", streak, ts[i-1].Sub(ts[i]).Round(time.Millisecond))
+		}
+		if v >= 1 {
+			break
+		}
+		streak++
+	}
+	return true, vals[0] >= 1, streak, fmt.Sprintf("%d failed in a row, newest at %s", streak, ts[0].UTC().Format(time.RFC3339Nano))
+}
+
+// ownView reads the primary region's own report on itself: its monitor's
+// RegionHealthy, from CloudWatch in that region.
+func (t *Trigger) ownView(ctx context.Context, now time.Time) (decision.OwnView, string) {
+	c := t.Cfg
+	res, err := metricData(ctx, t.PrimaryCW, Namespace, MetricRegionHealthy, "Region", c.PrimaryRegion, 4*c.Period, c.Period, "Minimum")
+	if err != nil {
+		var ae smithy.APIError
+		if errors.As(err, &ae) && ae.ErrorFault() != smithy.FaultServer {
+			// Denied, throttled or malformed: the trigger's own problem,
+			// which says nothing about the region.
+			return decision.OwnViewUnreadable, err.Error()
+		}
+		return decision.OwnViewSilent, "the region's CloudWatch does not answer: " + err.Error()
+	}
+	if len(res.Values) == 0 || len(res.Timestamps) != len(res.Values) {
+		return decision.OwnViewSilent, "no report in the last periods"
+	}
+	if age := now.Sub(res.Timestamps[0]); age > 3*c.Period {
+		return decision.OwnViewSilent, fmt.Sprintf("the newest report is %s old", age.Round(time.Millisecond))
+	}
+	if res.Values[0] >= 1 {
+		return decision.OwnViewHealthy, "healthy at " + res.Timestamps[0].UTC().Format(time.RFC3339Nano)
+	}
+	return decision.OwnViewUnhealthy, "unhealthy at " + res.Timestamps[0].UTC().Format(time.RFC3339Nano)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/rds"
 	rdstypes "github.com/aws/aws-sdk-go-v2/service/rds/types"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/aws/smithy-go"
 
 	"github.com/drdrill/drdrill/internal/decision"
 
@@ -27,7 +29,10 @@ const (
 )
 
 type world struct {
-	peer          []float64 // PeerHealthy of the primary, newest first
+	peer          []float64     // PeerHealthy of the primary, newest first, a minute apart
+	peerAge       time.Duration // how old the newest PeerHealthy datapoint is
+	own           []float64     // the primary's RegionHealthy in its own region (nil: silent)
+	ownErr        error         // what reading it returns instead
 	failoverState string
 	targetWriter  bool
 	targetStatus  string
@@ -46,7 +51,18 @@ func (w world) stub() *awstest.Stub {
 		return &rds.DescribeGlobalClustersOutput{GlobalClusters: []rdstypes.GlobalCluster{g}}, nil
 	})
 	s.On("CloudWatch.GetMetricData", func(c awstest.Call) (any, error) {
-		return &cloudwatch.GetMetricDataOutput{MetricDataResults: []cwtypes.MetricDataResult{{Id: awssdk.String("m"), Values: w.peer}}}, nil
+		in := c.Params.(*cloudwatch.GetMetricDataInput)
+		vals, age := w.peer, w.peerAge
+		if name := awssdk.ToString(in.MetricDataQueries[0].MetricStat.Metric.MetricName); name == MetricRegionHealthy {
+			if c.Region != "us-east-1" {
+				return nil, fmt.Errorf("RegionHealthy of the primary read in %s, not in the primary region", c.Region)
+			}
+			if w.ownErr != nil {
+				return nil, w.ownErr
+			}
+			vals, age = w.own, 0
+		}
+		return &cloudwatch.GetMetricDataOutput{MetricDataResults: []cwtypes.MetricDataResult{{Id: awssdk.String("m"), Values: vals, Timestamps: minutesApart(len(vals), age)}}}, nil
 	})
 	status := w.targetStatus
 	if status == "" {
@@ -61,11 +77,22 @@ func (w world) stub() *awstest.Stub {
 	return s
 }
 
+// minutesApart are n datapoint timestamps a minute apart, newest first,
+// the newest age old (CloudWatch stamps a datapoint with its period's start).
+func minutesApart(n int, age time.Duration) []time.Time {
+	newest := time.Now().Add(-age).Truncate(time.Minute)
+	var ts []time.Time
+	for i := range n {
+		ts = append(ts, newest.Add(-time.Duration(i)*time.Minute))
+	}
+	return ts
+}
+
 func trigger(t *testing.T, s *awstest.Stub, dry bool) *Trigger {
 	c := stubClients(t, s, "us-west-2")
 	return &Trigger{Cfg: TriggerConfig{Region: "us-west-2", PrimaryRegion: "us-east-1", GlobalClusterID: "dr-global-test",
 		TargetClusterARN: secondaryARN, Threshold: 3, TopicARN: topicARN, DryRun: dry, Period: time.Minute},
-		RDS: c.RDS, CW: c.CW, SNS: c.SNS}
+		RDS: c.RDS, CW: c.CW, PrimaryCW: stubClients(t, s, "us-east-1").CW, SNS: c.SNS}
 }
 
 func TestTriggerBranches(t *testing.T) {
@@ -88,6 +115,11 @@ func TestTriggerBranches(t *testing.T) {
 		{"target already primary: no failback", world{peer: []float64{0, 0, 0}, targetWriter: true}, `{}`, false, decision.None, ""},
 		{"switchover requested with primary reachable", world{peer: []float64{1}}, `{"action":"switchover"}`, false, decision.Switchover, "RDS.SwitchoverGlobalCluster"},
 		{"dry run decides but does not call", world{peer: []float64{0, 0, 0}}, `{}`, true, decision.Failover, ""},
+		{"stale failures say nothing about now: wait", world{peer: []float64{0, 0, 0}, peerAge: 5 * time.Minute}, `{}`, false, decision.Wait, ""},
+		{"the primary vouches for itself (the peering is cut): wait", world{peer: []float64{0, 0, 0}, own: []float64{1}}, `{}`, false, decision.Wait, ""},
+		{"the primary says it is down: failover", world{peer: []float64{0, 0, 0}, own: []float64{0}}, `{}`, false, decision.Failover, "RDS.FailoverGlobalCluster"},
+		{"the primary region's API is down: failover", world{peer: []float64{0, 0, 0}, ownErr: &smithy.GenericAPIError{Code: "ServiceUnavailable", Fault: smithy.FaultServer}}, `{}`, false, decision.Failover, "RDS.FailoverGlobalCluster"},
+		{"the trigger may not read the primary's view: wait", world{peer: []float64{0, 0, 0}, ownErr: &smithy.GenericAPIError{Code: "AccessDenied", Fault: smithy.FaultClient}}, `{}`, false, decision.Wait, ""},
 		{"alarm event via SNS evaluates like the schedule", world{peer: []float64{0, 0, 0}}, `{"Records":[{"EventSource":"aws:sns","Sns":{"Message":"{\"NewStateValue\":\"ALARM\"}"}}]}`, false, decision.Failover, "RDS.FailoverGlobalCluster"},
 	}
 	for _, c := range cases {
@@ -228,5 +260,38 @@ func TestTriggerNotificationFailureDoesNotFailTheInvocation(t *testing.T) {
 	}
 	if n != 1 {
 		t.Fatalf("FailoverGlobalCluster called %d times, want once", n)
+	}
+}
+
+func TestFailStreakReadsTimestamps(t *testing.T) {
+	now := time.Date(2026, 11, 29, 12, 0, 30, 0, time.UTC)
+	at := func(minAgo ...int) []time.Time {
+		var ts []time.Time
+		for _, m := range minAgo {
+			ts = append(ts, now.Truncate(time.Minute).Add(-time.Duration(m)*time.Minute))
+		}
+		return ts
+	}
+	cases := []struct {
+		name   string
+		vals   []float64
+		ts     []time.Time
+		known  bool
+		streak int
+	}{
+		{"three fresh failures", []float64{0, 0, 0}, at(0, 1, 2), true, 3},
+		{"a healthy check ends the run", []float64{0, 1, 0}, at(0, 1, 2), true, 1},
+		{"stale zeros are no evidence", []float64{0, 0, 0}, at(4, 5, 6), false, 0},
+		{"one missing minute is skipped, not counted", []float64{0, 0, 0}, at(0, 2, 3), true, 3},
+		{"a long gap ends the run", []float64{0, 0, 0}, at(0, 1, 5), true, 2},
+		{"no timestamps, no judgement", []float64{0, 0, 0}, nil, false, 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			known, _, streak, why := FailStreak(c.vals, c.ts, now, time.Minute)
+			if known != c.known || streak != c.streak {
+				t.Fatalf("FailStreak = known %v, streak %d (%s); want %v, %d", known, streak, why, c.known, c.streak)
+			}
+		})
 	}
 }

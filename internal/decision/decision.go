@@ -54,7 +54,32 @@ type Input struct {
 	// SwitchoverRequested asks for a planned role swap (an operator or an
 	// alarm path that wants the primary moved while it is still reachable).
 	SwitchoverRequested bool
+	// PrimaryOwnView is the primary region's report on itself, read over a
+	// path that does not cross between the regions. The streak above is
+	// the view across the regions, which a network fault between them can
+	// fake; a failover with data loss needs this second signal to agree.
+	// OwnViewUnchecked (the lab's controller) skips the check.
+	PrimaryOwnView OwnView
 }
+
+// OwnView is what the primary region says of itself.
+type OwnView string
+
+const (
+	// OwnViewUnchecked: the caller has no second signal.
+	OwnViewUnchecked OwnView = ""
+	// OwnViewHealthy: a fresh report that the primary is healthy. The
+	// region is up; only the path to it is down.
+	OwnViewHealthy OwnView = "healthy"
+	// OwnViewUnhealthy: a fresh report that the primary is not healthy.
+	OwnViewUnhealthy OwnView = "unhealthy"
+	// OwnViewSilent: no fresh report, or the region's own API does not
+	// answer: what a region outage looks like from outside it.
+	OwnViewSilent OwnView = "silent"
+	// OwnViewUnreadable: the report could not be read for a reason of the
+	// reader's own (access denied, a bad request): no evidence either way.
+	OwnViewUnreadable OwnView = "unreadable"
+)
 
 // Decision is the outcome with its reasons, which callers log and publish.
 type Decision struct {
@@ -109,6 +134,14 @@ func Decide(in Input) Decision {
 	}
 	if !in.AutoFailover {
 		return Decision{Action: Wait, Reasons: []string{reason, "automatic failover is disabled: the stack would not recover on its own"}}
+	}
+	switch in.PrimaryOwnView {
+	case OwnViewHealthy:
+		return Decision{Action: Wait, Reasons: []string{reason, fmt.Sprintf("but %s reports itself healthy: only the path between the regions is down, and a failover would make a second writer", in.Primary.Region)}}
+	case OwnViewUnreadable:
+		return Decision{Action: Wait, Reasons: []string{reason, fmt.Sprintf("but %s's own view of itself cannot be read: no second signal, no failover with data loss", in.Primary.Region)}}
+	case OwnViewUnhealthy, OwnViewSilent:
+		reason += fmt.Sprintf(", and %s's own view agrees (%s)", in.Primary.Region, in.PrimaryOwnView)
 	}
 	return Decision{Action: Failover, Target: in.Secondary.Region,
 		Reasons: []string{reason, fmt.Sprintf("secondary %s reachable: failing over with data loss allowed", in.Secondary.Region)}}

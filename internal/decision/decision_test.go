@@ -31,6 +31,10 @@ func TestDecide(t *testing.T) {
 		{"returning read-only old primary is left alone, no failback", Input{Primary: primary(w), Secondary: up(e), FailureThreshold: 3, AutoFailover: true}, None, "", "healthy"},
 		{"switchover when both reachable", Input{Primary: primary(e), Secondary: up(w), SwitchoverRequested: true}, Switchover, w, "requested"},
 		{"switchover refused when secondary down", Input{Primary: primary(e), Secondary: down(w), SwitchoverRequested: true}, Wait, "", "not reachable"},
+		{"a primary that vouches for itself is not failed over", Input{Primary: down(e), Secondary: up(w), PrimaryFailStreak: 3, FailureThreshold: 3, AutoFailover: true, PrimaryOwnView: OwnViewHealthy}, Wait, "", "reports itself healthy"},
+		{"an unreadable own view is no evidence", Input{Primary: down(e), Secondary: up(w), PrimaryFailStreak: 3, FailureThreshold: 3, AutoFailover: true, PrimaryOwnView: OwnViewUnreadable}, Wait, "", "cannot be read"},
+		{"a primary that says it is down is failed over", Input{Primary: down(e), Secondary: up(w), PrimaryFailStreak: 3, FailureThreshold: 3, AutoFailover: true, PrimaryOwnView: OwnViewUnhealthy}, Failover, w, "own view agrees (unhealthy)"},
+		{"a silent primary region is failed over", Input{Primary: down(e), Secondary: up(w), PrimaryFailStreak: 3, FailureThreshold: 3, AutoFailover: true, PrimaryOwnView: OwnViewSilent}, Failover, w, "own view agrees (silent)"},
 		{"zero threshold treated as one", Input{Primary: down(e), Secondary: up(w), PrimaryFailStreak: 1, AutoFailover: true}, Failover, w, ""},
 	}
 	for _, c := range cases {

@@ -119,8 +119,8 @@ run "stack" {
     error_message = "CLOUDWATCH_METRIC health checks for the private endpoints"
   }
   assert {
-    condition     = length(aws_vpc_endpoint.primary) == 3 && length(aws_vpc_endpoint.secondary) == 4
-    error_message = "interface endpoints for the APIs the functions call: rds, monitoring, secretsmanager (+ sns in the secondary)"
+    condition     = length(aws_vpc_endpoint.primary) == 3 && length(aws_vpc_endpoint.secondary) == 3 && length(aws_lambda_function.trigger.vpc_config) == 0
+    error_message = "interface endpoints for the APIs the monitors call: rds, monitoring, secretsmanager; the trigger runs outside the VPCs"
   }
   assert {
     condition     = output.TargetKind == "aws" && output.PrimaryRegion == "us-east-1" && output.GlobalClusterIdentifier == "drdrill-tftest-global"
