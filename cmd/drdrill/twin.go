@@ -217,8 +217,8 @@ func twinRun(args []string) error {
 				return
 			}
 			env := fmt.Sprintf("export AWS_ENDPOINT_URL=%s\nexport AWS_ACCESS_KEY_ID=AKIDDRDRILLTWIN\nexport AWS_SECRET_ACCESS_KEY=drdrill-twin\n"+
-				"export AWS_REGION=%s\nexport DRDRILL_ALLOWED_ACCOUNTS=%s\nexport DRDRILL_AWS_POLL=%s\n",
-				srv.Endpoint(), spec.PrimaryRegion, *tf.account, pollFor(*tf.scale))
+				"export AWS_REGION=%s\nexport DRDRILL_ALLOWED_ACCOUNTS=%s\nexport DRDRILL_AWS_POLL=%s\nexport DRDRILL_CHECK_PERIOD=%s\n",
+				srv.Endpoint(), spec.PrimaryRegion, *tf.account, pollFor(*tf.scale), srv.CheckPeriod())
 			if err := os.WriteFile(filepath.Join(dir, twinEnvFile), []byte(env), 0o644); err != nil {
 				startErr = err
 				return

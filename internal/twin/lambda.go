@@ -28,7 +28,10 @@ type Function struct {
 	Name, Region string
 	Binary       string
 	Env          map[string]string
-	Timeout      time.Duration
+	// Peered names the Env entries that lead into the other region's VPC:
+	// the twin sends them over its peering link (CutPeering).
+	Peered  map[string]bool
+	Timeout time.Duration
 }
 
 // Invocation is one finished invocation, for the record.

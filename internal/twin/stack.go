@@ -34,15 +34,25 @@ func FromSpec(spec *stackspec.Spec, labOut outputs.Outputs, lambdaDir string) St
 			stackspec.ClusterEndpoint(spec.SecondaryClusterID, spec.SecondaryRegion) + ":3306": labOut[outputs.SecondaryClusterEndpoint],
 			stackspec.ReaderEndpoint(spec.SecondaryClusterID, spec.SecondaryRegion) + ":3306":  labOut[outputs.SecondaryClusterEndpoint],
 		}
+		regionOf := map[string]string{}
+		for h := range hosts {
+			regionOf[h] = spec.SecondaryRegion
+			if strings.HasPrefix(h, spec.PrimaryClusterID+".") {
+				regionOf[h] = spec.PrimaryRegion
+			}
+		}
 		for _, f := range spec.Functions {
-			env := map[string]string{}
+			env, peered := map[string]string{}, map[string]bool{}
 			for k, v := range f.Env {
 				if addr, ok := hosts[v]; ok {
+					// Another region's endpoint is reached over the VPC
+					// peering, which the twin runs as its own link.
+					peered[k] = regionOf[v] != f.Region
 					v = addr
 				}
 				env[k] = v
 			}
-			st.Functions = append(st.Functions, Function{Name: f.Name, Region: f.Region, Env: env, Timeout: f.Timeout,
+			st.Functions = append(st.Functions, Function{Name: f.Name, Region: f.Region, Env: env, Peered: peered, Timeout: f.Timeout,
 				Binary: filepath.Join(lambdaDir, strings.TrimSuffix(f.Zip, ".zip"))})
 		}
 		for _, t := range spec.Targets {

@@ -14,6 +14,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -26,6 +27,8 @@ import (
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
+
+	"github.com/drdrill/drdrill/internal/link"
 )
 
 // Config sets the twin's account and its clock.
@@ -94,6 +97,7 @@ type Server struct {
 	busy    sync.Map // function name → an invocation from a schedule is running
 	ownLogs bool     // LogDir is the twin's own temporary directory
 	data    DataPlane
+	peering []*link.Link // the VPC peering, as the functions' cross-region paths cross it
 	http    *http.Server
 	ln      net.Listener
 	seq     atomic.Int64
@@ -131,7 +135,13 @@ func Start(addr string, cfg Config, stack Stack, data DataPlane) (*Server, error
 		rds:     &rdsService{cfg: cfg, data: data, gc: &gc, tags: stack.Tags},
 		cw:      newCloudWatch(cfg, stack.Alarms),
 		secrets: &secretsManager{account: cfg.Account, secret: stack.Secret, created: time.Now()}}
-	s.lambda = newLambdaService(cfg, s.Endpoint, cfg.LogDir, stack.Functions)
+	fns, err := s.functions(stack.Functions)
+	if err != nil {
+		s.closePeering()
+		ln.Close()
+		return nil, err
+	}
+	s.lambda = newLambdaService(cfg, s.Endpoint, cfg.LogDir, fns)
 	s.ec2 = newEC2(cfg.Account, stack.Networks, data)
 	topics := map[string]bool{}
 	for _, t := range stack.Topics {
@@ -162,10 +172,75 @@ func (s *Server) Close() error {
 	s.loops.Wait()
 	s.rds.async.Wait()
 	s.lambda.close()
+	s.closePeering()
 	if s.ownLogs {
 		_ = os.RemoveAll(s.cfg.LogDir)
 	}
 	return err
+}
+
+// functions are the stack's functions as the twin runs them: their
+// cross-region endpoints through the twin's peering links, and, when time
+// is scaled, their check period set to their scaled schedule and their
+// probe timeout to at most half of it, so that a check fits its period as
+// a 2 s probe fits a minute on AWS.
+func (s *Server) functions(in []Function) ([]Function, error) {
+	links := map[string]*link.Link{} // by upstream
+	var out []Function
+	for _, f := range in {
+		env := maps.Clone(f.Env)
+		for k, cross := range f.Peered {
+			if !cross || env[k] == "" {
+				continue
+			}
+			l, ok := links[env[k]]
+			if !ok {
+				var err error
+				if l, err = link.Listen("peering", "127.0.0.1:0", env[k]); err != nil {
+					return nil, fmt.Errorf("AWS twin: the peering link to %s: %w", env[k], err)
+				}
+				links[env[k]] = l
+				s.peering = append(s.peering, l)
+			}
+			env[k] = l.Addr()
+		}
+		if sc := s.cfg.TimeScale; sc > 0 && sc != 1 {
+			period := s.cfg.scaled(RDSLagPeriod)
+			if _, set := env["DRDRILL_CHECK_PERIOD"]; !set {
+				env["DRDRILL_CHECK_PERIOD"] = period.String()
+			}
+			if _, set := env["DRDRILL_PROBE_TIMEOUT"]; !set {
+				env["DRDRILL_PROBE_TIMEOUT"] = min(2*time.Second, period/2).String()
+			}
+		}
+		f.Env = env
+		out = append(out, f)
+	}
+	return out, nil
+}
+
+// CheckPeriod is the functions' schedule as the twin runs it: a scaled
+// minute (the drill reads it as DRDRILL_CHECK_PERIOD, as the functions do).
+func (s *Server) CheckPeriod() time.Duration { return s.cfg.scaled(RDSLagPeriod) }
+
+// CutPeering blackholes (or heals) the VPC peering: the functions' paths
+// into the other region's VPC, here the secondary monitor's probe of the
+// primary. Storage replication does not use the peering and is not cut,
+// nor is either region's own client path: both databases stay healthy.
+func (s *Server) CutPeering(cut bool) {
+	for _, l := range s.peering {
+		if cut {
+			l.Blackhole()
+		} else {
+			l.Heal()
+		}
+	}
+}
+
+func (s *Server) closePeering() {
+	for _, l := range s.peering {
+		_ = l.Close()
+	}
 }
 
 // RDSLagPeriod is how often Aurora publishes AuroraGlobalDBRPOLag: RDS

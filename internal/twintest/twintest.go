@@ -82,6 +82,7 @@ func start(t *testing.T, scale float64, lambdaDir string) *Twin {
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "drdrill-twin")
 	t.Setenv("DRDRILL_ALLOWED_ACCOUNTS", Account)
 	t.Setenv("DRDRILL_AWS_POLL", "200ms")
+	t.Setenv("DRDRILL_CHECK_PERIOD", srv.CheckPeriod().String())
 	tgt, err := target.Open(path)
 	if err != nil {
 		t.Fatal(err)
