@@ -155,8 +155,20 @@ func awsSwitchBack(ctx context.Context, st *drdaws.Stack, region string) error {
 	return st.Promote(ctx, region, false, promotionTimeout)
 }
 
-// awsMonitorResolve records which function and its current concurrency.
+// awsMonitorResolve picks the health monitor to stop. By default it is the
+// one the failover trigger decides on: the secondary region's monitor,
+// whose probe of the primary (PeerHealthy) is the trigger's evidence.
+// Stopping the primary's own monitor would leave the trigger able to fail
+// over, and the drill would prove nothing about a broken monitor.
 func awsMonitorResolve(ctx context.Context, t target.Target, p Params) (Params, error) {
+	if p["region"] == "" {
+		q := Params{}
+		for k, v := range p {
+			q[k] = v
+		}
+		q["region"] = t.Regions()[1] // where infra/aws runs the trigger and the monitor it reads
+		p = q
+	}
 	_, q, err := awsRoles(ctx, t, p)
 	if err != nil {
 		return nil, err

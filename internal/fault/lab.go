@@ -345,7 +345,7 @@ type MonitorFailure struct{}
 
 func (MonitorFailure) Name() string { return "monitor-failure" }
 func (MonitorFailure) Description() string {
-	return "stop the health monitoring (lab: the controller's probes; AWS: PutFunctionConcurrency 0 on a health monitor)"
+	return "stop the health monitoring the failover decision rests on (lab: the controller's probes; AWS: PutFunctionConcurrency 0 on the secondary region's health monitor, whose probe of the primary the trigger reads)"
 }
 func (MonitorFailure) Available(t target.Target) error { return labOrAWS(t) }
 func (MonitorFailure) Resolve(ctx context.Context, t target.Target, p Params) (Params, error) {
@@ -356,7 +356,10 @@ func (MonitorFailure) Resolve(ctx context.Context, t target.Target, p Params) (P
 }
 func (MonitorFailure) Inject(ctx context.Context, t target.Target, p Params) error {
 	if st, ok := awsOf(t); ok {
-		prev, err := st.PauseMonitor(ctx, p["region"], p["function"])
+		prev, err := st.PauseMonitor(ctx, p["region"], p["function"], func(prev string) error {
+			p["prev_concurrency"] = prev
+			return Progress(ctx, p)
+		})
 		p["prev_concurrency"] = prev
 		return err
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/rds"
 
 	"github.com/drdrill/drdrill/internal/fault"
@@ -334,5 +335,99 @@ func TestSwitchBackRefusesARegionStillCutOff(t *testing.T) {
 	}
 	if w, state := writer(t, tw.Target); w != primary || state != "" || len(tw.Server.IsolatedRegions()) != 0 || len(tw.Server.DenyACLs()) != 0 {
 		t.Fatalf("after recover: writer %s (%s), isolated %v, ACLs %v", w, state, tw.Server.IsolatedRegions(), tw.Server.DenyACLs())
+	}
+}
+
+// #12 items 7 and 8, on the twin with its Lambdas running. Item 8: the
+// monitor-failure fault stops the monitor the failover trigger decides on
+// (the secondary region's, whose probe of the primary it reads), so a
+// primary outage during it is never failed over; stopping the primary's
+// own monitor left the trigger free to fail over. Item 7: the function's
+// previous reserved concurrency is in the ledger before it is set to 0,
+// so recover from a ledger cut right there restores it exactly.
+func TestMonitorFailureStopsWhatTheTriggerDecidesOn(t *testing.T) {
+	tw := twintest.StartWithLambdas(t, 0.02) // a minute is 1.2 s
+	ctx := context.Background()
+	out := tw.Target.Outputs()
+	monitorSec, trigger := out["SecondaryHealthMonitorFunctionName"], out["FailoverTriggerFunctionName"]
+	cfg, err := config.LoadDefaultConfig(ctx, config.WithRegion(out[outputs.SecondaryRegion]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lc := lambda.NewFromConfig(cfg)
+	if _, err := lc.PutFunctionConcurrency(ctx, &lambda.PutFunctionConcurrencyInput{FunctionName: &monitorSec, ReservedConcurrentExecutions: awssdk.Int32(5)}); err != nil {
+		t.Fatal(err)
+	}
+	pcfg := cfg.Copy()
+	pcfg.Region = out[outputs.PrimaryRegion]
+	if _, err := lambda.NewFromConfig(pcfg).PutFunctionConcurrency(ctx, &lambda.PutFunctionConcurrencyInput{FunctionName: awssdk.String(out["PrimaryHealthMonitorFunctionName"]), ReservedConcurrentExecutions: awssdk.Int32(5)}); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(20 * time.Second); len(tw.Server.Invocations(trigger)) < 2; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the trigger did not run: %+v", tw.Server.Invocations(""))
+		}
+	}
+
+	l := ledger.Open(t.TempDir())
+	paused, err := fault.Inject(ctx, tw.Target, l, "monitor-failure", nil, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if paused.Params["function"] != monitorSec {
+		t.Errorf("monitor-failure stopped %q; the trigger decides on %s's probe of the primary", paused.Params["function"], monitorSec)
+	}
+	raw, err := os.ReadFile(l.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cut []string
+	found := false
+	for _, line := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
+		cut = append(cut, line)
+		var e ledger.Entry
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			t.Fatal(err)
+		}
+		if e.State == ledger.Injecting && e.Params["prev_concurrency"] == "5" {
+			found = true
+			break
+		}
+	}
+	if !found {
+		t.Fatalf("no ledger entry holds the previous reserved concurrency while monitor-failure is being injected:\n%s", raw)
+	}
+
+	primary, _ := writer(t, tw.Target)
+	isolated, err := fault.Inject(ctx, tw.Target, l, "region-isolation", nil, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	isolatedAt := time.Now()
+	time.Sleep(target.BoundsOf(tw.Target).Detection + 2*time.Second)
+	for _, inv := range tw.Server.Invocations(trigger) {
+		if inv.At.After(isolatedAt) && strings.Contains(string(inv.Result), `"operation":"FailoverGlobalCluster"`) {
+			t.Errorf("the trigger failed over while the monitor it decides on was stopped: %s", inv.Result)
+		}
+	}
+	if w, _ := writer(t, tw.Target); w != primary {
+		t.Errorf("the writer moved to %s during a primary outage with the monitor stopped", w)
+	}
+	t.Logf("held %v with the monitor stopped and the primary isolated", time.Since(isolatedAt).Round(time.Millisecond))
+	if err := isolated.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("isolation healed after %v", time.Since(isolatedAt).Round(time.Millisecond))
+
+	crashed := t.TempDir()
+	if err := os.WriteFile(filepath.Join(crashed, ledger.FileName), []byte(strings.Join(cut, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fault.Recover(ctx, tw.Target, ledger.Open(crashed)); err != nil {
+		t.Fatal(err)
+	}
+	got, err := lc.GetFunctionConcurrency(ctx, &lambda.GetFunctionConcurrencyInput{FunctionName: &monitorSec})
+	if err != nil || got.ReservedConcurrentExecutions == nil || *got.ReservedConcurrentExecutions != 5 {
+		t.Fatalf("after recover from the cut ledger %s has reserved concurrency %v (%v), want 5 as before", monitorSec, got, err)
 	}
 }

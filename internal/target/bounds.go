@@ -26,23 +26,39 @@ type Bounds struct {
 	Restore time.Duration
 	// Scenario: one scenario with two promotions and its holds.
 	Scenario time.Duration
+	// Detection: how long the stack's own failover logic takes to decide
+	// on a primary outage; a drill that asserts no failover happened
+	// holds this long. On AWS the trigger needs its threshold (3) of
+	// failed checks, one per check period, plus two periods of slack.
+	Detection time.Duration
 }
 
 // LabBounds: the lab promotes in well under a second and re-seeds in a few.
 var LabBounds = Bounds{Promotion: 30 * time.Second, Inject: 2 * time.Minute, Rollback: 2 * time.Minute,
-	Recover: 5 * time.Minute, Restore: 3 * time.Minute, Scenario: 3 * time.Minute}
+	Recover: 5 * time.Minute, Restore: 3 * time.Minute, Scenario: 3 * time.Minute, Detection: 3 * time.Second}
 
 // AWSBounds: a promotion may take up to 30 minutes before drdrill gives
 // up on it; everything that can contain one is bounded above that.
 var AWSBounds = Bounds{Promotion: 30 * time.Minute, Inject: 35 * time.Minute, Rollback: 35 * time.Minute,
-	Recover: 75 * time.Minute, Restore: 40 * time.Minute, Scenario: 90 * time.Minute}
+	Recover: 75 * time.Minute, Restore: 40 * time.Minute, Scenario: 90 * time.Minute, Detection: 5 * time.Minute}
 
 // BoundsOf returns the target's bounds.
 func BoundsOf(t Target) Bounds {
 	if t != nil && t.Kind() == "aws" {
-		return AWSBounds
+		return awsBounds()
 	}
 	return LabBounds
+}
+
+// awsBounds are AWSBounds with the detection time of the stack's check
+// period: DRDRILL_CHECK_PERIOD, the variable its functions read (default
+// one minute, the schedule in infra/aws).
+func awsBounds() Bounds {
+	b := AWSBounds
+	if d, err := time.ParseDuration(os.Getenv("DRDRILL_CHECK_PERIOD")); err == nil && d > 0 {
+		b.Detection = 5 * d
+	}
+	return b
 }
 
 // BoundsForOutputs returns the bounds of the target an outputs file names,
@@ -60,5 +76,5 @@ func BoundsForOutputs(path string) Bounds {
 	if err == nil && out[outputs.TargetKind] == "lab" {
 		return LabBounds
 	}
-	return AWSBounds
+	return awsBounds()
 }
