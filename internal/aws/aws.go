@@ -50,6 +50,9 @@ const (
 	MetricRegionHealthy = "RegionHealthy" // this region's cluster: 1 healthy, 0 not
 	MetricProbeLatency  = "ProbeLatency"  // ms of the SQL probe
 	MetricPeerHealthy   = "PeerHealthy"   // the other region's cluster, probed across the peering
+	// MetricFailoverDecisions is 1 at each moment the trigger decided to
+	// fail over (high resolution: the drill reads it as the detection time).
+	MetricFailoverDecisions = "FailoverDecisions"
 )
 
 // env reads required and optional settings, naming every missing one.

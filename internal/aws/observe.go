@@ -2,10 +2,13 @@ package aws
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"time"
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/aws-sdk-go-v2/service/route53"
 
 	"github.com/drdrill/drdrill/internal/outputs"
@@ -83,4 +86,29 @@ func (s *Stack) Observe(ctx context.Context) []Observation {
 		}
 	}
 	return obs
+}
+
+// FailoverDecisions are the moments since a time at which the failover
+// trigger decided to fail over, from the FailoverDecisions metric it puts
+// in its own region (the stack's secondary) at one-second resolution.
+func (s *Stack) FailoverDecisions(ctx context.Context, since time.Time) ([]time.Time, error) {
+	cw, ok := s.Secondary.Alarms.(CloudWatchAPI)
+	if !ok {
+		return nil, fmt.Errorf("no CloudWatch client for %s", s.Secondary.Region)
+	}
+	out, err := cw.GetMetricData(ctx, &cloudwatch.GetMetricDataInput{
+		StartTime: awssdk.Time(since.Truncate(time.Second)), EndTime: awssdk.Time(time.Now().Add(time.Second)), ScanBy: cwtypes.ScanByTimestampAscending,
+		MetricDataQueries: []cwtypes.MetricDataQuery{{Id: awssdk.String("d"), MetricStat: &cwtypes.MetricStat{
+			Metric: &cwtypes.Metric{Namespace: awssdk.String(Namespace), MetricName: awssdk.String(MetricFailoverDecisions),
+				Dimensions: []cwtypes.Dimension{{Name: awssdk.String("Region"), Value: awssdk.String(s.Secondary.Region)}}},
+			Period: awssdk.Int32(1), Stat: awssdk.String("Sum")}}},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("GetMetricData %s in %s: %w", MetricFailoverDecisions, s.Secondary.Region, err)
+	}
+	var at []time.Time
+	for _, r := range out.MetricDataResults {
+		at = append(at, r.Timestamps...)
+	}
+	return at, nil
 }

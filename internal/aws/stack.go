@@ -567,8 +567,10 @@ func (s *Stack) RestoreRegion(ctx context.Context, iso Isolation) error {
 }
 
 // PauseMonitor sets a health monitor's reserved concurrency to 0 and
-// returns the previous setting ("" when it had none).
-func (s *Stack) PauseMonitor(ctx context.Context, region, function string) (string, error) {
+// returns the previous setting ("" when it had none). progress, if not
+// nil, gets the previous setting before anything is changed, so that a
+// ledger holds it if the harness dies right after the change.
+func (s *Stack) PauseMonitor(ctx context.Context, region, function string, progress func(prev string) error) (string, error) {
 	r, err := s.regional(region)
 	if err != nil {
 		return "", err
@@ -580,6 +582,11 @@ func (s *Stack) PauseMonitor(ctx context.Context, region, function string) (stri
 	prev := ""
 	if cur.ReservedConcurrentExecutions != nil {
 		prev = fmt.Sprint(*cur.ReservedConcurrentExecutions)
+	}
+	if progress != nil {
+		if err := progress(prev); err != nil {
+			return prev, err
+		}
 	}
 	if _, err := r.Lambda.PutFunctionConcurrency(ctx, &lambda.PutFunctionConcurrencyInput{FunctionName: &function, ReservedConcurrentExecutions: awssdk.Int32(0)}); err != nil {
 		return prev, fmt.Errorf("PutFunctionConcurrency %s 0: %w", function, err)

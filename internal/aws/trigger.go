@@ -9,6 +9,8 @@ import (
 	"time"
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/aws-sdk-go-v2/service/rds"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/smithy-go"
@@ -156,6 +158,8 @@ func (t *Trigger) Run(ctx context.Context, event []byte) (TriggerResult, error) 
 			FailureThreshold: c.Threshold, AutoFailover: true, InProgress: inProgress, SwitchoverRequested: req.Action == "switchover",
 			PrimaryOwnView: res.PrimaryOwnView})
 	}
+	decidedAt := time.Now()
+	defer t.recordDecision(ctx, res, decidedAt)
 	if err := t.act(ctx, &res); err != nil {
 		if perr := t.publish(ctx, res, err); perr != nil {
 			res.NotifyError = perr.Error()
@@ -194,6 +198,23 @@ func (t *Trigger) act(ctx context.Context, res *TriggerResult) error {
 	// Fence: Aurora fences the old primary itself (best effort) during a
 	// managed failover; the trigger reports it. Wait and None: nothing.
 	return nil
+}
+
+// recordDecision puts a failover decision's moment into CloudWatch, to the
+// second (StorageResolution 1), after the decision has been acted on: the
+// drill reads it as the time the stack detected the outage, which splits
+// its RTO into detection and promotion as the lab's controller events do.
+// A failed put is logged, never an invocation error.
+func (t *Trigger) recordDecision(ctx context.Context, res TriggerResult, at time.Time) {
+	if res.Decision.Action != decision.Failover {
+		return
+	}
+	_, err := t.CW.PutMetricData(ctx, &cloudwatch.PutMetricDataInput{Namespace: awssdk.String(Namespace), MetricData: []cwtypes.MetricDatum{{
+		MetricName: awssdk.String(MetricFailoverDecisions), Dimensions: dim(t.Cfg.Region), Value: awssdk.Float64(1),
+		Unit: cwtypes.StandardUnitCount, Timestamp: &at, StorageResolution: awssdk.Int32(1)}}})
+	if err != nil && t.Log != nil {
+		t.Log.Error("failover decision not recorded in CloudWatch", "error", err.Error())
+	}
 }
 
 // publish sends every decision, with its reasons, to SNS and the log.

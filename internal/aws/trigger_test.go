@@ -74,6 +74,7 @@ func (w world) stub() *awstest.Stub {
 	s.On("RDS.FailoverGlobalCluster", func(c awstest.Call) (any, error) { return &rds.FailoverGlobalClusterOutput{}, nil })
 	s.On("RDS.SwitchoverGlobalCluster", func(c awstest.Call) (any, error) { return &rds.SwitchoverGlobalClusterOutput{}, nil })
 	s.On("SNS.Publish", func(c awstest.Call) (any, error) { return &sns.PublishOutput{MessageId: awssdk.String("m-1")}, nil })
+	s.On("CloudWatch.PutMetricData", func(c awstest.Call) (any, error) { return &cloudwatch.PutMetricDataOutput{}, nil })
 	return s
 }
 
@@ -131,6 +132,16 @@ func TestTriggerBranches(t *testing.T) {
 			}
 			if res.Decision.Action != c.action {
 				t.Fatalf("decision %v, want %s", res.Decision, c.action)
+			}
+			put, recorded := s.Find("CloudWatch.PutMetricData")
+			if recorded != (c.action == decision.Failover) {
+				t.Fatalf("decision %s: the failover decision recorded in CloudWatch = %v", c.action, recorded)
+			}
+			if recorded {
+				d := put.Params.(*cloudwatch.PutMetricDataInput).MetricData[0]
+				if awssdk.ToString(d.MetricName) != MetricFailoverDecisions || awssdk.ToInt32(d.StorageResolution) != 1 || d.Timestamp == nil {
+					t.Fatalf("the decision's datapoint %+v: want %s at one-second resolution with the decision's time", d, MetricFailoverDecisions)
+				}
 			}
 			for _, op := range []string{"RDS.FailoverGlobalCluster", "RDS.SwitchoverGlobalCluster"} {
 				_, called := s.Find(op)

@@ -431,3 +431,54 @@ func TestMonitorFailureStopsWhatTheTriggerDecidesOn(t *testing.T) {
 		t.Fatalf("after recover from the cut ledger %s has reserved concurrency %v (%v), want 5 as before", monitorSec, got, err)
 	}
 }
+
+// #12 item 13: on AWS the target's events carry the detection time — the
+// moment the stack's own failover trigger decided to fail over — before
+// the global cluster's FailoverState and the writer's move, so the RTO is
+// split into detection and promotion as on the lab. Here the trigger
+// itself fails a cut-off primary over, as it would on AWS.
+func TestTriggerDecisionIsTheDetectionTimeOnTheTwin(t *testing.T) {
+	tw := twintest.StartWithLambdas(t, 0.02) // a minute is 1.2 s
+	ctx := context.Background()
+	out := tw.Target.Outputs()
+	if _, err := tw.Target.Events(ctx, 0); err != nil { // the watch starts here
+		t.Fatal(err)
+	}
+	l := ledger.Open(t.TempDir())
+	isolatedAt := time.Now()
+	h, err := fault.Inject(ctx, tw.Target, l, "region-isolation", nil, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		if w, state := writer(t, tw.Target); w == out[outputs.SecondaryRegion] && state == "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the trigger did not fail the isolated primary over within a minute: %+v", tw.Server.Invocations(out["FailoverTriggerFunctionName"]))
+		}
+	}
+	time.Sleep(time.Second) // a few of the watch's polls
+	events, err := tw.Target.Events(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := map[string]int64{}
+	for _, e := range events {
+		if _, seen := at[e.Kind]; !seen {
+			at[e.Kind] = e.TimeNs
+		}
+	}
+	detect, start, promote := at["detect"], at["failover-start"], at["promote"]
+	if detect == 0 || start == 0 || promote == 0 {
+		t.Fatalf("events %+v: want detect, failover-start and promote", events)
+	}
+	if detect < isolatedAt.UnixNano() || detect > start || start > promote {
+		t.Fatalf("out of order: isolated at %d, detect %d, failover-start %d, promote %d", isolatedAt.UnixNano(), detect, start, promote)
+	}
+	t.Logf("detected %v after the isolation, FailoverState %v after that, writer moved %v later",
+		time.Duration(detect-isolatedAt.UnixNano()).Round(time.Millisecond), time.Duration(start-detect).Round(time.Millisecond), time.Duration(promote-start).Round(time.Millisecond))
+	if err := h.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+}

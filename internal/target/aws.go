@@ -156,8 +156,9 @@ func (a *AWS) Reader(region string) (*sql.DB, error) {
 // shows them, polled from the first call on (every DRDRILL_AWS_POLL, which
 // is their resolution): "failover-start" when a FailoverState appears,
 // "promote" when the writer member changes, "failover-end" when the state
-// clears. (The failover trigger's own decisions, which would give the
-// detection time, are not read yet.)
+// clears; and "detect" at each moment the stack's failover trigger decided
+// to fail over (its FailoverDecisions metric, to the second), which splits
+// the RTO into detection and promotion as on the lab.
 func (a *AWS) Events(ctx context.Context, after int) ([]Event, error) {
 	a.watchOnce.Do(a.startWatch)
 	a.watchMu.Lock()
@@ -177,6 +178,8 @@ func (a *AWS) startWatch() {
 		defer close(a.watchDone)
 		var writer, state, from string // from: the writer when the FailoverState appeared
 		first := true
+		since := time.Now()
+		decided := map[int64]bool{}
 		for {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			w, st, err := a.stack.WriterRegion(ctx)
@@ -206,6 +209,20 @@ func (a *AWS) startWatch() {
 					}
 				}
 				writer, state, first = w, st, false
+			}
+			ctx, cancel = context.WithTimeout(context.Background(), 30*time.Second)
+			at, err := a.stack.FailoverDecisions(ctx, since)
+			cancel()
+			if err == nil {
+				for _, t := range at {
+					if !decided[t.UnixNano()] {
+						decided[t.UnixNano()] = true
+						a.watchMu.Lock()
+						a.events = append(a.events, Event{Seq: len(a.events) + 1, TimeNs: t.UnixNano(), Kind: "detect", Region: a.stack.Secondary.Region,
+							Detail: "the failover trigger decided to fail over"})
+						a.watchMu.Unlock()
+					}
+				}
 			}
 			select {
 			case <-a.stopWatch:
