@@ -30,13 +30,16 @@ type Observation struct {
 }
 
 // Observe samples what AWS itself says about the stack: the replication-lag
-// metric of whichever region is secondary now (AuroraGlobalDBRPOLag moves
-// with the role), the lag alarms, and the Route 53 health checks. Failures
+// metric of whichever region is secondary now (it moves with the role), the lag alarms, and the Route 53 health checks. Failures
 // to read are skipped, not fatal: a region may be the one that is down.
 func (s *Stack) Observe(ctx context.Context) []Observation {
 	now := time.Now().UnixNano()
 	var obs []Observation
-	writer, failoverState, err := s.WriterRegion(ctx)
+	g, err := s.globalCluster(ctx)
+	writer, failoverState := "", ""
+	if err == nil {
+		writer, failoverState, err = s.writerOf(g)
+	}
 	if err == nil {
 		// Roles and failover state, so promotions on AWS show in the history.
 		state := failoverState
@@ -49,13 +52,16 @@ func (s *Stack) Observe(ctx context.Context) []Observation {
 			sec, cluster = s.Primary, s.Out[outputs.PrimaryClusterIdentifier]
 		}
 		if cw, ok := sec.Alarms.(CloudWatchAPI); ok && cluster != "" {
-			if v, at, ok, err := latestLag(ctx, cw, "AuroraGlobalDBRPOLag", "DBClusterIdentifier", cluster, 5*time.Minute); err == nil && ok {
+			// The metric the engine version publishes (AuroraGlobalDBRPOLag
+			// from Aurora MySQL 3.04 and 2.12 on), its one-minute Maximum.
+			metric := LagMetricFor(g.engineVersion)
+			if v, at, ok, err := latestLag(ctx, cw, metric, "DBClusterIdentifier", cluster, 5*time.Minute); err == nil && ok {
 				// The sample is stamped with its datapoint's time, not the read.
 				ts := now
 				if !at.IsZero() {
 					ts = at.UnixNano()
 				}
-				obs = append(obs, Observation{Kind: "lag_ms", Region: sec.Region, Name: "AuroraGlobalDBRPOLag", Value: v, TimeNs: ts})
+				obs = append(obs, Observation{Kind: "lag_ms", Region: sec.Region, Name: metric, Value: v, TimeNs: ts})
 			}
 		}
 	}

@@ -202,6 +202,7 @@ type globalState struct {
 	writerARN     string
 	members       []string
 	failoverState string
+	engineVersion string
 }
 
 func (s *Stack) globalCluster(ctx context.Context) (globalState, error) {
@@ -217,7 +218,7 @@ func (s *Stack) globalCluster(ctx context.Context) (globalState, error) {
 		return globalState{}, fmt.Errorf("global cluster %s not found: check GlobalClusterIdentifier in the outputs", id)
 	}
 	g := out.GlobalClusters[0]
-	st := globalState{arn: g.GlobalClusterArn}
+	st := globalState{arn: g.GlobalClusterArn, engineVersion: awssdk.ToString(g.EngineVersion)}
 	for _, m := range g.GlobalClusterMembers {
 		st.members = append(st.members, awssdk.ToString(m.DBClusterArn))
 		if awssdk.ToBool(m.IsWriter) {
@@ -236,6 +237,10 @@ func (s *Stack) WriterRegion(ctx context.Context) (string, string, error) {
 	if err != nil {
 		return "", "", err
 	}
+	return s.writerOf(g)
+}
+
+func (s *Stack) writerOf(g globalState) (string, string, error) {
 	switch g.writerARN {
 	case s.Out["PrimaryClusterArn"]:
 		return s.Out[outputs.PrimaryRegion], g.failoverState, nil

@@ -284,9 +284,29 @@ func (s *Server) publishLag(now time.Time) {
 			continue
 		}
 		if st := regions[m.Region]; st.Available && st.LagMs != nil {
-			s.cw.put(m.Region, "AWS/RDS", "AuroraGlobalDBRPOLag", map[string]string{"DBClusterIdentifier": m.ClusterID}, now, *st.LagMs)
+			dims := map[string]string{"DBClusterIdentifier": m.ClusterID}
+			s.cw.put(m.Region, "AWS/RDS", "AuroraGlobalDBReplicationLag", dims, now, *st.LagMs)
+			if publishesRPOLag(s.stack.Global.EngineVersion) {
+				s.cw.put(m.Region, "AWS/RDS", "AuroraGlobalDBRPOLag", dims, now, *st.LagMs)
+			}
 		}
 	}
+}
+
+// publishesRPOLag: Aurora MySQL publishes AuroraGlobalDBRPOLag from engine
+// versions 3.04.0 and 2.12.0 on; every version publishes
+// AuroraGlobalDBReplicationLag (Aurora User Guide, "Monitoring Amazon Aurora
+// global databases": "For lower minor versions … AuroraGlobalDBReplicationLag").
+func publishesRPOLag(engineVersion string) bool {
+	var major, minor int
+	_, v, ok := strings.Cut(engineVersion, "mysql_aurora.")
+	if !ok {
+		return false
+	}
+	if _, err := fmt.Sscanf(v, "%d.%d", &major, &minor); err != nil {
+		return false
+	}
+	return major > 3 || (major == 3 && minor >= 4) || (major == 2 && minor >= 12)
 }
 
 // runSchedules invokes the functions whose rate has come round (the

@@ -34,7 +34,13 @@ type Twin struct {
 // Start boots a lab, the twin over it at the given time scale, and opens
 // the AWS target on the twin's outputs with AWS_ENDPOINT_URL and the
 // guard's allow-list set in the test's environment. No Lambda runs.
-func Start(t *testing.T, scale float64) *Twin { return start(t, scale, "") }
+func Start(t *testing.T, scale float64) *Twin { return start(t, scale, "", nil) }
+
+// StartWithVars is Start with infra/aws variables set as a tfvars file
+// would (e.g. another engine_version).
+func StartWithVars(t *testing.T, scale float64, vars map[string]string) *Twin {
+	return start(t, scale, "", vars)
+}
 
 // StartWithLambdas is Start with the stack's functions running on their
 // schedules: their handlers are built for this machine first.
@@ -48,10 +54,10 @@ func StartWithLambdas(t *testing.T, scale float64) *Twin {
 			t.Fatalf("build %s: %v\n%s", fn, err, out)
 		}
 	}
-	return start(t, scale, dir)
+	return start(t, scale, dir, nil)
 }
 
-func start(t *testing.T, scale float64, lambdaDir string) *Twin {
+func start(t *testing.T, scale float64, lambdaDir string, vars map[string]string) *Twin {
 	t.Helper()
 	labDir, _ := labtest.Start(t)
 	c, err := lab.Connect(labDir)
@@ -62,7 +68,11 @@ func start(t *testing.T, scale float64, lambdaDir string) *Twin {
 	if err != nil {
 		t.Fatal(err)
 	}
-	spec, err := stackspec.Load(infraDir(t), Account, map[string]string{"environment_suffix": "twin"})
+	all := map[string]string{"environment_suffix": "twin"}
+	for k, v := range vars {
+		all[k] = v
+	}
+	spec, err := stackspec.Load(infraDir(t), Account, all)
 	if err != nil {
 		t.Fatal(err)
 	}
