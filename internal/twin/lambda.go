@@ -95,6 +95,16 @@ func (s *lambdaService) arn(f Function) string {
 	return fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", f.Region, s.cfg.Account, f.Name)
 }
 
+// functionARN is a function's ARN by its name ("" for one the stack lacks).
+func (s *lambdaService) functionARN(name string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if f, ok := s.fns[name]; ok {
+		return s.arn(f.Function)
+	}
+	return ""
+}
+
 // lookup finds a function by name or ARN in a region.
 func (s *lambdaService) lookup(region, ref string) (*fnRuntime, *APIError) {
 	s.mu.Lock()

@@ -10,6 +10,7 @@ import (
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
+	snstypes "github.com/aws/aws-sdk-go-v2/service/sns/types"
 	"github.com/aws/smithy-go"
 )
 
@@ -38,11 +39,13 @@ type snsService struct {
 	topics  map[string]bool
 	subs    []Subscription
 	invoke  func(ctx context.Context, function, source string, payload []byte)
-	sqs     *sqsService
-	qsubs   []queueSubscription
-	mu      sync.Mutex
-	seq     int
-	log     []Message
+	// functionARN names a subscribed function by its ARN.
+	functionARN func(name string) string
+	sqs         *sqsService
+	qsubs       []queueSubscription
+	mu          sync.Mutex
+	seq         int
+	log         []Message
 }
 
 func (s *snsService) handle(c *call) (smithy.Serializable, *APIError) {
@@ -69,6 +72,30 @@ func (s *snsService) handle(c *call) (smithy.Serializable, *APIError) {
 		s.qsubs = append(s.qsubs, sub)
 		s.mu.Unlock()
 		return &sns.SubscribeOutput{SubscriptionArn: awssdk.String(sub.arn)}, nil
+	case "ListSubscriptionsByTopic":
+		// The topic's subscriptions: the stack's Lambda ones and the sqs
+		// ones made since (SNS API reference, ListSubscriptionsByTopic).
+		topic := c.Form.Get("TopicArn")
+		if !s.topics[topic] {
+			return nil, &APIError{Status: http.StatusNotFound, Code: "NotFound", Sender: true, Message: "Topic does not exist"}
+		}
+		out := &sns.ListSubscriptionsByTopicOutput{}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		for i, sub := range s.subs {
+			if sub.TopicARN == topic {
+				out.Subscriptions = append(out.Subscriptions, snstypes.Subscription{TopicArn: awssdk.String(topic), Protocol: awssdk.String("lambda"),
+					Endpoint: awssdk.String(s.functionARN(sub.Function)), Owner: awssdk.String(s.account),
+					SubscriptionArn: awssdk.String(fmt.Sprintf("%s:5a0c0000-0000-4000-8000-%012d", topic, i))})
+			}
+		}
+		for _, q := range s.qsubs {
+			if q.topic == topic {
+				out.Subscriptions = append(out.Subscriptions, snstypes.Subscription{TopicArn: awssdk.String(topic), Protocol: awssdk.String("sqs"),
+					Endpoint: awssdk.String(q.queueARN), Owner: awssdk.String(s.account), SubscriptionArn: awssdk.String(q.arn)})
+			}
+		}
+		return out, nil
 	case "Unsubscribe":
 		arn := c.Form.Get("SubscriptionArn")
 		s.mu.Lock()

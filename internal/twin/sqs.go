@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -93,6 +94,17 @@ func (s *sqsService) handle(c *call) (smithy.Serializable, *APIError) {
 			}
 		}
 		return &sqs.SetQueueAttributesOutput{}, nil
+	case "ListQueues":
+		// The region's queues, optionally by name prefix (SQS API reference, ListQueues).
+		prefix := str(c.Params, "QueueNamePrefix")
+		out := &sqs.ListQueuesOutput{}
+		for _, q := range s.queues {
+			if q.region == c.Region && strings.HasPrefix(q.name, prefix) {
+				out.QueueUrls = append(out.QueueUrls, q.url)
+			}
+		}
+		slices.Sort(out.QueueUrls)
+		return out, nil
 	case "DeleteQueue":
 		q, e := s.find(str(c.Params, "QueueUrl"))
 		if e != nil {

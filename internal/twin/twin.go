@@ -151,7 +151,8 @@ func Start(addr string, cfg Config, stack Stack, data DataPlane) (*Server, error
 	s.sns = &snsService{account: cfg.Account, topics: topics, subs: stack.Subscriptions, sqs: s.sqs,
 		invoke: func(ctx context.Context, fn, source string, payload []byte) {
 			_, _ = s.lambda.Invoke(ctx, fn, source, payload)
-		}}
+		},
+		functionARN: s.lambda.functionARN}
 	s.cw.notify = func(topic, subject, message string) { s.sns.publish(topic, subject, message) }
 	s.cw.onChange = s.alarmChanged
 	s.http = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
