@@ -143,8 +143,8 @@ func TestRecoverAfterKillDashNineWithEveryAWSFaultOnTheTwin(t *testing.T) {
 		t.Errorf("the lag alarm after recover: %+v (%v), want it out of ALARM", alarms, err)
 	}
 	pre := run(t, env, "aws", "preflight", "--outputs", outputsFile)
-	if !strings.Contains(pre.out, "in us-east-1, failover state \"\"") {
-		t.Fatalf("after recover the twin's global cluster is not back on us-east-1 and idle:\n%s", pre.out)
+	if !strings.Contains(pre.out, "in us-east-1, failover state \"\"") || !strings.Contains(pre.out, "verdict: READY") {
+		t.Fatalf("after recover the twin's global cluster is not back on us-east-1 and idle, or the stack is not ready for the next drill:\n%s", pre.out)
 	}
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(200 * time.Millisecond) {
 		s := run(t, env, "twin", "status", "--dir", dir).out

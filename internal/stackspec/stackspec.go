@@ -89,6 +89,18 @@ type Spec struct {
 	SecretName string
 	// Subscriptions are the topics' Lambda subscriptions: topic ARN → function name.
 	Subscriptions []Subscription
+	// HealthChecks are the Route 53 health checks.
+	HealthChecks []HealthCheck
+}
+
+// HealthCheck is an aws_route53_health_check as declared; a
+// CLOUDWATCH_METRIC one follows its alarm.
+type HealthCheck struct {
+	Resource               string // e.g. primary
+	Type                   string
+	AlarmName, AlarmRegion string
+	InsufficientDataStatus string // Healthy, Unhealthy or LastKnownStatus
+	Inverted               bool
 }
 
 // Subscription is an aws_sns_topic_subscription with protocol "lambda".
@@ -317,6 +329,26 @@ func Load(dir, account string, vars map[string]string) (*Spec, error) {
 			a.TreatMissing = "missing"
 		}
 		s.Alarms = append(s.Alarms, a)
+	}
+	for _, b := range blocks("resource", "aws_route53_health_check") {
+		h := HealthCheck{Resource: b.Labels[1], Type: asString(attr(b, "type")), AlarmName: asString(attr(b, "cloudwatch_alarm_name")),
+			AlarmRegion: asString(attr(b, "cloudwatch_alarm_region")), InsufficientDataStatus: asString(attr(b, "insufficient_data_health_status"))}
+		if v := attr(b, "inverted"); v != cty.NilVal && v.Type() == cty.Bool && v.IsKnown() {
+			h.Inverted = v.True()
+		}
+		if a, ok := b.Body.Attributes["cloudwatch_alarm_name"]; ok && h.AlarmName == "" {
+			// aws_cloudwatch_metric_alarm.X.alarm_name: the alarm declared above.
+			if tr := a.Expr.Variables(); len(tr) == 1 && len(tr[0]) == 3 && tr[0].RootName() == "aws_cloudwatch_metric_alarm" {
+				if step, ok := tr[0][1].(hcl.TraverseAttr); ok {
+					for _, al := range s.Alarms {
+						if al.Resource == step.Name {
+							h.AlarmName = al.Name
+						}
+					}
+				}
+			}
+		}
+		s.HealthChecks = append(s.HealthChecks, h)
 	}
 	rules := map[string]*hclsyntax.Block{}
 	for _, b := range blocks("resource", "aws_cloudwatch_event_rule") {

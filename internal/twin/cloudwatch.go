@@ -85,6 +85,18 @@ func newCloudWatch(cfg Config, alarms []MetricAlarm) *cloudWatch {
 	return cw
 }
 
+// state is an alarm's state, for the Route 53 checks that follow it.
+func (cw *cloudWatch) state(region, name string) (cwtypes.StateValue, bool) {
+	cw.mu.Lock()
+	defer cw.mu.Unlock()
+	for _, a := range cw.alarms {
+		if a.Region == region && a.Name == name {
+			return a.state, true
+		}
+	}
+	return "", false
+}
+
 // put records a datapoint (PutMetricData, or the twin publishing an AWS metric).
 func (cw *cloudWatch) put(region, ns, name string, dims map[string]string, at time.Time, v float64) {
 	cw.mu.Lock()

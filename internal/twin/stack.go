@@ -25,6 +25,10 @@ func FromSpec(spec *stackspec.Spec, labOut outputs.Outputs, lambdaDir string) St
 	}
 	st.Topics = []string{spec.PrimaryTopic, spec.SecondaryTopic}
 	st.Networks = networks(spec)
+	for _, h := range spec.HealthChecks {
+		st.HealthChecks = append(st.HealthChecks, HealthCheck{ID: healthCheckIDs[h.Resource], Type: h.Type, AlarmName: h.AlarmName,
+			AlarmRegion: h.AlarmRegion, InsufficientData: h.InsufficientDataStatus, Inverted: h.Inverted})
+	}
 	if lambdaDir != "" {
 		// The twin's DNS: the cluster endpoint names resolve to the lab's
 		// proxy of that region's clients (what a region isolation cuts).
@@ -148,7 +152,7 @@ func Outputs(spec *stackspec.Spec, account string, labOut outputs.Outputs) outpu
 		"FailoverTriggerFunctionArn": fn(s, spec.Locals["fn_trigger"]),
 		"PrimarySNSTopicArn":         spec.PrimaryTopic, "SecondarySNSTopicArn": spec.SecondaryTopic,
 		outputs.ReplicationLagAlarmName: lagAlarm,
-		"PrimaryHealthCheckId":          "7a1e0000-0000-4000-8000-000000000001", "SecondaryHealthCheckId": "7a1e0000-0000-4000-8000-000000000002",
+		"PrimaryHealthCheckId":          healthCheckIDs["primary"], "SecondaryHealthCheckId": healthCheckIDs["secondary"],
 		outputs.PrimaryRegion: p, outputs.SecondaryRegion: s, outputs.DatabaseName: spec.DatabaseName,
 		"PrimaryDatabaseSubnetIds":    list(nets[0].Subnets...),
 		"SecondaryDatabaseSubnetIds":  list(nets[1].Subnets...),

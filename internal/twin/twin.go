@@ -3,8 +3,11 @@
 // embedded lab as its data plane. It models the RDS global-cluster
 // operations (awsQuery) with Aurora's FailoverState over time and the
 // lab's real promotion underneath, STS GetCallerIdentity, Secrets Manager
-// GetSecretValue (awsJson1_1), and CloudWatch metrics and metric alarms
-// (rpcv2Cbor) with AuroraGlobalDBRPOLag published from the lab's lag.
+// GetSecretValue (awsJson1_1), CloudWatch metrics and metric alarms
+// (rpcv2Cbor) with the global database's lag published from the lab's,
+// Route 53 health checks that follow their alarms (restXml), EC2 network
+// ACLs (ec2Query), Lambda (restJson1, the real handlers behind the Runtime
+// API), SNS (awsQuery) and SQS (awsJson1_0).
 // Answers are written by the SDK's own output types serializing
 // themselves, through the SDK's own encoders where they are public, so
 // every element name comes from the SDK's schemas.
@@ -67,6 +70,8 @@ type Stack struct {
 	Subscriptions []Subscription
 	// Networks are the regions' database networks (EC2 network ACLs).
 	Networks []Network
+	// HealthChecks are the Route 53 health checks.
+	HealthChecks []HealthCheck
 }
 
 // Schedule invokes a function every Every (an EventBridge rate rule).
@@ -94,6 +99,7 @@ type Server struct {
 	sns     *snsService
 	ec2     *ec2Service
 	sqs     *sqsService
+	route53 *route53Service
 	busy    sync.Map // function name → an invocation from a schedule is running
 	ownLogs bool     // LogDir is the twin's own temporary directory
 	data    DataPlane
@@ -153,6 +159,7 @@ func Start(addr string, cfg Config, stack Stack, data DataPlane) (*Server, error
 			_, _ = s.lambda.Invoke(ctx, fn, source, payload)
 		},
 		functionARN: s.lambda.functionARN}
+	s.route53 = &route53Service{checks: stack.HealthChecks, alarm: s.cw.state}
 	s.cw.notify = func(topic, subject, message string) { s.sns.publish(topic, subject, message) }
 	s.cw.onChange = s.alarmChanged
 	s.http = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
@@ -384,6 +391,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		queryErrorResponse(w, &APIError{Status: http.StatusForbidden, Code: "MissingAuthenticationToken", Sender: true,
 			Message: "the request is not signed with SigV4: the twin reads the service and region from its credential scope"}, reqID)
+		return
+	}
+	if service == "route53" {
+		s.route53.serve(w, r, reqID)
 		return
 	}
 	p, known := serviceProtocol[service]
