@@ -55,6 +55,9 @@ type Function struct {
 	Zip                    string // e.g. healthmonitor.zip
 	Timeout                time.Duration
 	Env                    map[string]string
+	// Policies are the JSON documents of its role's aws_iam_role_policy
+	// resources (one per for_each instance), as a plan would render them.
+	Policies []string
 }
 
 // Target is an aws_cloudwatch_event_target: which function a rule invokes,
@@ -91,6 +94,9 @@ type Spec struct {
 	Subscriptions []Subscription
 	// HealthChecks are the Route 53 health checks.
 	HealthChecks []HealthCheck
+	// TopicKeys are the KMS keys the topics are encrypted with (topic ARN →
+	// key ARN); SecretKeys the secret's, per region of its replicas.
+	TopicKeys, SecretKeys map[string]string
 }
 
 // HealthCheck is an aws_route53_health_check as declared; a
@@ -384,6 +390,27 @@ func Load(dir, account string, vars map[string]string) (*Spec, error) {
 		functionsByResource[f.Resource] = f.Name
 		s.Functions = append(s.Functions, f)
 	}
+	if err := rolePolicies(ctx, blocks, s); err != nil {
+		return nil, fmt.Errorf("%s: %w", dir, err)
+	}
+	s.TopicKeys, s.SecretKeys = map[string]string{}, map[string]string{}
+	for _, b := range blocks("resource", "aws_sns_topic") {
+		if k := asString(attr(b, "kms_master_key_id")); k != "" {
+			s.TopicKeys[fmt.Sprintf("arn:aws:sns:%s:%s:%s", region(b), account, asString(attr(b, "name")))] = k
+		}
+	}
+	for _, b := range blocks("resource", "aws_secretsmanager_secret") {
+		if k := asString(attr(b, "kms_key_id")); k != "" {
+			s.SecretKeys[region(b)] = k
+		}
+		for _, rb := range b.Body.Blocks {
+			if rb.Type == "replica" {
+				if r, k := asString(attr(rb, "region")), asString(attr(rb, "kms_key_id")); r != "" && k != "" {
+					s.SecretKeys[r] = k
+				}
+			}
+		}
+	}
 	for _, b := range blocks("resource", "aws_cloudwatch_event_target") {
 		fn, rule := "", ""
 		if tr, diags := hcl.AbsTraversalForExpr(b.Body.Attributes["arn"].Expr); !diags.HasErrors() && len(tr) >= 2 {
@@ -476,4 +503,66 @@ func asStrings(v cty.Value) []string {
 		}
 	}
 	return out
+}
+
+// rolePolicies gives each function the policy documents of its role: the
+// aws_iam_role_policy resources whose role is the function's, each
+// for_each instance evaluated with its each.key and each.value.
+func rolePolicies(ctx *hcl.EvalContext, blocks func(string, ...string) []*hclsyntax.Block, s *Spec) error {
+	eval := func(c *hcl.EvalContext, b *hclsyntax.Block, name string) cty.Value {
+		a, ok := b.Body.Attributes[name]
+		if !ok {
+			return cty.NilVal
+		}
+		v, diags := a.Expr.Value(c)
+		if diags.HasErrors() {
+			return cty.NilVal
+		}
+		return v
+	}
+	byRole := map[string][]string{} // the role's id or ARN → documents
+	for _, b := range blocks("resource", "aws_iam_role_policy") {
+		instances := []map[string]cty.Value{nil}
+		if fe, ok := b.Body.Attributes["for_each"]; ok {
+			v, diags := fe.Expr.Value(ctx)
+			if diags.HasErrors() || !v.CanIterateElements() {
+				return fmt.Errorf("aws_iam_role_policy.%s: for_each: %s", b.Labels[1], diags.Error())
+			}
+			instances = nil
+			for it := v.ElementIterator(); it.Next(); {
+				k, e := it.Element()
+				instances = append(instances, map[string]cty.Value{"key": k, "value": e})
+			}
+		}
+		for _, each := range instances {
+			c := ctx.NewChild()
+			if each != nil {
+				c.Variables = map[string]cty.Value{"each": cty.ObjectVal(each)}
+			}
+			role, doc := asString(eval(c, b, "role")), asString(eval(c, b, "policy"))
+			if role == "" || doc == "" {
+				return fmt.Errorf("aws_iam_role_policy.%s: its role or policy does not evaluate", b.Labels[1])
+			}
+			byRole[role] = append(byRole[role], doc)
+		}
+	}
+	roleDocs := map[string][]string{} // role resource name → documents
+	if rv, ok := ctx.Variables["aws_iam_role"]; ok && rv.CanIterateElements() {
+		for name, r := range rv.AsValueMap() {
+			m := r.AsValueMap()
+			roleDocs[name] = append(append(roleDocs[name], byRole[asString(m["id"])]...), byRole[asString(m["arn"])]...)
+		}
+	}
+	for _, b := range blocks("resource", "aws_lambda_function") {
+		if tr, diags := hcl.AbsTraversalForExpr(b.Body.Attributes["role"].Expr); !diags.HasErrors() && len(tr) >= 2 {
+			if at, ok := tr[1].(hcl.TraverseAttr); ok {
+				for j := range s.Functions {
+					if s.Functions[j].Resource == b.Labels[1] {
+						s.Functions[j].Policies = roleDocs[at.Name]
+					}
+				}
+			}
+		}
+	}
+	return nil
 }

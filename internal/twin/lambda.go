@@ -32,6 +32,9 @@ type Function struct {
 	// the twin sends them over its peering link (CutPeering).
 	Peered  map[string]bool
 	Timeout time.Duration
+	// Policy is its role's: the twin enforces it on every call the
+	// function signs with the role's credentials (nil: not enforced).
+	Policy *Policy
 }
 
 // Invocation is one finished invocation, for the record.
@@ -93,6 +96,28 @@ func newLambdaService(cfg Config, endpoint func() string, logDir string, fns []F
 
 func (s *lambdaService) arn(f Function) string {
 	return fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", f.Region, s.cfg.Account, f.Name)
+}
+
+// accessKey is the access key id of the function's role credentials: one
+// per function, so that the twin knows whose call it is.
+func (f *fnRuntime) accessKey() string {
+	return "ASIATWIN" + strings.ToUpper(fmt.Sprintf("%x", []byte(f.Name)))
+}
+
+// byAccessKey is the function whose role credentials sign with key, and
+// its policy.
+func (s *lambdaService) byAccessKey(key string) (string, *Policy) {
+	if !strings.HasPrefix(key, "ASIATWIN") {
+		return "", nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, f := range s.fns {
+		if f.accessKey() == key {
+			return f.Name, f.Policy
+		}
+	}
+	return "", nil
 }
 
 // functionARN is a function's ARN by its name ("" for one the stack lacks).
@@ -220,7 +245,7 @@ func (f *fnRuntime) start() error {
 		"AWS_LAMBDA_FUNCTION_VERSION=$LATEST", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=128", "_HANDLER=bootstrap",
 		// The execution role's credentials, as Lambda passes them, and the
 		// twin as every SDK client's endpoint.
-		"AWS_ACCESS_KEY_ID=ASIADRDRILLTWINROLE", "AWS_SECRET_ACCESS_KEY=drdrill-twin-role", "AWS_SESSION_TOKEN=drdrill-twin",
+		"AWS_ACCESS_KEY_ID=" + f.accessKey(), "AWS_SECRET_ACCESS_KEY=drdrill-twin-role", "AWS_SESSION_TOKEN=drdrill-twin",
 		"AWS_ENDPOINT_URL=" + f.svc.endpoint()}
 	for k, v := range f.Env {
 		env = append(env, k+"="+v)

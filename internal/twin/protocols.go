@@ -45,6 +45,16 @@ func signingScope(r *http.Request) (region, service string, ok bool) {
 	return parts[2], parts[3], true
 }
 
+// accessKey is the access key id a request is signed with.
+func accessKey(r *http.Request) string {
+	_, cred, found := strings.Cut(r.Header.Get("Authorization"), "Credential=")
+	if !found {
+		return ""
+	}
+	key, _, _ := strings.Cut(cred, "/")
+	return strings.TrimSpace(key)
+}
+
 // Protocols: how a service's requests arrive and its answers are written.
 type protocol int
 

@@ -25,6 +25,7 @@ func FromSpec(spec *stackspec.Spec, labOut outputs.Outputs, lambdaDir string) St
 	}
 	st.Topics = []string{spec.PrimaryTopic, spec.SecondaryTopic}
 	st.Networks = networks(spec)
+	st.TopicKeys, st.SecretKeys = spec.TopicKeys, spec.SecretKeys
 	for _, h := range spec.HealthChecks {
 		st.HealthChecks = append(st.HealthChecks, HealthCheck{ID: healthCheckIDs[h.Resource], Type: h.Type, AlarmName: h.AlarmName,
 			AlarmRegion: h.AlarmRegion, InsufficientData: h.InsufficientDataStatus, Inverted: h.Inverted})
@@ -56,8 +57,12 @@ func FromSpec(spec *stackspec.Spec, labOut outputs.Outputs, lambdaDir string) St
 				}
 				env[k] = v
 			}
+			policy, err := ParsePolicies(f.Policies)
+			if err != nil || len(f.Policies) == 0 {
+				policy = &Policy{} // a role without a readable policy is allowed nothing, as on AWS
+			}
 			st.Functions = append(st.Functions, Function{Name: f.Name, Region: f.Region, Env: env, Peered: peered, Timeout: f.Timeout,
-				Binary: filepath.Join(lambdaDir, strings.TrimSuffix(f.Zip, ".zip"))})
+				Policy: policy, Binary: filepath.Join(lambdaDir, strings.TrimSuffix(f.Zip, ".zip"))})
 		}
 		for _, t := range spec.Targets {
 			if t.Schedule == "rate(1 minute)" {

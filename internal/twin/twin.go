@@ -72,6 +72,9 @@ type Stack struct {
 	Networks []Network
 	// HealthChecks are the Route 53 health checks.
 	HealthChecks []HealthCheck
+	// TopicKeys and SecretKeys are the KMS keys of the topics (by ARN) and
+	// of the secret (by region): what a function's role needs on top.
+	TopicKeys, SecretKeys map[string]string
 }
 
 // Schedule invokes a function every Every (an EventBridge rate rule).
@@ -397,6 +400,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.route53.serve(w, r, reqID)
 		return
 	}
+	fn, policy := s.lambda.byAccessKey(accessKey(r))
 	p, known := serviceProtocol[service]
 	if !known {
 		queryErrorResponse(w, &APIError{Status: http.StatusBadRequest, Code: "InvalidAction", Sender: true,
@@ -409,6 +413,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.Service, c.Region, c.ReqID = service, region, reqID
+	if policy != nil {
+		// A function's call, signed with its role's credentials: IAM decides.
+		if e := s.authorize(fn, policy, c); e != nil {
+			respondError(w, p, c, e)
+			return
+		}
+	}
 	if service == "ec2" {
 		body, e := s.ec2.handle(c)
 		if e != nil {

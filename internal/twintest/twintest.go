@@ -34,17 +34,22 @@ type Twin struct {
 // Start boots a lab, the twin over it at the given time scale, and opens
 // the AWS target on the twin's outputs with AWS_ENDPOINT_URL and the
 // guard's allow-list set in the test's environment. No Lambda runs.
-func Start(t *testing.T, scale float64) *Twin { return start(t, scale, "", nil) }
+func Start(t *testing.T, scale float64) *Twin { return start(t, scale, "", nil, nil) }
 
 // StartWithVars is Start with infra/aws variables set as a tfvars file
 // would (e.g. another engine_version).
 func StartWithVars(t *testing.T, scale float64, vars map[string]string) *Twin {
-	return start(t, scale, "", vars)
+	return start(t, scale, "", vars, nil)
 }
 
 // StartWithLambdas is Start with the stack's functions running on their
 // schedules: their handlers are built for this machine first.
-func StartWithLambdas(t *testing.T, scale float64) *Twin {
+func StartWithLambdas(t *testing.T, scale float64) *Twin { return StartWithLambdasEdited(t, scale, nil) }
+
+// StartWithLambdasEdited is StartWithLambdas with the stack edited before
+// the twin starts (e.g. a role's policy with a permission taken away, as a
+// mistaken change to infra/aws would).
+func StartWithLambdasEdited(t *testing.T, scale float64, edit func(*twin.Stack)) *Twin {
 	t.Helper()
 	dir := t.TempDir()
 	for _, fn := range []string{"healthmonitor", "failovertrigger"} {
@@ -54,10 +59,10 @@ func StartWithLambdas(t *testing.T, scale float64) *Twin {
 			t.Fatalf("build %s: %v\n%s", fn, err, out)
 		}
 	}
-	return start(t, scale, dir, nil)
+	return start(t, scale, dir, nil, edit)
 }
 
-func start(t *testing.T, scale float64, lambdaDir string, vars map[string]string) *Twin {
+func start(t *testing.T, scale float64, lambdaDir string, vars map[string]string, edit func(*twin.Stack)) *Twin {
 	t.Helper()
 	labDir, _ := labtest.Start(t)
 	c, err := lab.Connect(labDir)
@@ -76,8 +81,12 @@ func start(t *testing.T, scale float64, lambdaDir string, vars map[string]string
 	if err != nil {
 		t.Fatal(err)
 	}
+	stack := twin.FromSpec(spec, labOut, lambdaDir)
+	if edit != nil {
+		edit(&stack)
+	}
 	srv, err := twin.Start("127.0.0.1:0", twin.Config{Account: Account, TimeScale: scale, LogDir: filepath.Join(t.TempDir(), "lambda-logs")},
-		twin.FromSpec(spec, labOut, lambdaDir), twin.NewLabPlane(c))
+		stack, twin.NewLabPlane(c))
 	if err != nil {
 		t.Fatal(err)
 	}
