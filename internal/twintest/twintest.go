@@ -44,7 +44,9 @@ func StartWithVars(t *testing.T, scale float64, vars map[string]string) *Twin {
 
 // StartWithLambdas is Start with the stack's functions running on their
 // schedules: their handlers are built for this machine first.
-func StartWithLambdas(t *testing.T, scale float64) *Twin { return StartWithLambdasEdited(t, scale, nil) }
+func StartWithLambdas(t *testing.T, scale float64) *Twin {
+	return StartWithLambdasEdited(t, scale, nil)
+}
 
 // StartWithLambdasEdited is StartWithLambdas with the stack edited before
 // the twin starts (e.g. a role's policy with a permission taken away, as a
