@@ -104,14 +104,17 @@ type Server struct {
 	sqs     *sqsService
 	route53 *route53Service
 	busy    sync.Map // function name → an invocation from a schedule is running
-	ownLogs bool     // LogDir is the twin's own temporary directory
-	data    DataPlane
-	peering []*link.Link // the VPC peering, as the functions' cross-region paths cross it
-	http    *http.Server
-	ln      net.Listener
-	seq     atomic.Int64
-	stop    chan struct{}
-	loops   sync.WaitGroup
+	// throttles: how many more calls of "service.Action" to throttle.
+	throttleMu sync.Mutex
+	throttles  map[string]int
+	ownLogs    bool // LogDir is the twin's own temporary directory
+	data       DataPlane
+	peering    []*link.Link // the VPC peering, as the functions' cross-region paths cross it
+	http       *http.Server
+	ln         net.Listener
+	seq        atomic.Int64
+	stop       chan struct{}
+	loops      sync.WaitGroup
 }
 
 // Start serves the twin on addr (e.g. 127.0.0.1:0) for stack over data.
@@ -228,6 +231,42 @@ func (s *Server) functions(in []Function) ([]Function, error) {
 		out = append(out, f)
 	}
 	return out, nil
+}
+
+// Throttle makes the next n calls of service's action (e.g. "rds",
+// "DescribeGlobalClusters") fail as AWS throttles them, with each
+// service's own throttling error (the AWS SDKs retry these).
+func (s *Server) Throttle(service, action string, n int) {
+	s.throttleMu.Lock()
+	defer s.throttleMu.Unlock()
+	if s.throttles == nil {
+		s.throttles = map[string]int{}
+	}
+	s.throttles[service+"."+action] = n
+}
+
+// throttled is the throttling error for a call, if it is to be throttled:
+// the code each service documents for a request rate it refuses.
+func (s *Server) throttled(service, action string) *APIError {
+	s.throttleMu.Lock()
+	defer s.throttleMu.Unlock()
+	k := service + "." + action
+	if s.throttles[k] <= 0 {
+		return nil
+	}
+	s.throttles[k]--
+	msg := "Rate exceeded"
+	switch service {
+	case "secretsmanager":
+		return &APIError{Status: http.StatusBadRequest, Code: "ThrottlingException", Sender: true, Message: msg}
+	case "lambda":
+		return &APIError{Status: http.StatusTooManyRequests, Code: "TooManyRequestsException", Sender: true, Message: msg}
+	case "sqs":
+		return &APIError{Status: http.StatusBadRequest, Code: "RequestThrottled", Sender: true, Message: msg}
+	case "ec2":
+		return &APIError{Status: http.StatusServiceUnavailable, Code: "RequestLimitExceeded", Message: "Request limit exceeded."}
+	}
+	return &APIError{Status: http.StatusBadRequest, Code: "Throttling", Sender: true, Message: msg}
 }
 
 // CheckPeriod is the functions' schedule as the twin runs it: a scaled
@@ -397,6 +436,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if service == "route53" {
+		action := "GetHealthCheck"
+		if strings.HasSuffix(r.URL.Path, "/status") {
+			action = "GetHealthCheckStatus"
+		}
+		if e := s.throttled(service, action); e != nil {
+			route53Error(w, e.Status, e.Code, e.Message, reqID)
+			return
+		}
 		s.route53.serve(w, r, reqID)
 		return
 	}
@@ -413,6 +460,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.Service, c.Region, c.ReqID = service, region, reqID
+	if e := s.throttled(service, c.Action); e != nil {
+		if service == "ec2" {
+			ec2ErrorResponse(w, &ec2Error{status: e.Status, code: e.Code, text: e.Message}, reqID)
+		} else {
+			respondError(w, p, c, e)
+		}
+		return
+	}
 	if policy != nil {
 		// A function's call, signed with its role's credentials: IAM decides.
 		if e := s.authorize(fn, policy, c); e != nil {
