@@ -20,14 +20,15 @@ import (
 	"syscall"
 	"time"
 
-	drdaws "github.com/drdrill/drdrill/internal/aws"
 	"github.com/drdrill/drdrill/internal/check"
 	"github.com/drdrill/drdrill/internal/heartbeat"
 	"github.com/drdrill/drdrill/internal/history"
 	"github.com/drdrill/drdrill/internal/lab"
 	"github.com/drdrill/drdrill/internal/link"
+	"github.com/drdrill/drdrill/internal/monitor"
 	"github.com/drdrill/drdrill/internal/report"
 	"github.com/drdrill/drdrill/internal/target"
+	"github.com/drdrill/drdrill/internal/trigger"
 	"github.com/drdrill/drdrill/internal/workload"
 )
 
@@ -222,8 +223,8 @@ func benchLambdaInit() {
 		name string
 		init func() error
 	}{
-		{"lambda_healthmonitor_init_ms", func() error { _, err := drdaws.NewMonitorFromEnv(context.Background(), get, nil); return err }},
-		{"lambda_failovertrigger_init_ms", func() error { _, err := drdaws.NewTriggerFromEnv(context.Background(), get, nil); return err }},
+		{"lambda_healthmonitor_init_ms", func() error { _, err := monitor.NewFromEnv(context.Background(), get, nil); return err }},
+		{"lambda_failovertrigger_init_ms", func() error { _, err := trigger.NewFromEnv(context.Background(), get, nil); return err }},
 	} {
 		best := time.Hour
 		for i := 0; i < 20; i++ {

@@ -7,7 +7,7 @@ locals {
     "drdrill:allowed" = "true"
   })
   # Interface endpoints for exactly the APIs each region's functions call
-  # (internal/aws TestEndpointsAreWhatTheLambdasCall derives them from the
+  # (internal/monitor TestEndpointsAreWhatTheMonitorsCall derives them from the
   # code): the health monitor (both regions) calls RDS, CloudWatch and
   # Secrets Manager. The failover trigger runs outside the VPCs (it opens
   # no database connection, and must read the primary region's CloudWatch

@@ -3,6 +3,7 @@ package aws
 import (
 	"context"
 	"fmt"
+	"github.com/drdrill/drdrill/internal/healthmetric"
 	"strings"
 	"time"
 
@@ -54,8 +55,8 @@ func (s *Stack) Observe(ctx context.Context) []Observation {
 		if cw, ok := sec.Alarms.(CloudWatchAPI); ok && cluster != "" {
 			// The metric the engine version publishes (AuroraGlobalDBRPOLag
 			// from Aurora MySQL 3.04 and 2.12 on), its one-minute Maximum.
-			metric := LagMetricFor(g.engineVersion)
-			if v, at, ok, err := latestLag(ctx, cw, metric, "DBClusterIdentifier", cluster, 5*time.Minute); err == nil && ok {
+			metric := healthmetric.LagMetricFor(g.engineVersion)
+			if v, at, ok, err := healthmetric.LatestLag(ctx, cw, metric, "DBClusterIdentifier", cluster, 5*time.Minute); err == nil && ok {
 				// The sample is stamped with its datapoint's time, not the read.
 				ts := now
 				if !at.IsZero() {
@@ -105,12 +106,12 @@ func (s *Stack) FailoverDecisions(ctx context.Context, since time.Time) ([]time.
 	out, err := cw.GetMetricData(ctx, &cloudwatch.GetMetricDataInput{
 		StartTime: awssdk.Time(since.Truncate(time.Second)), EndTime: awssdk.Time(time.Now().Add(time.Second)), ScanBy: cwtypes.ScanByTimestampAscending,
 		MetricDataQueries: []cwtypes.MetricDataQuery{{Id: awssdk.String("d"), MetricStat: &cwtypes.MetricStat{
-			Metric: &cwtypes.Metric{Namespace: awssdk.String(Namespace), MetricName: awssdk.String(MetricFailoverDecisions),
+			Metric: &cwtypes.Metric{Namespace: awssdk.String(healthmetric.Namespace), MetricName: awssdk.String(healthmetric.MetricFailoverDecisions),
 				Dimensions: []cwtypes.Dimension{{Name: awssdk.String("Region"), Value: awssdk.String(s.Secondary.Region)}}},
 			Period: awssdk.Int32(1), Stat: awssdk.String("Sum")}}},
 	})
 	if err != nil {
-		return nil, fmt.Errorf("GetMetricData %s in %s: %w", MetricFailoverDecisions, s.Secondary.Region, err)
+		return nil, fmt.Errorf("GetMetricData %s in %s: %w", healthmetric.MetricFailoverDecisions, s.Secondary.Region, err)
 	}
 	var at []time.Time
 	for _, r := range out.MetricDataResults {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/drdrill/drdrill/internal/healthmetric"
 	"os"
 	"slices"
 	"strings"
@@ -637,7 +638,7 @@ func (s *Stack) WaitMonitorsHealthy(ctx context.Context, region string, since ti
 		if !ok {
 			return false, fmt.Errorf("no CloudWatch metrics client for %s", rg.Region)
 		}
-		res, err := metricData(ctx, cw, Namespace, metric, "Region", region, 10*time.Minute, time.Minute, "Minimum")
+		res, err := healthmetric.Query(ctx, cw, healthmetric.Namespace, metric, "Region", region, 10*time.Minute, time.Minute, "Minimum")
 		if err != nil || len(res.Values) == 0 || len(res.Timestamps) == 0 {
 			return false, err
 		}
@@ -645,8 +646,8 @@ func (s *Stack) WaitMonitorsHealthy(ctx context.Context, region string, since ti
 	}
 	deadline := time.Now().Add(timeout)
 	for {
-		own, err1 := fresh(r, MetricRegionHealthy)
-		peer, err2 := fresh(other, MetricPeerHealthy)
+		own, err1 := fresh(r, healthmetric.MetricRegionHealthy)
+		peer, err2 := fresh(other, healthmetric.MetricPeerHealthy)
 		if own && peer {
 			return nil
 		}

@@ -27,7 +27,7 @@ func TestObserveFollowsTheSecondaryRole(t *testing.T) {
 		"PrimaryHealthCheckId": "hc-1", "SecondaryHealthCheckId": "hc-2"}
 	s := awstest.New()
 	s.On("RDS.DescribeGlobalClusters", func(awstest.Call) (any, error) {
-		return &rds.DescribeGlobalClustersOutput{GlobalClusters: []rdstypes.GlobalCluster{{GlobalClusterMembers: []rdstypes.GlobalClusterMember{
+		return &rds.DescribeGlobalClustersOutput{GlobalClusters: []rdstypes.GlobalCluster{{EngineVersion: awssdk.String("8.0.mysql_aurora.3.05.2"), GlobalClusterMembers: []rdstypes.GlobalClusterMember{
 			{DBClusterArn: awssdk.String("arn:p"), IsWriter: awssdk.Bool(false)}, {DBClusterArn: awssdk.String("arn:s"), IsWriter: awssdk.Bool(true)}}}}}, nil
 	})
 	var lagQuery awstest.Call
@@ -49,8 +49,8 @@ func TestObserveFollowsTheSecondaryRole(t *testing.T) {
 			{StatusReport: &r53types.StatusReport{Status: awssdk.String("Failure: alarm")}}}}, nil
 	})
 	reg := func(region string) Regional {
-		c := stubClients(t, s, region)
-		return Regional{Region: region, RDS: c.RDS, Alarms: c.CW}
+		cfg := s.Config(t, region)
+		return Regional{Region: region, RDS: rds.NewFromConfig(cfg), Alarms: cloudwatch.NewFromConfig(cfg)}
 	}
 	st := &Stack{Out: out, Primary: reg("us-east-1"), Secondary: reg("us-west-2"), Route53: route53Client(t, s)}
 	obs := st.Observe(context.Background())

@@ -7,10 +7,12 @@ package awstest
 import (
 	"context"
 	"fmt"
+	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 	"io"
 	"net/url"
 	"strings"
 	"sync"
+	"testing"
 
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -87,6 +89,17 @@ func (s *Stub) Options() []func(*config.LoadOptions) error {
 		config.WithRetryMaxAttempts(1),
 		config.WithAPIOptions([]func(*middleware.Stack) error{s.middleware()}),
 	}
+}
+
+// Config is an SDK configuration for region whose clients' requests all
+// go to s.
+func (s *Stub) Config(t testing.TB, region string) awssdk.Config {
+	t.Helper()
+	cfg, err := config.LoadDefaultConfig(context.Background(), append([]func(*config.LoadOptions) error{config.WithRegion(region)}, s.Options()...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
 }
 
 // Ops lists the operations called so far.

@@ -4,7 +4,10 @@ import (
 	"archive/zip"
 	"bytes"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -39,5 +42,33 @@ func TestSameInputSameBytesWhateverTheFileTimes(t *testing.T) {
 func TestMissingInputIsAnError(t *testing.T) {
 	if err := Write(filepath.Join(t.TempDir(), "x.zip"), map[string]string{"bootstrap": "/nonexistent/bootstrap"}); err == nil {
 		t.Fatal("no error for a missing binary")
+	}
+}
+
+// Each function links only the service clients it calls (the SDK's
+// credential chain brings sts, sso, ssooidc and signin with it): the
+// health monitor RDS, CloudWatch and Secrets Manager; the trigger RDS,
+// CloudWatch and SNS. Both used to link EC2, Lambda, Route 53 and SQS
+// with the harness's code.
+func TestFunctionsLinkOnlyTheClientsTheyCall(t *testing.T) {
+	credentialChain := []string{"signin", "sso", "ssooidc", "sts"}
+	for fn, want := range map[string][]string{
+		"healthmonitor":   {"cloudwatch", "rds", "secretsmanager"},
+		"failovertrigger": {"cloudwatch", "rds", "sns"},
+	} {
+		out, err := exec.Command("go", "list", "-deps", "../../lambda/"+fn).Output()
+		if err != nil {
+			t.Fatalf("go list -deps lambda/%s: %v", fn, err)
+		}
+		var got []string
+		for _, p := range strings.Fields(string(out)) {
+			if svc, ok := strings.CutPrefix(p, "github.com/aws/aws-sdk-go-v2/service/"); ok && !strings.Contains(svc, "/") && !slices.Contains(credentialChain, svc) {
+				got = append(got, svc)
+			}
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, want) {
+			t.Errorf("lambda/%s links the SDK clients %v, want only %v (the ones it calls)", fn, got, want)
+		}
 	}
 }

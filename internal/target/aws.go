@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	drdaws "github.com/drdrill/drdrill/internal/aws"
+	"github.com/drdrill/drdrill/internal/monitor"
 	"github.com/drdrill/drdrill/internal/outputs"
 )
 
@@ -24,7 +25,7 @@ type AWS struct {
 	stack *drdaws.Stack
 
 	credOnce sync.Once
-	creds    drdaws.Credentials
+	creds    monitor.Credentials
 	credErr  error
 
 	// The global cluster's transitions, watched from the first Events call.
@@ -93,7 +94,7 @@ func (a *AWS) Topology(ctx context.Context) (Topology, error) {
 	return t, nil
 }
 
-func (a *AWS) credentials(ctx context.Context) (drdaws.Credentials, error) {
+func (a *AWS) credentials(ctx context.Context) (monitor.Credentials, error) {
 	a.credOnce.Do(func() {
 		arn := a.out["DatabaseSecretArn"]
 		// Read the secret in the primary region, or its replica in the secondary.
@@ -107,7 +108,7 @@ func (a *AWS) credentials(ctx context.Context) (drdaws.Credentials, error) {
 				a.credErr = err
 				continue
 			}
-			a.creds, a.credErr = drdaws.ParseCredentials(out.SecretString, id)
+			a.creds, a.credErr = monitor.ParseCredentials(out.SecretString, id)
 			if a.credErr == nil {
 				return
 			}

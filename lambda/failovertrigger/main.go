@@ -13,17 +13,17 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"github.com/drdrill/drdrill/internal/aws"
+	"github.com/drdrill/drdrill/internal/trigger"
 )
 
 func main() {
 	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
-	t, err := aws.NewTriggerFromEnv(context.Background(), os.Getenv, log)
+	t, err := trigger.NewFromEnv(context.Background(), os.Getenv, log)
 	if err != nil {
 		log.Error("init failed", "error", err.Error())
 		os.Exit(1)
 	}
-	lambda.Start(func(ctx context.Context, event json.RawMessage) (aws.TriggerResult, error) {
+	lambda.Start(func(ctx context.Context, event json.RawMessage) (trigger.Result, error) {
 		r, err := t.Run(ctx, event)
 		if err != nil {
 			log.Error("failover trigger failed", "error", err.Error())

@@ -11,17 +11,17 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"github.com/drdrill/drdrill/internal/aws"
+	"github.com/drdrill/drdrill/internal/monitor"
 )
 
 func main() {
 	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
-	m, err := aws.NewMonitorFromEnv(context.Background(), os.Getenv, log)
+	m, err := monitor.NewFromEnv(context.Background(), os.Getenv, log)
 	if err != nil {
 		log.Error("init failed", "error", err.Error())
 		os.Exit(1)
 	}
-	lambda.Start(func(ctx context.Context, _ json.RawMessage) (aws.MonitorResult, error) {
+	lambda.Start(func(ctx context.Context, _ json.RawMessage) (monitor.Result, error) {
 		r, err := m.Run(ctx)
 		if err != nil {
 			log.Error("health check failed", "error", err.Error(), "result", r)

@@ -1,4 +1,9 @@
-package aws
+// Package monitor is the health-monitor function (lambda/healthmonitor,
+// one per region, every minute): it checks its regional cluster through
+// RDS and a SQL probe, probes the other region's across the peering, and
+// publishes what it found as the stack's health metrics. It imports only
+// the SDK clients it calls: RDS, CloudWatch and Secrets Manager.
+package monitor
 
 import (
 	"context"
@@ -7,19 +12,22 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"time"
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/aws-sdk-go-v2/service/rds"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/go-sql-driver/mysql"
+
+	"github.com/drdrill/drdrill/internal/healthmetric"
+	"github.com/drdrill/drdrill/internal/lambdaenv"
 )
 
-// MonitorConfig configures one region's health monitor (from its environment).
-type MonitorConfig struct {
+// Config configures one region's health monitor (from its environment).
+type Config struct {
 	Region          string // this function's region
 	PeerRegion      string
 	ClusterID       string // this region's cluster identifier
@@ -30,20 +38,20 @@ type MonitorConfig struct {
 	ProbeTimeout    time.Duration
 }
 
-// MonitorConfigFromEnv reads DRDRILL_* settings; every missing one is named.
-func MonitorConfigFromEnv(get func(string) string) (MonitorConfig, error) {
-	e := newEnv(get)
-	c := MonitorConfig{
-		Region: e.req("AWS_REGION"), PeerRegion: e.req("DRDRILL_PEER_REGION"),
-		ClusterID: e.req("DRDRILL_CLUSTER_ID"), Endpoint: e.req("DRDRILL_CLUSTER_ENDPOINT"),
-		PeerEndpoint: e.opt("DRDRILL_PEER_ENDPOINT", ""), GlobalClusterID: e.req("DRDRILL_GLOBAL_CLUSTER_ID"),
-		SecretARN: e.req("DRDRILL_SECRET_ARN"),
+// ConfigFromEnv reads DRDRILL_* settings; every missing one is named.
+func ConfigFromEnv(get func(string) string) (Config, error) {
+	e := lambdaenv.New(get)
+	c := Config{
+		Region: e.Req("AWS_REGION"), PeerRegion: e.Req("DRDRILL_PEER_REGION"),
+		ClusterID: e.Req("DRDRILL_CLUSTER_ID"), Endpoint: e.Req("DRDRILL_CLUSTER_ENDPOINT"),
+		PeerEndpoint: e.Opt("DRDRILL_PEER_ENDPOINT", ""), GlobalClusterID: e.Req("DRDRILL_GLOBAL_CLUSTER_ID"),
+		SecretARN: e.Req("DRDRILL_SECRET_ARN"),
 	}
 	var err error
-	if c.ProbeTimeout, err = e.duration("DRDRILL_PROBE_TIMEOUT", 2*time.Second); err != nil {
+	if c.ProbeTimeout, err = e.Duration("DRDRILL_PROBE_TIMEOUT", 2*time.Second); err != nil {
 		return c, err
 	}
-	return c, e.err()
+	return c, e.Err()
 }
 
 // ProbeFunc runs one SQL probe and returns its latency.
@@ -70,16 +78,16 @@ func SQLProbe(ctx context.Context, endpoint, user, password string, timeout time
 
 // Monitor is the health-monitor function.
 type Monitor struct {
-	Cfg     MonitorConfig
+	Cfg     Config
 	RDS     RDSAPI
-	CW      CloudWatchAPI
+	CW      healthmetric.CloudWatchAPI
 	Secrets SecretsAPI
 	Probe   ProbeFunc
 	Log     *slog.Logger
 }
 
-// MonitorResult is what one run found; it is also the function's response.
-type MonitorResult struct {
+// Result is what one run found; it is also the function's response.
+type Result struct {
 	Region         string   `json:"region"`
 	ClusterID      string   `json:"cluster_id"`
 	ClusterStatus  string   `json:"cluster_status"`
@@ -120,10 +128,10 @@ func ParseCredentials(secret *string, arn string) (Credentials, error) {
 // the result. A failed check is a result, not an error; an error means the
 // monitor itself could not do its job (it then publishes nothing, which the
 // alarms treat as missing data, never as healthy).
-func (m *Monitor) Run(ctx context.Context) (MonitorResult, error) {
+func (m *Monitor) Run(ctx context.Context) (Result, error) {
 	c := m.Cfg
 	start := time.Now()
-	r := MonitorResult{Region: c.Region, ClusterID: c.ClusterID, Role: "unknown", Healthy: true}
+	r := Result{Region: c.Region, ClusterID: c.ClusterID, Role: "unknown", Healthy: true}
 	unhealthy := func(why string) { r.Healthy = false; r.Reasons = append(r.Reasons, why) }
 
 	dc, err := m.RDS.DescribeDBClusters(ctx, &rds.DescribeDBClustersInput{DBClusterIdentifier: &c.ClusterID})
@@ -178,8 +186,8 @@ func (m *Monitor) Run(ctx context.Context) (MonitorResult, error) {
 	}
 	// Lag metrics exist only in the secondary region (and move after a failover).
 	if r.Role == "secondary" {
-		r.LagMetric = LagMetricFor(engineVersion)
-		if v, _, ok, err := latestLag(ctx, m.CW, r.LagMetric, "DBClusterIdentifier", c.ClusterID, 5*time.Minute); err == nil && ok {
+		r.LagMetric = healthmetric.LagMetricFor(engineVersion)
+		if v, _, ok, err := healthmetric.LatestLag(ctx, m.CW, r.LagMetric, "DBClusterIdentifier", c.ClusterID, 5*time.Minute); err == nil && ok {
 			r.LagMs = &v
 		}
 	}
@@ -207,22 +215,18 @@ func bit(b bool) float64 {
 	return 0
 }
 
-func dim(region string) []cwtypes.Dimension {
-	return []cwtypes.Dimension{{Name: awssdk.String("Region"), Value: awssdk.String(region)}}
-}
-
 // publish stamps every datapoint with the check's start, not the time it
 // is sent: a slow probe must not push a check into the next period, where
 // it would leave a gap in this one and double the next.
-func (m *Monitor) publish(ctx context.Context, r MonitorResult, at time.Time) error {
+func (m *Monitor) publish(ctx context.Context, r Result, at time.Time) error {
 	data := []cwtypes.MetricDatum{
-		{MetricName: awssdk.String(MetricRegionHealthy), Dimensions: dim(m.Cfg.Region), Value: awssdk.Float64(bit(r.Healthy)), Unit: cwtypes.StandardUnitCount, Timestamp: &at},
-		{MetricName: awssdk.String(MetricProbeLatency), Dimensions: dim(m.Cfg.Region), Value: awssdk.Float64(r.ProbeLatencyMs), Unit: cwtypes.StandardUnitMilliseconds, Timestamp: &at},
+		{MetricName: awssdk.String(healthmetric.MetricRegionHealthy), Dimensions: healthmetric.Dimension(m.Cfg.Region), Value: awssdk.Float64(bit(r.Healthy)), Unit: cwtypes.StandardUnitCount, Timestamp: &at},
+		{MetricName: awssdk.String(healthmetric.MetricProbeLatency), Dimensions: healthmetric.Dimension(m.Cfg.Region), Value: awssdk.Float64(r.ProbeLatencyMs), Unit: cwtypes.StandardUnitMilliseconds, Timestamp: &at},
 	}
 	if r.PeerHealthy != nil {
-		data = append(data, cwtypes.MetricDatum{MetricName: awssdk.String(MetricPeerHealthy), Dimensions: dim(m.Cfg.PeerRegion), Value: awssdk.Float64(bit(*r.PeerHealthy)), Unit: cwtypes.StandardUnitCount, Timestamp: &at})
+		data = append(data, cwtypes.MetricDatum{MetricName: awssdk.String(healthmetric.MetricPeerHealthy), Dimensions: healthmetric.Dimension(m.Cfg.PeerRegion), Value: awssdk.Float64(bit(*r.PeerHealthy)), Unit: cwtypes.StandardUnitCount, Timestamp: &at})
 	}
-	_, err := m.CW.PutMetricData(ctx, &cloudwatch.PutMetricDataInput{Namespace: awssdk.String(Namespace), MetricData: data})
+	_, err := m.CW.PutMetricData(ctx, &cloudwatch.PutMetricDataInput{Namespace: awssdk.String(healthmetric.Namespace), MetricData: data})
 	if err != nil {
 		return fmt.Errorf("PutMetricData: %w", err)
 	}
@@ -232,55 +236,6 @@ func (m *Monitor) publish(ctx context.Context, r MonitorResult, at time.Time) er
 // arnNames reports whether a cluster ARN names the cluster id.
 func arnNames(arn, id string) bool {
 	return arn == id || (len(arn) > len(id) && arn[len(arn)-len(id)-1:] == ":"+id)
-}
-
-// latestLag returns the newest one-minute Maximum of a lag metric over the
-// window and that datapoint's own timestamp. Maximum, because lag is a
-// bound on data at risk (Minimum under-reports a spike within the
-// minute); the datapoint's time, because it can be minutes older than the
-// moment it is read.
-func latestLag(ctx context.Context, cw CloudWatchAPI, name, dimName, dimValue string, window time.Duration) (float64, time.Time, bool, error) {
-	res, err := metricData(ctx, cw, "AWS/RDS", name, dimName, dimValue, window, time.Minute, "Maximum")
-	if err != nil || len(res.Values) == 0 {
-		return 0, time.Time{}, false, err
-	}
-	var at time.Time
-	if len(res.Timestamps) > 0 {
-		at = res.Timestamps[0]
-	}
-	return res.Values[0], at, true, nil
-}
-
-// metricData queries one statistic of a metric, newest datapoint first.
-func metricData(ctx context.Context, cw CloudWatchAPI, ns, name, dimName, dimValue string, window, period time.Duration, stat string) (cwtypes.MetricDataResult, error) {
-	now := time.Now()
-	out, err := cw.GetMetricData(ctx, &cloudwatch.GetMetricDataInput{
-		StartTime: awssdk.Time(now.Add(-window)), EndTime: awssdk.Time(now), ScanBy: cwtypes.ScanByTimestampDescending,
-		MetricDataQueries: []cwtypes.MetricDataQuery{{Id: awssdk.String("m"), MetricStat: &cwtypes.MetricStat{
-			Metric: &cwtypes.Metric{Namespace: awssdk.String(ns), MetricName: awssdk.String(name),
-				Dimensions: []cwtypes.Dimension{{Name: awssdk.String(dimName), Value: awssdk.String(dimValue)}}},
-			Period: awssdk.Int32(MetricPeriodSeconds(period)), Stat: awssdk.String(stat)}}},
-	})
-	if err != nil {
-		return cwtypes.MetricDataResult{}, fmt.Errorf("GetMetricData %s: %w", name, err)
-	}
-	if len(out.MetricDataResults) == 0 {
-		return cwtypes.MetricDataResult{}, errors.New("GetMetricData returned no result")
-	}
-	return out.MetricDataResults[0], nil
-}
-
-// MetricPeriodSeconds is the CloudWatch period for a check period: the
-// monitors' metrics are standard resolution, one datapoint a minute, so a
-// period is whole minutes, at least one. (On the twin, whose scaled
-// minute is shorter, the check period is shorter too; the twin scales the
-// 60 s it is asked for the same way.)
-func MetricPeriodSeconds(d time.Duration) int32 {
-	m := int32(math.Ceil(d.Minutes()))
-	if m < 1 {
-		m = 1
-	}
-	return 60 * m
 }
 
 // answered reports whether a probe's error came from a server that is up:
@@ -298,4 +253,30 @@ func answered(err error) bool {
 		return true
 	}
 	return false
+}
+
+// RDSAPI is the part of the RDS client the monitor calls.
+type RDSAPI interface {
+	DescribeDBClusters(context.Context, *rds.DescribeDBClustersInput, ...func(*rds.Options)) (*rds.DescribeDBClustersOutput, error)
+	DescribeGlobalClusters(context.Context, *rds.DescribeGlobalClustersInput, ...func(*rds.Options)) (*rds.DescribeGlobalClustersOutput, error)
+}
+
+// SecretsAPI reads the database secret.
+type SecretsAPI interface {
+	GetSecretValue(context.Context, *secretsmanager.GetSecretValueInput, ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
+}
+
+// NewFromEnv is the monitor's cold-start path: configuration from the
+// environment and SDK clients (opts let tests add middleware), with no
+// network call.
+func NewFromEnv(ctx context.Context, get func(string) string, log *slog.Logger, opts ...func(*config.LoadOptions) error) (*Monitor, error) {
+	cfg, err := ConfigFromEnv(get)
+	if err != nil {
+		return nil, err
+	}
+	ac, err := config.LoadDefaultConfig(ctx, append([]func(*config.LoadOptions) error{config.WithRegion(cfg.Region)}, opts...)...)
+	if err != nil {
+		return nil, fmt.Errorf("AWS configuration for %s: %w", cfg.Region, err)
+	}
+	return &Monitor{Cfg: cfg, RDS: rds.NewFromConfig(ac), CW: cloudwatch.NewFromConfig(ac), Secrets: secretsmanager.NewFromConfig(ac), Probe: SQLProbe, Log: log}, nil
 }

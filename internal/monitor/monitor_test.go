@@ -1,4 +1,4 @@
-package aws
+package monitor
 
 import (
 	"context"
@@ -18,9 +18,13 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/drdrill/drdrill/internal/awstest"
+	"github.com/drdrill/drdrill/internal/healthmetric"
 )
 
-const secretARN = "arn:aws:secretsmanager:us-west-2:111122223333:secret:dr-db-test"
+const (
+	secretARN    = "arn:aws:secretsmanager:us-west-2:111122223333:secret:dr-db-test"
+	secondaryARN = "arn:aws:rds:us-west-2:111122223333:cluster:dr-secondary-test"
+)
 
 func monitorStub(status string, writer bool, secret string) *awstest.Stub {
 	s := awstest.New()
@@ -42,10 +46,10 @@ func monitorStub(status string, writer bool, secret string) *awstest.Stub {
 }
 
 func monitor(t *testing.T, s *awstest.Stub, probe ProbeFunc) *Monitor {
-	c := stubClients(t, s, "us-west-2")
-	return &Monitor{Cfg: MonitorConfig{Region: "us-west-2", PeerRegion: "us-east-1", ClusterID: "dr-secondary-test",
+	c := s.Config(t, "us-west-2")
+	return &Monitor{Cfg: Config{Region: "us-west-2", PeerRegion: "us-east-1", ClusterID: "dr-secondary-test",
 		Endpoint: "secondary.cluster.example:3306", PeerEndpoint: "primary.cluster.example:3306", GlobalClusterID: "dr-global-test",
-		SecretARN: secretARN, ProbeTimeout: time.Second}, RDS: c.RDS, CW: c.CW, Secrets: c.Secrets, Probe: probe}
+		SecretARN: secretARN, ProbeTimeout: time.Second}, RDS: rds.NewFromConfig(c), CW: cloudwatch.NewFromConfig(c), Secrets: secretsmanager.NewFromConfig(c), Probe: probe}
 }
 
 func okProbe(context.Context, string, string, string, time.Duration) (time.Duration, error) {
@@ -117,14 +121,14 @@ func TestMonitorWithUnreadableSecretPublishesNothing(t *testing.T) {
 func TestLagMetricFor(t *testing.T) {
 	for v, want := range map[string]string{"8.0.mysql_aurora.3.04.0": "AuroraGlobalDBRPOLag", "8.0.mysql_aurora.3.03.1": "AuroraGlobalDBReplicationLag",
 		"5.7.mysql_aurora.2.12.0": "AuroraGlobalDBRPOLag", "5.7.mysql_aurora.2.11.2": "AuroraGlobalDBReplicationLag", "garbage": "AuroraGlobalDBReplicationLag"} {
-		if got := LagMetricFor(v); got != want {
-			t.Errorf("LagMetricFor(%s) = %s, want %s", v, got, want)
+		if got := healthmetric.LagMetricFor(v); got != want {
+			t.Errorf("healthmetric.LagMetricFor(%s) = %s, want %s", v, got, want)
 		}
 	}
 }
 
-func TestMonitorConfigFromEnvNamesMissing(t *testing.T) {
-	_, err := MonitorConfigFromEnv(func(string) string { return "" })
+func TestConfigFromEnvNamesMissing(t *testing.T) {
+	_, err := ConfigFromEnv(func(string) string { return "" })
 	if err == nil || !strings.Contains(err.Error(), "DRDRILL_SECRET_ARN") || !strings.Contains(err.Error(), "DRDRILL_CLUSTER_ENDPOINT") {
 		t.Fatalf("%v", err)
 	}
@@ -139,7 +143,7 @@ func published(t *testing.T, s *awstest.Stub) map[string]float64 {
 		t.Fatal("no PutMetricData")
 	}
 	in := put.Params.(*cloudwatch.PutMetricDataInput)
-	if awssdk.ToString(in.Namespace) != Namespace {
+	if awssdk.ToString(in.Namespace) != healthmetric.Namespace {
 		t.Errorf("namespace %q", awssdk.ToString(in.Namespace))
 	}
 	out := map[string]float64{}

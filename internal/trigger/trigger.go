@@ -1,4 +1,10 @@
-package aws
+// Package trigger is the failover-trigger function (lambda/failovertrigger,
+// in the secondary region): from the monitors' metrics in both regions it
+// decides, with the decision package the lab's controller shares, whether
+// to fail the global database over, switch it over or leave it, acts
+// through RDS and notifies SNS. It imports only the SDK clients it calls:
+// RDS, CloudWatch and SNS.
+package trigger
 
 import (
 	"context"
@@ -9,6 +15,7 @@ import (
 	"time"
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/aws-sdk-go-v2/service/rds"
@@ -16,11 +23,13 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/drdrill/drdrill/internal/decision"
+	"github.com/drdrill/drdrill/internal/healthmetric"
+	"github.com/drdrill/drdrill/internal/lambdaenv"
 )
 
-// TriggerConfig configures the failover trigger, which runs in the
+// Config configures the failover trigger, which runs in the
 // secondary region so that it survives the loss of the primary.
-type TriggerConfig struct {
+type Config struct {
 	Region          string // where the trigger runs (the secondary region)
 	PrimaryRegion   string
 	GlobalClusterID string
@@ -33,46 +42,46 @@ type TriggerConfig struct {
 	Period           time.Duration // the monitors' schedule (1 minute)
 }
 
-// TriggerConfigFromEnv reads DRDRILL_* settings; every missing one is named.
-func TriggerConfigFromEnv(get func(string) string) (TriggerConfig, error) {
-	e := newEnv(get)
-	c := TriggerConfig{Region: e.req("AWS_REGION"), PrimaryRegion: e.req("DRDRILL_PRIMARY_REGION"),
-		GlobalClusterID: e.req("DRDRILL_GLOBAL_CLUSTER_ID"), TargetClusterARN: e.req("DRDRILL_TARGET_CLUSTER_ARN"),
-		TopicARN: e.req("DRDRILL_SNS_TOPIC_ARN")}
+// ConfigFromEnv reads DRDRILL_* settings; every missing one is named.
+func ConfigFromEnv(get func(string) string) (Config, error) {
+	e := lambdaenv.New(get)
+	c := Config{Region: e.Req("AWS_REGION"), PrimaryRegion: e.Req("DRDRILL_PRIMARY_REGION"),
+		GlobalClusterID: e.Req("DRDRILL_GLOBAL_CLUSTER_ID"), TargetClusterARN: e.Req("DRDRILL_TARGET_CLUSTER_ARN"),
+		TopicARN: e.Req("DRDRILL_SNS_TOPIC_ARN")}
 	var err error
-	if c.Threshold, err = e.int("DRDRILL_FAILURE_THRESHOLD", 3); err != nil {
+	if c.Threshold, err = e.Int("DRDRILL_FAILURE_THRESHOLD", 3); err != nil {
 		return c, err
 	}
-	if c.Period, err = e.duration("DRDRILL_CHECK_PERIOD", time.Minute); err != nil {
+	if c.Period, err = e.Duration("DRDRILL_CHECK_PERIOD", time.Minute); err != nil {
 		return c, err
 	}
-	switch v := e.opt("DRDRILL_DRY_RUN", "false"); v {
+	switch v := e.Opt("DRDRILL_DRY_RUN", "false"); v {
 	case "true", "1":
 		c.DryRun = true
 	case "false", "0":
 	default:
 		return c, fmt.Errorf("DRDRILL_DRY_RUN=%q: want true or false", v)
 	}
-	return c, e.err()
+	return c, e.Err()
 }
 
 // Trigger is the failover-trigger function.
 type Trigger struct {
-	Cfg TriggerConfig
+	Cfg Config
 	RDS RDSAPI
-	CW  CloudWatchAPI // the trigger's own region: the secondary monitor's view of the primary
+	CW  healthmetric.CloudWatchAPI // the trigger's own region: the secondary monitor's view of the primary
 	// PrimaryCW is CloudWatch in the primary region, where the primary's
 	// own monitor reports on it. The trigger runs outside any VPC, so this
 	// read goes over AWS's public endpoint, not the peering that the
 	// cross-region probe uses: a cut peering cannot fake both. Nil: the
 	// second signal is not checked.
-	PrimaryCW CloudWatchAPI
+	PrimaryCW healthmetric.CloudWatchAPI
 	SNS       SNSAPI
 	Log       *slog.Logger
 }
 
-// TriggerResult is the decision, what was done, and why.
-type TriggerResult struct {
+// Result is the decision, what was done, and why.
+type Result struct {
 	Decision    decision.Decision `json:"decision"`
 	Operation   string            `json:"operation,omitempty"` // the RDS call made, if any
 	DryRun      bool              `json:"dry_run"`
@@ -97,20 +106,20 @@ type request struct {
 
 // Run evaluates one invocation: from the schedule, the alarm path (SNS or
 // an EventBridge alarm-state rule) or an operator request.
-func (t *Trigger) Run(ctx context.Context, event []byte) (TriggerResult, error) {
+func (t *Trigger) Run(ctx context.Context, event []byte) (Result, error) {
 	c := t.Cfg
 	var req request
 	_ = json.Unmarshal(event, &req) // schedule and alarm events carry no action
 
 	gc, err := t.RDS.DescribeGlobalClusters(ctx, &rds.DescribeGlobalClustersInput{GlobalClusterIdentifier: &c.GlobalClusterID})
 	if err != nil {
-		return TriggerResult{}, fmt.Errorf("DescribeGlobalClusters %s: %w", c.GlobalClusterID, err)
+		return Result{}, fmt.Errorf("DescribeGlobalClusters %s: %w", c.GlobalClusterID, err)
 	}
 	if len(gc.GlobalClusters) == 0 {
-		return TriggerResult{}, fmt.Errorf("global cluster %s not found", c.GlobalClusterID)
+		return Result{}, fmt.Errorf("global cluster %s not found", c.GlobalClusterID)
 	}
 	g := gc.GlobalClusters[0]
-	res := TriggerResult{DryRun: c.DryRun}
+	res := Result{DryRun: c.DryRun}
 	member, targetIsWriter := false, false
 	for _, m := range g.GlobalClusterMembers {
 		if awssdk.ToString(m.DBClusterArn) == c.TargetClusterARN {
@@ -131,7 +140,7 @@ func (t *Trigger) Run(ctx context.Context, event []byte) (TriggerResult, error) 
 	// unhealthy: a broken monitor must not fail over.
 	now := time.Now()
 	res.Primary = decision.Health{Region: c.PrimaryRegion}
-	peer, err := metricData(ctx, t.CW, Namespace, MetricPeerHealthy, "Region", c.PrimaryRegion, time.Duration(2*(c.Threshold+1))*c.Period, c.Period, "Minimum")
+	peer, err := healthmetric.Query(ctx, t.CW, healthmetric.Namespace, healthmetric.MetricPeerHealthy, "Region", c.PrimaryRegion, time.Duration(2*(c.Threshold+1))*c.Period, c.Period, "Minimum")
 	if err != nil {
 		res.Evidence = append(res.Evidence, "PeerHealthy: "+err.Error())
 	} else {
@@ -175,7 +184,7 @@ func (t *Trigger) Run(ctx context.Context, event []byte) (TriggerResult, error) 
 	return res, nil
 }
 
-func (t *Trigger) act(ctx context.Context, res *TriggerResult) error {
+func (t *Trigger) act(ctx context.Context, res *Result) error {
 	c := t.Cfg
 	switch res.Decision.Action {
 	case decision.Failover:
@@ -205,12 +214,12 @@ func (t *Trigger) act(ctx context.Context, res *TriggerResult) error {
 // drill reads it as the time the stack detected the outage, which splits
 // its RTO into detection and promotion as the lab's controller events do.
 // A failed put is logged, never an invocation error.
-func (t *Trigger) recordDecision(ctx context.Context, res TriggerResult, at time.Time) {
+func (t *Trigger) recordDecision(ctx context.Context, res Result, at time.Time) {
 	if res.Decision.Action != decision.Failover {
 		return
 	}
-	_, err := t.CW.PutMetricData(ctx, &cloudwatch.PutMetricDataInput{Namespace: awssdk.String(Namespace), MetricData: []cwtypes.MetricDatum{{
-		MetricName: awssdk.String(MetricFailoverDecisions), Dimensions: dim(t.Cfg.Region), Value: awssdk.Float64(1),
+	_, err := t.CW.PutMetricData(ctx, &cloudwatch.PutMetricDataInput{Namespace: awssdk.String(healthmetric.Namespace), MetricData: []cwtypes.MetricDatum{{
+		MetricName: awssdk.String(healthmetric.MetricFailoverDecisions), Dimensions: healthmetric.Dimension(t.Cfg.Region), Value: awssdk.Float64(1),
 		Unit: cwtypes.StandardUnitCount, Timestamp: &at, StorageResolution: awssdk.Int32(1)}}})
 	if err != nil && t.Log != nil {
 		t.Log.Error("failover decision not recorded in CloudWatch", "error", err.Error())
@@ -218,7 +227,7 @@ func (t *Trigger) recordDecision(ctx context.Context, res TriggerResult, at time
 }
 
 // publish sends every decision, with its reasons, to SNS and the log.
-func (t *Trigger) publish(ctx context.Context, res TriggerResult, actErr error) error {
+func (t *Trigger) publish(ctx context.Context, res Result, actErr error) error {
 	body := map[string]any{"result": res}
 	if actErr != nil {
 		body["error"] = actErr.Error()
@@ -274,7 +283,7 @@ func FailStreak(vals []float64, ts []time.Time, now time.Time, period time.Durat
 // RegionHealthy, from CloudWatch in that region.
 func (t *Trigger) ownView(ctx context.Context, now time.Time) (decision.OwnView, string) {
 	c := t.Cfg
-	res, err := metricData(ctx, t.PrimaryCW, Namespace, MetricRegionHealthy, "Region", c.PrimaryRegion, 4*c.Period, c.Period, "Minimum")
+	res, err := healthmetric.Query(ctx, t.PrimaryCW, healthmetric.Namespace, healthmetric.MetricRegionHealthy, "Region", c.PrimaryRegion, 4*c.Period, c.Period, "Minimum")
 	if err != nil {
 		var ae smithy.APIError
 		if errors.As(err, &ae) && ae.ErrorFault() != smithy.FaultServer {
@@ -294,4 +303,44 @@ func (t *Trigger) ownView(ctx context.Context, now time.Time) (decision.OwnView,
 		return decision.OwnViewHealthy, "healthy at " + res.Timestamps[0].UTC().Format(time.RFC3339Nano)
 	}
 	return decision.OwnViewUnhealthy, "unhealthy at " + res.Timestamps[0].UTC().Format(time.RFC3339Nano)
+}
+
+// RDSAPI is the part of the RDS client the trigger calls.
+type RDSAPI interface {
+	DescribeDBClusters(context.Context, *rds.DescribeDBClustersInput, ...func(*rds.Options)) (*rds.DescribeDBClustersOutput, error)
+	DescribeGlobalClusters(context.Context, *rds.DescribeGlobalClustersInput, ...func(*rds.Options)) (*rds.DescribeGlobalClustersOutput, error)
+	FailoverGlobalCluster(context.Context, *rds.FailoverGlobalClusterInput, ...func(*rds.Options)) (*rds.FailoverGlobalClusterOutput, error)
+	SwitchoverGlobalCluster(context.Context, *rds.SwitchoverGlobalClusterInput, ...func(*rds.Options)) (*rds.SwitchoverGlobalClusterOutput, error)
+}
+
+// SNSAPI publishes the trigger's decisions.
+type SNSAPI interface {
+	Publish(context.Context, *sns.PublishInput, ...func(*sns.Options)) (*sns.PublishOutput, error)
+}
+
+// NewFromEnv is the trigger's cold-start path: configuration from the
+// environment and SDK clients for its region and (CloudWatch) the primary
+// region; opts let tests add middleware. It makes no network call.
+func NewFromEnv(ctx context.Context, get func(string) string, log *slog.Logger, opts ...func(*config.LoadOptions) error) (*Trigger, error) {
+	cfg, err := ConfigFromEnv(get)
+	if err != nil {
+		return nil, err
+	}
+	load := func(region string) (awssdk.Config, error) {
+		ac, err := config.LoadDefaultConfig(ctx, append([]func(*config.LoadOptions) error{config.WithRegion(region)}, opts...)...)
+		if err != nil {
+			return ac, fmt.Errorf("AWS configuration for %s: %w", region, err)
+		}
+		return ac, nil
+	}
+	own, err := load(cfg.Region)
+	if err != nil {
+		return nil, err
+	}
+	primary, err := load(cfg.PrimaryRegion)
+	if err != nil {
+		return nil, err
+	}
+	return &Trigger{Cfg: cfg, RDS: rds.NewFromConfig(own), CW: cloudwatch.NewFromConfig(own), PrimaryCW: cloudwatch.NewFromConfig(primary),
+		SNS: sns.NewFromConfig(own), Log: log}, nil
 }

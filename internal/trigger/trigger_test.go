@@ -1,4 +1,4 @@
-package aws
+package trigger
 
 import (
 	"context"
@@ -20,6 +20,7 @@ import (
 	"github.com/drdrill/drdrill/internal/decision"
 
 	"github.com/drdrill/drdrill/internal/awstest"
+	"github.com/drdrill/drdrill/internal/healthmetric"
 )
 
 const (
@@ -53,7 +54,7 @@ func (w world) stub() *awstest.Stub {
 	s.On("CloudWatch.GetMetricData", func(c awstest.Call) (any, error) {
 		in := c.Params.(*cloudwatch.GetMetricDataInput)
 		vals, age := w.peer, w.peerAge
-		if name := awssdk.ToString(in.MetricDataQueries[0].MetricStat.Metric.MetricName); name == MetricRegionHealthy {
+		if name := awssdk.ToString(in.MetricDataQueries[0].MetricStat.Metric.MetricName); name == healthmetric.MetricRegionHealthy {
 			if c.Region != "us-east-1" {
 				return nil, fmt.Errorf("RegionHealthy of the primary read in %s, not in the primary region", c.Region)
 			}
@@ -90,10 +91,10 @@ func minutesApart(n int, age time.Duration) []time.Time {
 }
 
 func trigger(t *testing.T, s *awstest.Stub, dry bool) *Trigger {
-	c := stubClients(t, s, "us-west-2")
-	return &Trigger{Cfg: TriggerConfig{Region: "us-west-2", PrimaryRegion: "us-east-1", GlobalClusterID: "dr-global-test",
+	c := s.Config(t, "us-west-2")
+	return &Trigger{Cfg: Config{Region: "us-west-2", PrimaryRegion: "us-east-1", GlobalClusterID: "dr-global-test",
 		TargetClusterARN: secondaryARN, Threshold: 3, TopicARN: topicARN, DryRun: dry, Period: time.Minute},
-		RDS: c.RDS, CW: c.CW, PrimaryCW: stubClients(t, s, "us-east-1").CW, SNS: c.SNS}
+		RDS: rds.NewFromConfig(c), CW: cloudwatch.NewFromConfig(c), PrimaryCW: cloudwatch.NewFromConfig(s.Config(t, "us-east-1")), SNS: sns.NewFromConfig(c)}
 }
 
 func TestTriggerBranches(t *testing.T) {
@@ -139,8 +140,8 @@ func TestTriggerBranches(t *testing.T) {
 			}
 			if recorded {
 				d := put.Params.(*cloudwatch.PutMetricDataInput).MetricData[0]
-				if awssdk.ToString(d.MetricName) != MetricFailoverDecisions || awssdk.ToInt32(d.StorageResolution) != 1 || d.Timestamp == nil {
-					t.Fatalf("the decision's datapoint %+v: want %s at one-second resolution with the decision's time", d, MetricFailoverDecisions)
+				if awssdk.ToString(d.MetricName) != healthmetric.MetricFailoverDecisions || awssdk.ToInt32(d.StorageResolution) != 1 || d.Timestamp == nil {
+					t.Fatalf("the decision's datapoint %+v: want %s at one-second resolution with the decision's time", d, healthmetric.MetricFailoverDecisions)
 				}
 			}
 			for _, op := range []string{"RDS.FailoverGlobalCluster", "RDS.SwitchoverGlobalCluster"} {
@@ -181,7 +182,7 @@ func TestFailoverRequestParameters(t *testing.T) {
 	}
 	m, _ := s.Find("CloudWatch.GetMetricData")
 	q := m.Params.(*cloudwatch.GetMetricDataInput).MetricDataQueries[0].MetricStat.Metric
-	if awssdk.ToString(q.MetricName) != MetricPeerHealthy || awssdk.ToString(q.Namespace) != Namespace || awssdk.ToString(q.Dimensions[0].Value) != "us-east-1" {
+	if awssdk.ToString(q.MetricName) != healthmetric.MetricPeerHealthy || awssdk.ToString(q.Namespace) != healthmetric.Namespace || awssdk.ToString(q.Dimensions[0].Value) != "us-east-1" {
 		t.Errorf("health query %+v", q)
 	}
 	sw := world{peer: []float64{1}}.stub()
@@ -221,31 +222,21 @@ func TestFailedFailoverIsReportedAndPublished(t *testing.T) {
 	}
 }
 
-func TestTriggerConfigFromEnv(t *testing.T) {
-	_, err := TriggerConfigFromEnv(func(string) string { return "" })
+func TestConfigFromEnv(t *testing.T) {
+	_, err := ConfigFromEnv(func(string) string { return "" })
 	if err == nil || !strings.Contains(err.Error(), "DRDRILL_GLOBAL_CLUSTER_ID") || !strings.Contains(err.Error(), "DRDRILL_TARGET_CLUSTER_ARN") {
 		t.Fatalf("%v", err)
 	}
 	env := map[string]string{"AWS_REGION": "us-west-2", "DRDRILL_PRIMARY_REGION": "us-east-1", "DRDRILL_GLOBAL_CLUSTER_ID": "g",
 		"DRDRILL_TARGET_CLUSTER_ARN": secondaryARN, "DRDRILL_SNS_TOPIC_ARN": topicARN, "DRDRILL_DRY_RUN": "maybe"}
-	if _, err := TriggerConfigFromEnv(func(k string) string { return env[k] }); err == nil || !strings.Contains(err.Error(), "DRDRILL_DRY_RUN") {
+	if _, err := ConfigFromEnv(func(k string) string { return env[k] }); err == nil || !strings.Contains(err.Error(), "DRDRILL_DRY_RUN") {
 		t.Fatalf("%v", err)
 	}
 	env["DRDRILL_DRY_RUN"] = "true"
-	c, err := TriggerConfigFromEnv(func(k string) string { return env[k] })
+	c, err := ConfigFromEnv(func(k string) string { return env[k] })
 	if err != nil || !c.DryRun || c.Threshold != 3 || c.Period != time.Minute {
 		t.Fatalf("%+v %v", c, err)
 	}
-}
-
-// stubClients builds real SDK clients for region whose requests go to s.
-func stubClients(t *testing.T, s *awstest.Stub, region string) Clients {
-	t.Helper()
-	c, err := NewClients(context.Background(), region, s.Options()...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
 }
 
 // A notification that fails after RDS acted (say, the role cannot use the
