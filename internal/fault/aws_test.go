@@ -332,8 +332,10 @@ func TestMonitorFailurePairRestoresTheExactConcurrency(t *testing.T) {
 		}
 		put, _ := s.Find("Lambda.PutFunctionConcurrency")
 		in := put.Params.(*lambda.PutFunctionConcurrencyInput)
-		if awssdk.ToString(in.FunctionName) != "drdrill-t-health-monitor-primary" || awssdk.ToInt32(in.ReservedConcurrentExecutions) != 0 || put.Region != "us-east-1" {
-			t.Fatalf("inject %+v in %s", in, put.Region)
+		// The secondary region's monitor: the trigger decides on its probe
+		// of the primary (#12 item 8).
+		if awssdk.ToString(in.FunctionName) != "drdrill-t-health-monitor-secondary" || awssdk.ToInt32(in.ReservedConcurrentExecutions) != 0 || put.Region != "us-west-2" {
+			t.Fatalf("inject PutFunctionConcurrency %s %d in %s, want the secondary monitor to 0 in us-west-2", awssdk.ToString(in.FunctionName), awssdk.ToInt32(in.ReservedConcurrentExecutions), put.Region)
 		}
 		if err := h.Rollback(context.Background()); err != nil {
 			t.Fatal(err)
