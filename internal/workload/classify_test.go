@@ -7,8 +7,10 @@ import (
 	"io"
 	"net"
 	"os"
+	"path/filepath"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/go-sql-driver/mysql"
 
@@ -62,6 +64,32 @@ func TestInFlightCoversRateTimesTimeout(t *testing.T) {
 		cfg.defaults()
 		if cfg.MaxInFlight != c.want {
 			t.Errorf("rate %g: MaxInFlight %d, want %d", c.rate, cfg.MaxInFlight, c.want)
+		}
+	}
+}
+
+// LastFailure is when a write last completed without success, fail or
+// info alike: the drill's stability hold runs until the checker's window
+// after it is in the history.
+func TestLastFailureFollowsFailedAndUnknownWrites(t *testing.T) {
+	rec, err := history.Create(filepath.Join(t.TempDir(), "h.jsonl"), history.Meta{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rec.Close()
+	w := &Workload{rec: rec, outcomes: newOutcomes(0, 1)}
+	if !w.LastFailure().IsZero() {
+		t.Fatal("a failure before any write")
+	}
+	w.record(history.Op{Writer: 0, Seq: 1, Outcome: history.OK})
+	if !w.LastFailure().IsZero() {
+		t.Fatal("a successful write counted as a failure")
+	}
+	for seq, out := range []history.Outcome{history.Fail, history.Info} {
+		before := time.Now()
+		w.record(history.Op{Writer: 0, Seq: int64(seq + 2), Outcome: out})
+		if at := w.LastFailure(); at.Before(before) {
+			t.Fatalf("after a %v write LastFailure is %v, before the write completed (%v)", out, at, before)
 		}
 	}
 }

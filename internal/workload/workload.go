@@ -110,6 +110,7 @@ type Workload struct {
 
 	ok, fail, info, scheduled atomic.Int64
 	lastDrop                  atomic.Int64
+	lastFailure               atomic.Int64   // unix ns a write last completed without success
 	frontier                  []atomic.Int64 // per writer: highest seq scheduled
 	outcomes                  *outcomes
 }
@@ -194,8 +195,10 @@ func (w *Workload) record(op history.Op) {
 		w.ok.Add(1)
 	case history.Fail:
 		w.fail.Add(1)
+		w.lastFailure.Store(time.Now().UnixNano())
 	default:
 		w.info.Add(1)
+		w.lastFailure.Store(time.Now().UnixNano())
 	}
 	w.outcomes.set(op.Writer, op.Seq, op.Outcome)
 	w.rec.Op(op)
@@ -282,6 +285,15 @@ func (w *Workload) Stop() Stats {
 	w.wg.Wait()
 	w.ops.Wait()
 	return w.Stats()
+}
+
+// LastFailure is when a write last completed without success (failed or
+// unknown); zero if none has.
+func (w *Workload) LastFailure() time.Time {
+	if ns := w.lastFailure.Load(); ns != 0 {
+		return time.Unix(0, ns)
+	}
+	return time.Time{}
 }
 
 // Stats are the counts so far.

@@ -270,6 +270,33 @@ func (d *Drill) Hold(ctx context.Context, why string, dur time.Duration) {
 	}
 }
 
+// StabilityWindow is how long writes must keep succeeding for a recovery to
+// count (the checker's default).
+const StabilityWindow = 2 * time.Second
+
+// HoldStable holds for at least dur and then, while writes are still
+// failing, until none has failed for the stability window — at most extra
+// longer. A fixed hold measured from the promotion can end before the
+// window after the last failed write is in the history: writes stuck on a
+// frozen server fail up to their timeout after the writer has moved, and
+// the check then reports "not recovered" for a stack that recovered. The
+// hold never decides recovery; the checker does, from the history.
+func (d *Drill) HoldStable(ctx context.Context, why string, dur, extra time.Duration) {
+	d.Hold(ctx, why, dur)
+	s := d.current
+	if s == nil || s.Workload() == nil {
+		return
+	}
+	deadline := time.Now().Add(extra)
+	for {
+		quiet := time.Since(s.Workload().LastFailure())
+		if quiet >= StabilityWindow+250*time.Millisecond || !time.Now().Before(deadline) {
+			return
+		}
+		d.Hold(ctx, why+" (writes failed "+quiet.Round(time.Millisecond).String()+" ago)", StabilityWindow+250*time.Millisecond-quiet)
+	}
+}
+
 // WaitFor polls cond until it holds, printing progress every 2 s.
 func WaitFor(ctx context.Context, what string, within time.Duration, cond func(ctx context.Context) (bool, string, error)) time.Duration {
 	By("waiting for " + what)
