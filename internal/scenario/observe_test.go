@@ -21,6 +21,9 @@ func TestObservationsAreRecordedInTheHistory(t *testing.T) {
 	s := &Scenario{rec: rec}
 	s.recordObservations([]target.Observation{
 		{Kind: "lag_ms", Region: "us-west-2", Name: "AuroraGlobalDBRPOLag", Value: 420, TimeNs: now},
+		// The previous scenario's datapoint (a twin drill judged 9.7 s of
+		// "before" lag from one): not this scenario's.
+		{Kind: "lag_ms", Region: "us-west-2", Name: "AuroraGlobalDBRPOLag", Value: 9716, TimeNs: now - int64(time.Hour)},
 		{Kind: "alarm", Name: "drdrill-x-replication-lag-secondary", State: "ALARM", TimeNs: now},
 		{Kind: "health_check", Name: "hc-1", State: "Healthy", Value: 1, TimeNs: now},
 	})

@@ -191,6 +191,13 @@ func (s *Scenario) recordObservations(obs []target.Observation) {
 		at := s.rec.WallToRel(o.TimeNs)
 		switch o.Kind {
 		case "lag_ms":
+			// A datapoint stamped before this scenario began is the
+			// previous scenario's (on AWS the newest one may be minutes
+			// old): judged here it would be the "before" lag of a stack
+			// this scenario has not touched yet.
+			if at < 0 {
+				continue
+			}
 			s.rec.Lag(history.LagSample{Region: "aws:" + o.Region, At: at, Ms: o.Value})
 		default:
 			s.rec.Event(history.Event{At: at, Source: "aws", Kind: o.Kind, Region: o.Region,

@@ -80,3 +80,4 @@ func TestObservedLagIsTheMinutesMaximumAtItsOwnTime(t *testing.T) {
 		t.Errorf("lag stamped %v, want its datapoint's time %v (the minute's start)", got, minute)
 	}
 }
+
