@@ -80,4 +80,3 @@ func TestObservedLagIsTheMinutesMaximumAtItsOwnTime(t *testing.T) {
 		t.Errorf("lag stamped %v, want its datapoint's time %v (the minute's start)", got, minute)
 	}
 }
-
