@@ -4,11 +4,15 @@
 package lambdaenv
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"strconv"
 	"strings"
 	"time"
+
+	awssdk "github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
 )
 
 // Env reads required and optional settings, naming every missing one.
@@ -68,4 +72,15 @@ func (e *Env) Err() error {
 		return fmt.Errorf("missing environment variables: %s (the Terraform in infra/aws sets them)", strings.Join(e.missing, ", "))
 	}
 	return nil
+}
+
+// AWSConfig loads the SDK configuration for region from the environment
+// (the function's role credentials); opts let tests add middleware. It
+// makes no network call.
+func AWSConfig(ctx context.Context, region string, opts ...func(*config.LoadOptions) error) (awssdk.Config, error) {
+	ac, err := config.LoadDefaultConfig(ctx, append([]func(*config.LoadOptions) error{config.WithRegion(region)}, opts...)...)
+	if err != nil {
+		return ac, fmt.Errorf("AWS configuration for %s: %w", region, err)
+	}
+	return ac, nil
 }

@@ -274,9 +274,9 @@ func NewFromEnv(ctx context.Context, get func(string) string, log *slog.Logger, 
 	if err != nil {
 		return nil, err
 	}
-	ac, err := config.LoadDefaultConfig(ctx, append([]func(*config.LoadOptions) error{config.WithRegion(cfg.Region)}, opts...)...)
+	ac, err := lambdaenv.AWSConfig(ctx, cfg.Region, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("AWS configuration for %s: %w", cfg.Region, err)
+		return nil, err
 	}
 	return &Monitor{Cfg: cfg, RDS: rds.NewFromConfig(ac), CW: cloudwatch.NewFromConfig(ac), Secrets: secretsmanager.NewFromConfig(ac), Probe: SQLProbe, Log: log}, nil
 }

@@ -326,21 +326,14 @@ func NewFromEnv(ctx context.Context, get func(string) string, log *slog.Logger, 
 	if err != nil {
 		return nil, err
 	}
-	load := func(region string) (awssdk.Config, error) {
-		ac, err := config.LoadDefaultConfig(ctx, append([]func(*config.LoadOptions) error{config.WithRegion(region)}, opts...)...)
-		if err != nil {
-			return ac, fmt.Errorf("AWS configuration for %s: %w", region, err)
-		}
-		return ac, nil
-	}
-	own, err := load(cfg.Region)
+	own, err := lambdaenv.AWSConfig(ctx, cfg.Region, opts...)
 	if err != nil {
 		return nil, err
 	}
-	primary, err := load(cfg.PrimaryRegion)
-	if err != nil {
-		return nil, err
-	}
+	// The same credentials and settings, loaded once, for the primary
+	// region's CloudWatch.
+	primary := own.Copy()
+	primary.Region = cfg.PrimaryRegion
 	return &Trigger{Cfg: cfg, RDS: rds.NewFromConfig(own), CW: cloudwatch.NewFromConfig(own), PrimaryCW: cloudwatch.NewFromConfig(primary),
 		SNS: sns.NewFromConfig(own), Log: log}, nil
 }
