@@ -241,17 +241,7 @@ func Load(dir, account string, vars map[string]string) (*Spec, error) {
 		}
 		return s.PrimaryRegion
 	}
-	attr := func(b *hclsyntax.Block, name string) cty.Value {
-		a, ok := b.Body.Attributes[name]
-		if !ok {
-			return cty.NilVal
-		}
-		v, diags := a.Expr.Value(ctx)
-		if diags.HasErrors() {
-			return cty.NilVal
-		}
-		return v
-	}
+	attr := func(b *hclsyntax.Block, name string) cty.Value { return attrIn(ctx, b, name) }
 
 	// The resources the alarms and the outputs refer to, with what a real
 	// apply would give them (ARNs in the twin's account).
@@ -509,17 +499,6 @@ func asStrings(v cty.Value) []string {
 // aws_iam_role_policy resources whose role is the function's, each
 // for_each instance evaluated with its each.key and each.value.
 func rolePolicies(ctx *hcl.EvalContext, blocks func(string, ...string) []*hclsyntax.Block, s *Spec) error {
-	eval := func(c *hcl.EvalContext, b *hclsyntax.Block, name string) cty.Value {
-		a, ok := b.Body.Attributes[name]
-		if !ok {
-			return cty.NilVal
-		}
-		v, diags := a.Expr.Value(c)
-		if diags.HasErrors() {
-			return cty.NilVal
-		}
-		return v
-	}
 	byRole := map[string][]string{} // the role's id or ARN → documents
 	for _, b := range blocks("resource", "aws_iam_role_policy") {
 		instances := []map[string]cty.Value{nil}
@@ -539,7 +518,7 @@ func rolePolicies(ctx *hcl.EvalContext, blocks func(string, ...string) []*hclsyn
 			if each != nil {
 				c.Variables = map[string]cty.Value{"each": cty.ObjectVal(each)}
 			}
-			role, doc := asString(eval(c, b, "role")), asString(eval(c, b, "policy"))
+			role, doc := asString(attrIn(c, b, "role")), asString(attrIn(c, b, "policy"))
 			if role == "" || doc == "" {
 				return fmt.Errorf("aws_iam_role_policy.%s: its role or policy does not evaluate", b.Labels[1])
 			}
@@ -565,4 +544,18 @@ func rolePolicies(ctx *hcl.EvalContext, blocks func(string, ...string) []*hclsyn
 		}
 	}
 	return nil
+}
+
+// attrIn is a block attribute's value in c; NilVal when the block lacks it
+// or it does not evaluate.
+func attrIn(c *hcl.EvalContext, b *hclsyntax.Block, name string) cty.Value {
+	a, ok := b.Body.Attributes[name]
+	if !ok {
+		return cty.NilVal
+	}
+	v, diags := a.Expr.Value(c)
+	if diags.HasErrors() {
+		return cty.NilVal
+	}
+	return v
 }
