@@ -213,31 +213,13 @@ func TestIsolationIsInTheLedgerBeforeItIsApplied(t *testing.T) {
 	if len(tw.Server.IsolatedRegions()) != 1 {
 		t.Fatalf("isolated regions %v after the injection", tw.Server.IsolatedRegions())
 	}
-	raw, err := os.ReadFile(l.Path())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cut []string
-	found := false
-	for _, line := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
-		cut = append(cut, line)
-		var e ledger.Entry
-		if err := json.Unmarshal([]byte(line), &e); err != nil {
-			t.Fatal(err)
-		}
-		if e.State == ledger.Injecting && strings.Contains(e.Params["isolation"], `"deny_acl":"acl-`) {
-			found = true
-			break
-		}
-	}
-	if !found {
+	crashed, raw := ledgerCutAt(t, l, func(e ledger.Entry) bool {
+		return e.State == ledger.Injecting && strings.Contains(e.Params["isolation"], `"deny_acl":"acl-`)
+	})
+	if crashed == nil {
 		t.Fatalf("no ledger entry records the deny ACL while the isolation is being injected:\n%s", raw)
 	}
-	crashed := t.TempDir()
-	if err := os.WriteFile(filepath.Join(crashed, ledger.FileName), []byte(strings.Join(cut, "\n")+"\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := fault.Recover(ctx, tw.Target, ledger.Open(crashed)); err != nil {
+	if _, err := fault.Recover(ctx, tw.Target, crashed); err != nil {
 		t.Fatal(err)
 	}
 	if acls, isolated := tw.Server.DenyACLs(), tw.Server.IsolatedRegions(); len(acls) != 0 || len(isolated) != 0 {
@@ -377,24 +359,10 @@ func TestMonitorFailureStopsWhatTheTriggerDecidesOn(t *testing.T) {
 	if paused.Params["function"] != monitorSec {
 		t.Errorf("monitor-failure stopped %q; the trigger decides on %s's probe of the primary", paused.Params["function"], monitorSec)
 	}
-	raw, err := os.ReadFile(l.Path())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cut []string
-	found := false
-	for _, line := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
-		cut = append(cut, line)
-		var e ledger.Entry
-		if err := json.Unmarshal([]byte(line), &e); err != nil {
-			t.Fatal(err)
-		}
-		if e.State == ledger.Injecting && e.Params["prev_concurrency"] == "5" {
-			found = true
-			break
-		}
-	}
-	if !found {
+	crashed, raw := ledgerCutAt(t, l, func(e ledger.Entry) bool {
+		return e.State == ledger.Injecting && e.Params["prev_concurrency"] == "5"
+	})
+	if crashed == nil {
 		t.Fatalf("no ledger entry holds the previous reserved concurrency while monitor-failure is being injected:\n%s", raw)
 	}
 
@@ -419,11 +387,7 @@ func TestMonitorFailureStopsWhatTheTriggerDecidesOn(t *testing.T) {
 	}
 	t.Logf("isolation healed after %v", time.Since(isolatedAt).Round(time.Millisecond))
 
-	crashed := t.TempDir()
-	if err := os.WriteFile(filepath.Join(crashed, ledger.FileName), []byte(strings.Join(cut, "\n")+"\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := fault.Recover(ctx, tw.Target, ledger.Open(crashed)); err != nil {
+	if _, err := fault.Recover(ctx, tw.Target, crashed); err != nil {
 		t.Fatal(err)
 	}
 	got, err := lc.GetFunctionConcurrency(ctx, &lambda.GetFunctionConcurrencyInput{FunctionName: &monitorSec})
@@ -481,4 +445,32 @@ func TestTriggerDecisionIsTheDetectionTimeOnTheTwin(t *testing.T) {
 	if err := h.Rollback(ctx); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// ledgerCutAt is the ledger a kill -9 would leave right after the first
+// entry at matches: l's entries up to that one, in a ledger of their own.
+// It returns nil (and l's text, for the failure message) when no entry
+// matches.
+func ledgerCutAt(t *testing.T, l *ledger.Ledger, at func(ledger.Entry) bool) (*ledger.Ledger, string) {
+	t.Helper()
+	raw, err := os.ReadFile(l.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cut []string
+	for _, line := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
+		cut = append(cut, line)
+		var e ledger.Entry
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			t.Fatal(err)
+		}
+		if at(e) {
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, ledger.FileName), []byte(strings.Join(cut, "\n")+"\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			return ledger.Open(dir), string(raw)
+		}
+	}
+	return nil, string(raw)
 }
