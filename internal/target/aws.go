@@ -173,6 +173,16 @@ func (a *AWS) Events(ctx context.Context, after int) ([]Event, error) {
 	return out, nil
 }
 
+// decisionLookback is how far back each poll reads the trigger's decisions.
+const decisionLookback = 5 * time.Minute
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
 func (a *AWS) startWatch() {
 	a.stopWatch, a.watchDone = make(chan struct{}), make(chan struct{})
 	go func() {
@@ -212,7 +222,10 @@ func (a *AWS) startWatch() {
 				writer, state, first = w, st, false
 			}
 			ctx, cancel = context.WithTimeout(context.Background(), 30*time.Second)
-			at, err := a.stack.FailoverDecisions(ctx, since)
+			// Each poll reads back a few minutes (a datapoint can show up
+			// in CloudWatch a little after its time), not the whole drill:
+			// the decisions already seen are kept in decided.
+			at, err := a.stack.FailoverDecisions(ctx, later(since, time.Now().Add(-decisionLookback)))
 			cancel()
 			if err == nil {
 				for _, t := range at {
