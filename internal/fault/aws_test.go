@@ -198,13 +198,19 @@ func (f *fakeAWS) stub() *awstest.Stub {
 
 func awsTarget(t *testing.T, f *fakeAWS, allowed ...string) (target.Target, *awstest.Stub, *ledger.Ledger) {
 	t.Helper()
+	st, s := awsStack(t, f, allowed...)
+	return target.NewAWS(awsOutputs(), st), s, ledger.Open(t.TempDir())
+}
+
+func awsStack(t *testing.T, f *fakeAWS, allowed ...string) (*drdaws.Stack, *awstest.Stub) {
+	t.Helper()
 	s := f.stub()
 	st, err := drdaws.NewStack(context.Background(), awsOutputs(), s.Options()...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	st.AllowedAccounts, st.StopAlarms, st.Poll = allowed, []string{"drdrill-t-stop"}, 1
-	return target.NewAWS(awsOutputs(), st), s, ledger.Open(t.TempDir())
+	return st, s
 }
 
 func mutating(s *awstest.Stub) []string {
@@ -405,9 +411,9 @@ func TestEmptyTargetsAndIncompleteOutputsAreRefused(t *testing.T) {
 
 func TestPreflightResolvesAndInjectsNothing(t *testing.T) {
 	f := newFake()
-	tgt, s, _ := awsTarget(t, f, "111122223333")
+	st, s := awsStack(t, f, "111122223333")
 	var b strings.Builder
-	if err := tgt.(*target.AWS).Stack().Preflight(context.Background(), &b); err != nil {
+	if err := st.Preflight(context.Background(), &b); err != nil {
 		t.Fatalf("%v\n%s", err, b.String())
 	}
 	for _, want := range []string{"READY", "temporary SQS queue subscribed to", "SwitchoverGlobalCluster to " + sARN, "deny-all NACL on [subnet-a subnet-b]", "PutFunctionConcurrency 0 on drdrill-t-health-monitor-primary", "health check hc-primary (CLOUDWATCH_METRIC) → observed"} {
@@ -419,9 +425,9 @@ func TestPreflightResolvesAndInjectsNothing(t *testing.T) {
 		t.Fatalf("preflight called %v", m)
 	}
 	f2 := newFake()
-	tgt2, _, _ := awsTarget(t, f2)
+	st2, _ := awsStack(t, f2)
 	b.Reset()
-	if err := tgt2.(*target.AWS).Stack().Preflight(context.Background(), &b); err == nil || !strings.Contains(b.String(), "NOT READY") {
+	if err := st2.Preflight(context.Background(), &b); err == nil || !strings.Contains(b.String(), "NOT READY") {
 		t.Fatalf("preflight without an allow-listed account: %v\n%s", err, b.String())
 	}
 }

@@ -211,3 +211,10 @@ func Recover(ctx context.Context, t target.Target, l *ledger.Ledger) ([]string, 
 	}
 	return did, errors.Join(errs...)
 }
+
+func init() {
+	for _, f := range []Failpoint{RegionCrash{}, RegionFreeze{}, Partition{}, WANDegradation{}, PlannedSwitchover{},
+		UnplannedFailover{}, MonitorFailure{}, RegionIsolation{}, AlarmPath{}} {
+		register(f)
+	}
+}

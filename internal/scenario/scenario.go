@@ -109,7 +109,7 @@ func Start(ctx context.Context, t target.Target, opt Options) (s *Scenario, err 
 	// name their new primary too; otherwise every write after a failover
 	// would look like a zombie.
 	var primarySID uint32
-	if pr, ok := t.(interface{ PromotionsCarryServerIDs() bool }); ok && pr.PromotionsCarryServerIDs() {
+	if pr, ok := t.(target.ServerIDs); ok && pr.PromotionsCarryServerIDs() {
 		if err := s.writer.QueryRowContext(ctx, "SELECT @@server_id").Scan(&primarySID); err != nil {
 			return nil, fmt.Errorf("writer endpoint: %w", err)
 		}

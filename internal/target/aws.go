@@ -47,9 +47,6 @@ func openAWS(out outputs.Outputs) (*AWS, error) {
 // NewAWS wraps an existing stack (tests build one with intercepted clients).
 func NewAWS(out outputs.Outputs, st *drdaws.Stack) *AWS { return &AWS{out: out, stack: st} }
 
-// Stack is the AWS side, for the fault catalogue.
-func (a *AWS) Stack() *drdaws.Stack { return a.stack }
-
 // Kind is "aws".
 func (a *AWS) Kind() string { return "aws" }
 
@@ -283,11 +280,11 @@ func (a *AWS) Recover(ctx context.Context) ([]string, error) {
 
 // Failback switches the writer back to the deployment's primary region (RPO 0).
 func (a *AWS) Failback(ctx context.Context) ([]string, error) {
+	primary := a.out[outputs.PrimaryRegion]
 	writer, _, err := a.stack.WriterRegion(ctx)
 	if err != nil {
 		return nil, err
 	}
-	primary := a.out[outputs.PrimaryRegion]
 	if writer == primary {
 		return nil, nil
 	}
@@ -296,15 +293,117 @@ func (a *AWS) Failback(ctx context.Context) ([]string, error) {
 	if err := a.stack.Guard(ctx); err != nil {
 		return nil, err
 	}
-	if cut, err := a.stack.IsolatedSubnets(ctx, primary); err != nil {
-		return nil, err
-	} else if len(cut) > 0 {
-		return nil, fmt.Errorf("not failing back to %s: its database subnets are still cut off (%s); roll back region-isolation first", primary, strings.Join(cut, ", "))
-	}
-	if err := a.stack.Promote(ctx, primary, false, AWSBounds.Promotion); err != nil {
+	moved, err := a.switchBack(ctx, primary, "failing back")
+	if err != nil || !moved {
 		return nil, err
 	}
 	return []string{"switched the global writer back to " + primary}, nil
+}
+
+// SwitchBack makes region the writer again by a global switchover. It
+// decides on the writer only once no promotion is running: while the
+// switchover it undoes is still in progress the writer has not moved yet,
+// and "already back" would be reported before it moves away.
+func (a *AWS) SwitchBack(ctx context.Context, region string) error {
+	_, err := a.switchBack(ctx, region, "switching back")
+	return err
+}
+
+func (a *AWS) switchBack(ctx context.Context, region, doing string) (bool, error) {
+	w, err := a.stack.WaitIdle(ctx, AWSBounds.Promotion)
+	if err != nil {
+		return false, err
+	}
+	if w == region {
+		return false, nil
+	}
+	// Never move the writer into a region its clients cannot reach:
+	// writes would stop, and the failover trigger, seeing the new primary
+	// down, would fail over again.
+	cut, err := a.stack.IsolatedSubnets(ctx, region)
+	if err != nil {
+		return false, err
+	}
+	if len(cut) > 0 {
+		return false, fmt.Errorf("not %s to %s: its database subnets are still cut off (%s); roll back region-isolation first",
+			doing, region, strings.Join(cut, ", "))
+	}
+	return true, a.stack.Promote(ctx, region, false, AWSBounds.Promotion)
+}
+
+// Promote switches the global writer over to region (or fails it over
+// with data loss allowed), watching the stop conditions while it runs.
+func (a *AWS) Promote(ctx context.Context, region string, how Promotion) error {
+	return a.stack.PromoteWatching(ctx, region, how.AllowDataLoss, AWSBounds.Promotion)
+}
+
+// Guard: allow-listed account, tagged global cluster, no stop alarm firing.
+func (a *AWS) Guard(ctx context.Context) error { return a.stack.Guard(ctx) }
+
+// ResolveMonitor names a region's health-monitor function. By default it
+// is the one the failover trigger decides on: the secondary region's
+// monitor, whose probe of the primary (PeerHealthy) is the trigger's
+// evidence. Stopping the primary's own monitor would leave the trigger
+// able to fail over, and the drill would prove nothing about a broken
+// monitor.
+func (a *AWS) ResolveMonitor(ctx context.Context, region string) (Monitor, error) {
+	if region == "" {
+		region = a.Regions()[1] // where infra/aws runs the trigger and the monitor it reads
+	}
+	key := "PrimaryHealthMonitorFunctionName"
+	switch region {
+	case a.Regions()[0]:
+	case a.Regions()[1]:
+		key = "SecondaryHealthMonitorFunctionName"
+	default:
+		return Monitor{}, fmt.Errorf("unknown region %q (regions: %v)", region, a.Regions())
+	}
+	fn := strings.TrimSpace(a.out[key])
+	if fn == "" {
+		return Monitor{}, fmt.Errorf("outputs lack %s (FIS emptyTargetResolutionMode=fail)", key)
+	}
+	return Monitor{Region: region, Function: fn}, nil
+}
+
+// PauseMonitor sets the function's reserved concurrency to 0; saved gets
+// the previous setting before it changes.
+func (a *AWS) PauseMonitor(ctx context.Context, m Monitor, saved func(prev string) error) (string, error) {
+	return a.stack.PauseMonitor(ctx, m.Region, m.Function, saved)
+}
+
+// ResumeMonitor restores the function's previous reserved concurrency.
+func (a *AWS) ResumeMonitor(ctx context.Context, m Monitor, prev string) error {
+	return a.stack.ResumeMonitor(ctx, m.Region, m.Function, prev)
+}
+
+// ResolveIsolation finds region's database subnets and their ACLs.
+func (a *AWS) ResolveIsolation(ctx context.Context, region string) (Isolation, error) {
+	return a.stack.ResolveIsolation(ctx, region)
+}
+
+// IsolateRegion moves the subnets onto a deny-all network ACL.
+func (a *AWS) IsolateRegion(ctx context.Context, iso *Isolation, progress func(Isolation) error) error {
+	return a.stack.IsolateRegion(ctx, iso, progress)
+}
+
+// RestoreRegion puts every subnet back on its original ACL.
+func (a *AWS) RestoreRegion(ctx context.Context, iso Isolation) error {
+	return a.stack.RestoreRegion(ctx, iso)
+}
+
+// ResolveAlarmPath checks the lag alarm and its topic (read-only).
+func (a *AWS) ResolveAlarmPath(ctx context.Context) (AlarmProof, error) {
+	return a.stack.ResolveAlarmPath(ctx)
+}
+
+// InjectAlarmPath forces the alarm and proves delivery through a queue.
+func (a *AWS) InjectAlarmPath(ctx context.Context, p *AlarmProof, wait time.Duration, progress func(AlarmProof) error) error {
+	return a.stack.InjectAlarmPath(ctx, p, wait, progress)
+}
+
+// RollbackAlarmPath sets the alarm back and removes the queue.
+func (a *AWS) RollbackAlarmPath(ctx context.Context, p AlarmProof) error {
+	return a.stack.RollbackAlarmPath(ctx, p)
 }
 
 // Observe reports the AWS-side lag metric, alarm states and health checks.

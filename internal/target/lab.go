@@ -11,7 +11,8 @@ import (
 )
 
 // Lab is the embedded lab as a target. Besides the Target methods it offers
-// the lab's fault primitives, which the fault catalogue looks for.
+// the lab's fault primitives as capabilities (capability.go): process and
+// network control of each region, promotions and the controller.
 type Lab struct {
 	out    outputs.Outputs
 	client *lab.Client
@@ -40,9 +41,6 @@ func (l *Lab) Outputs() outputs.Outputs { return l.out }
 func (l *Lab) Regions() []string {
 	return []string{l.out[outputs.PrimaryRegion], l.out[outputs.SecondaryRegion]}
 }
-
-// Client is the lab's control API, for the fault catalogue.
-func (l *Lab) Client() *lab.Client { return l.client }
 
 func (l *Lab) endpoint(region string) (string, error) {
 	switch region {
@@ -149,3 +147,90 @@ func (l *Lab) PromotionsCarryServerIDs() bool { return true }
 
 // Close releases nothing: the lab's lifetime is the supervisor's.
 func (l *Lab) Close() error { return nil }
+
+// ServerAction runs a process action on region's server.
+func (l *Lab) ServerAction(ctx context.Context, region string, a ServerAction) error {
+	return l.client.Region(ctx, region, string(a))
+}
+
+// Frozen tells whether region's server is SIGSTOPped.
+func (l *Lab) Frozen(ctx context.Context, region string) (bool, error) {
+	st, err := l.client.Status(ctx)
+	if err != nil {
+		return false, err
+	}
+	for _, r := range st.Regions {
+		if r.Name == region {
+			return r.Frozen, nil
+		}
+	}
+	return false, fmt.Errorf("unknown region %q (regions: %s)", region, strings.Join(l.Regions(), ", "))
+}
+
+// SetLink changes one of the lab's proxied links.
+func (l *Lab) SetLink(ctx context.Context, name string, f LinkFaults) error {
+	return l.client.SetLink(ctx, name, lab.LinkFaults{LatencyMs: f.LatencyMs, BytesPerSec: f.BytesPerSec, Blackhole: f.Blackhole})
+}
+
+// Link reads one of the lab's links.
+func (l *Lab) Link(ctx context.Context, name string) (LinkState, error) {
+	st, err := l.client.Status(ctx)
+	if err != nil {
+		return LinkState{}, err
+	}
+	var names []string
+	for _, k := range st.Links {
+		if k.Name == name {
+			return LinkState{Latency: k.Latency, BytesPerSec: k.BytesPerSec, Blackholed: k.Blackholed}, nil
+		}
+		names = append(names, k.Name)
+	}
+	return LinkState{}, fmt.Errorf("no link %s in the lab (links: %s)", name, strings.Join(names, ", "))
+}
+
+// SetControlPath cuts or restores the controller's cross-region path.
+func (l *Lab) SetControlPath(ctx context.Context, cut bool) error {
+	return l.client.SetControlPath(ctx, cut)
+}
+
+// Promote makes region the primary: a switchover, or a failover with data
+// loss allowed.
+func (l *Lab) Promote(ctx context.Context, region string, how Promotion) error {
+	opt := lab.PromoteOptions{Mode: lab.Switchover}
+	if how.AllowDataLoss {
+		opt = lab.PromoteOptions{Mode: lab.Failover, NoFence: how.NoFence}
+	}
+	return l.client.Promote(ctx, region, opt)
+}
+
+// SwitchBack heals the lab and makes region the primary again by a
+// switchover (RPO 0).
+func (l *Lab) SwitchBack(ctx context.Context, region string) error {
+	if _, err := l.client.Recover(ctx); err != nil {
+		return err
+	}
+	st, err := l.client.Status(ctx)
+	if err != nil {
+		return err
+	}
+	if st.Primary == region {
+		return nil
+	}
+	return l.client.Promote(ctx, region, lab.PromoteOptions{Mode: lab.Switchover})
+}
+
+// ResolveMonitor: the lab has one monitor, its controller, which probes
+// both regions and decides.
+func (l *Lab) ResolveMonitor(ctx context.Context, region string) (Monitor, error) {
+	return Monitor{}, nil
+}
+
+// PauseMonitor pauses the controller's probes.
+func (l *Lab) PauseMonitor(ctx context.Context, m Monitor, saved func(prev string) error) (string, error) {
+	return "", l.client.PauseController(ctx, true)
+}
+
+// ResumeMonitor resumes the controller.
+func (l *Lab) ResumeMonitor(ctx context.Context, m Monitor, prev string) error {
+	return l.client.PauseController(ctx, false)
+}

@@ -1,7 +1,8 @@
 // Package target is the one interface the suites see: a deployed DR stack
-// (the embedded lab now, AWS later) described by its outputs file. Suites
-// never import the lab or AWS packages; faults find the capabilities they
-// need on a Target by type assertion, like etcd's failpoints do on a cluster.
+// (the embedded lab, or AWS — a real account or the twin) described by its
+// outputs file. Suites and faults never import the lab or AWS packages:
+// they ask a Target for the capabilities they need (capability.go), like
+// etcd's failpoints do on a cluster.
 package target
 
 import (

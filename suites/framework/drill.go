@@ -97,7 +97,7 @@ func Setup() *Drill {
 		ledgerDir = dir
 	}
 	d.Ledger = ledger.Open(ledgerDir)
-	if sc, ok := d.Target.(stopChecker); ok {
+	if sc, ok := d.Target.(target.StopConditions); ok {
 		stopCheck = sc.CheckStopConditions
 	}
 	active, err := d.Ledger.Active()
@@ -194,11 +194,6 @@ func (d *Drill) Bounds() target.Bounds { return target.BoundsOf(d.Target) }
 // outputs file's kind.
 func ScenarioTimeout() time.Duration {
 	return target.BoundsForOutputs(os.Getenv(OutputsEnv)).Scenario
-}
-
-// stopChecker is a target with stop conditions (AWS: DRDRILL_STOP_ALARMS).
-type stopChecker interface {
-	CheckStopConditions(context.Context) error
 }
 
 // stopCheck, when set, runs during every wait: a firing stop alarm fails the
@@ -353,17 +348,11 @@ func (d *Drill) WaitCaughtUp(ctx context.Context, within time.Duration) time.Dur
 	})
 }
 
-// monitorWatcher is a target whose own health monitoring drdrill can read
-// (AWS: the health-monitor Lambdas' metrics).
-type monitorWatcher interface {
-	WaitMonitorsHealthy(ctx context.Context, region string, since time.Time, within time.Duration) error
-}
-
 // WaitMonitorsHealthy waits, on a target with its own health monitoring,
 // until it sees region healthy in datapoints newer than since; elsewhere
 // it returns at once.
 func (d *Drill) WaitMonitorsHealthy(ctx context.Context, region string, since time.Time) {
-	mw, ok := d.Target.(monitorWatcher)
+	mw, ok := d.Target.(target.MonitorWatcher)
 	if !ok {
 		return
 	}
