@@ -183,7 +183,42 @@ func (d *Drill) Restore() {
 			GinkgoWriter.Printf("restore: %s\n", strings.Join(did, "; "))
 		}
 		ExpectSteadyState(ctx, d.Target, d.Bounds().Restore)
-	}, NodeTimeout(d.Bounds().Restore+d.Bounds().Promotion))
+		d.WaitReplicated(ctx, d.Bounds().Restore)
+	}, NodeTimeout(d.Bounds().Restore+2*d.Bounds().Promotion))
+}
+
+// WaitReplicated writes a probe row through the writer endpoint and waits
+// until every region's endpoint returns it. The steady state a scenario
+// starts from is replication caught up, not only roles restored: on AWS a
+// switch-back is complete once the writer has moved, while its new
+// secondary may still be reconnecting, and the next scenario's "before"
+// lag would measure that instead of the steady state.
+func (d *Drill) WaitReplicated(ctx context.Context, within time.Duration) time.Duration {
+	writer, err := d.Target.Writer()
+	Expect(err).NotTo(HaveOccurred())
+	defer writer.Close()
+	readers := map[string]*sql.DB{}
+	for _, region := range d.Target.Regions() {
+		db, err := d.Target.Reader(region)
+		Expect(err).NotTo(HaveOccurred())
+		defer db.Close()
+		readers[region] = db
+	}
+	var seq int64
+	return WaitFor(ctx, "a probe write to reach every region", within, func(ctx context.Context) (bool, string, error) {
+		if seq == 0 {
+			if seq, err = ProbeWrite(ctx, writer, 0); err != nil {
+				seq = 0
+				return false, "probe write through the writer endpoint", err
+			}
+		}
+		for region, db := range readers {
+			if ok, err := RowVisible(ctx, db, 0, seq); err != nil || !ok {
+				return false, "not yet in " + region, err
+			}
+		}
+		return true, "", nil
+	})
 }
 
 // Bounds are the target's limits for every wait (target.Bounds).
