@@ -358,6 +358,8 @@ func TestStaticChecksCatchBrokenCopies(t *testing.T) {
 		{"literal password", "database.tf", "master_password_wo         = local.master_password", `master_password_wo         = "hunter2hunter2"`, "literal", checkNoLiteralSecret},
 		{"missing output", "outputs.tf", `output "PrimaryHealthCheckId" {`, `output "PrimaryHealthCheck" {`, "PrimaryHealthCheckId is not declared", checkEveryOutputTheHarnessReadsIsDeclared},
 		{"zip nothing builds", "lambda.tf", `"${var.lambda_dir}/failovertrigger.zip"`, `"${var.lambda_dir}/failover_trigger.zip"`, "does not build", checkLambdaFilenamesAreWhatMakeLambdaBuilds},
+		{"monitor in a database subnet", "lambda.tf", `subnet_ids         = aws_subnet.functions_primary[*].id`, `subnet_ids         = aws_subnet.primary[*].id`, "aws_lambda_function.monitor_primary is in aws_subnet.primary", checkFunctionsOutsideIsolatedSubnets},
+		{"endpoint in a database subnet", "network.tf", `subnet_ids          = aws_subnet.functions_secondary[*].id`, `subnet_ids          = aws_subnet.secondary[*].id`, "aws_vpc_endpoint.secondary is in aws_subnet.secondary", checkFunctionsOutsideIsolatedSubnets},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -378,6 +380,72 @@ func TestStaticChecksCatchBrokenCopies(t *testing.T) {
 				t.Fatalf("the check did not catch it (want %q), reported: %v", c.want, got.msgs)
 			}
 		})
+	}
+}
+
+// A region isolation puts the database subnets on a deny-all network ACL,
+// and a network ACL does not filter traffic inside a subnet (FIS
+// aws:network:disrupt-connectivity: scope "all" still allows intra-subnet
+// traffic). A function or VPC endpoint in a database subnet would keep
+// reaching the writer instance there through the isolation, and the
+// region's health monitor would report it healthy: the trigger, which
+// waits while the primary says so, would not fail over.
+func TestFunctionsAndEndpointsLiveOutsideTheIsolatedSubnets(t *testing.T) {
+	checkFunctionsOutsideIsolatedSubnets(t, ".")
+}
+
+var subnetRef = regexp.MustCompile(`aws_subnet\.(\w+)`)
+
+func checkFunctionsOutsideIsolatedSubnets(t reporter, dir string) {
+	t.Helper()
+	m := parse(t, dir)
+	refs := func(a *hclsyntax.Attribute) []string {
+		if a == nil {
+			return nil
+		}
+		var out []string
+		for _, g := range subnetRef.FindAllStringSubmatch(m.text(a.Expr.Range()), -1) {
+			out = append(out, g[1])
+		}
+		return out
+	}
+	isolatedBy := map[string]string{} // aws_subnet name → the network ACL isolating it
+	for _, b := range m.blocks("resource") {
+		if len(b.Labels) == 2 && b.Labels[0] == "aws_network_acl" {
+			for _, sn := range refs(b.Body.Attributes["subnet_ids"]) {
+				isolatedBy[sn] = b.Labels[1]
+			}
+		}
+	}
+	if len(isolatedBy) == 0 {
+		t.Fatalf("no aws_network_acl in %s names its subnets: the region-isolation fault has nothing to swap", dir)
+	}
+	placed := 0
+	check := func(what string, a *hclsyntax.Attribute) {
+		placed++
+		for _, sn := range refs(a) {
+			if acl, ok := isolatedBy[sn]; ok {
+				t.Errorf("%s is in aws_subnet.%s, which aws_network_acl.%s covers: an isolation of that subnet does not cut traffic inside it; give it subnets of its own", what, sn, acl)
+			}
+		}
+	}
+	for _, b := range m.blocks("resource") {
+		if len(b.Labels) != 2 {
+			continue
+		}
+		switch b.Labels[0] {
+		case "aws_lambda_function":
+			for _, inner := range b.Body.Blocks {
+				if inner.Type == "vpc_config" {
+					check("aws_lambda_function."+b.Labels[1], inner.Body.Attributes["subnet_ids"])
+				}
+			}
+		case "aws_vpc_endpoint":
+			check("aws_vpc_endpoint."+b.Labels[1], b.Body.Attributes["subnet_ids"])
+		}
+	}
+	if placed == 0 {
+		t.Fatalf("no function in a VPC and no VPC endpoint in %s: nothing to check", dir)
 	}
 }
 

@@ -158,7 +158,7 @@ resource "aws_lambda_function" "monitor_primary" {
   timeout          = 30
   memory_size      = 128
   vpc_config {
-    subnet_ids         = aws_subnet.primary[*].id
+    subnet_ids         = aws_subnet.functions_primary[*].id
     security_group_ids = [aws_security_group.lambda_primary.id]
   }
   environment {
@@ -186,7 +186,7 @@ resource "aws_lambda_function" "monitor_secondary" {
   timeout          = 30
   memory_size      = 128
   vpc_config {
-    subnet_ids         = aws_subnet.secondary[*].id
+    subnet_ids         = aws_subnet.functions_secondary[*].id
     security_group_ids = [aws_security_group.lambda_secondary.id]
   }
   environment {

@@ -47,6 +47,33 @@ resource "aws_subnet" "secondary" {
   tags              = { Name = "${local.name}-secondary-private-${count.index}" }
 }
 
+# The functions and the VPC endpoints they call live in subnets of their
+# own, apart from the database subnets. A network ACL does not filter
+# traffic inside a subnet (FIS aws:network:disrupt-connectivity with scope
+# "all" still allows intra-subnet traffic), so a health monitor sharing a
+# subnet with the writer instance would keep reaching it through a region
+# isolation and report the region healthy. From here, a deny-all ACL on
+# the database subnets cuts every function's SQL probe into them, and
+# leaves the functions' AWS API calls (through the endpoints) as they are.
+
+resource "aws_subnet" "functions_primary" {
+  provider          = aws.primary
+  count             = 3
+  vpc_id            = aws_vpc.primary.id
+  cidr_block        = cidrsubnet(var.primary_vpc_cidr, 8, 16 + count.index)
+  availability_zone = data.aws_availability_zones.primary.names[count.index]
+  tags              = { Name = "${local.name}-primary-functions-${count.index}" }
+}
+
+resource "aws_subnet" "functions_secondary" {
+  provider          = aws.secondary
+  count             = 3
+  vpc_id            = aws_vpc.secondary.id
+  cidr_block        = cidrsubnet(var.secondary_vpc_cidr, 8, 16 + count.index)
+  availability_zone = data.aws_availability_zones.secondary.names[count.index]
+  tags              = { Name = "${local.name}-secondary-functions-${count.index}" }
+}
+
 resource "aws_route_table" "primary" {
   provider = aws.primary
   vpc_id   = aws_vpc.primary.id
@@ -70,6 +97,20 @@ resource "aws_route_table_association" "secondary" {
   provider       = aws.secondary
   count          = 3
   subnet_id      = aws_subnet.secondary[count.index].id
+  route_table_id = aws_route_table.secondary.id
+}
+
+resource "aws_route_table_association" "functions_primary" {
+  provider       = aws.primary
+  count          = 3
+  subnet_id      = aws_subnet.functions_primary[count.index].id
+  route_table_id = aws_route_table.primary.id
+}
+
+resource "aws_route_table_association" "functions_secondary" {
+  provider       = aws.secondary
+  count          = 3
+  subnet_id      = aws_subnet.functions_secondary[count.index].id
   route_table_id = aws_route_table.secondary.id
 }
 
@@ -216,7 +257,7 @@ resource "aws_vpc_endpoint" "primary" {
   vpc_id              = aws_vpc.primary.id
   service_name        = "com.amazonaws.${var.primary_region}.${each.key}"
   vpc_endpoint_type   = "Interface"
-  subnet_ids          = aws_subnet.primary[*].id
+  subnet_ids          = aws_subnet.functions_primary[*].id
   security_group_ids  = [aws_security_group.endpoints_primary.id]
   private_dns_enabled = true
   tags                = { Name = "${local.name}-primary-${each.key}" }
@@ -228,7 +269,7 @@ resource "aws_vpc_endpoint" "secondary" {
   vpc_id              = aws_vpc.secondary.id
   service_name        = "com.amazonaws.${var.secondary_region}.${each.key}"
   vpc_endpoint_type   = "Interface"
-  subnet_ids          = aws_subnet.secondary[*].id
+  subnet_ids          = aws_subnet.functions_secondary[*].id
   security_group_ids  = [aws_security_group.endpoints_secondary.id]
   private_dns_enabled = true
   tags                = { Name = "${local.name}-secondary-${each.key}" }

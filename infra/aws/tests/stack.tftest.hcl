@@ -51,6 +51,10 @@ run "stack" {
     error_message = "want 3 private subnets in each region (6 in all)"
   }
   assert {
+    condition     = length(aws_subnet.functions_primary) == 3 && aws_subnet.functions_primary[0].cidr_block == "10.0.16.0/24" && aws_subnet.functions_secondary[2].cidr_block == "10.1.18.0/24" && aws_subnet.functions_secondary[2].availability_zone == "us-west-2c"
+    error_message = "want 3 function subnets in each region, one per AZ, apart from the database subnets (10.x.16.0/24 to 10.x.18.0/24)"
+  }
+  assert {
     condition     = aws_vpc.primary.cidr_block == "10.0.0.0/16" && aws_vpc.secondary.cidr_block == "10.1.0.0/16"
     error_message = "VPC CIDRs must be 10.0.0.0/16 and 10.1.0.0/16"
   }
