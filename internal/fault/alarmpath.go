@@ -20,10 +20,10 @@ func (AlarmPath) Description() string {
 	return "AWS: SetAlarmState ALARM on the lag alarm and prove SNS delivers it, via a temporary SQS queue (wait, default 2m)"
 }
 func (AlarmPath) Available(t target.Target) error {
-	return has[target.AlarmPathProof](t, whatAlarmPath)
+	return has[target.AlarmPathProof](t, alarmPath)
 }
 func (AlarmPath) Resolve(ctx context.Context, t target.Target, p Params) (Params, error) {
-	ap, err := capability[target.AlarmPathProof](t, whatAlarmPath)
+	ap, err := capability[target.AlarmPathProof](t, alarmPath)
 	if err != nil {
 		return nil, err
 	}
@@ -53,7 +53,7 @@ func proofOf(p Params) (target.AlarmProof, error) {
 	return proof, nil
 }
 func (AlarmPath) Inject(ctx context.Context, t target.Target, p Params) error {
-	ap, err := capability[target.AlarmPathProof](t, whatAlarmPath)
+	ap, err := capability[target.AlarmPathProof](t, alarmPath)
 	if err != nil {
 		return err
 	}
@@ -73,7 +73,7 @@ func (AlarmPath) Inject(ctx context.Context, t target.Target, p Params) error {
 	return err
 }
 func (AlarmPath) Rollback(ctx context.Context, t target.Target, p Params) error {
-	ap, err := capability[target.AlarmPathProof](t, whatAlarmPath)
+	ap, err := capability[target.AlarmPathProof](t, alarmPath)
 	if err != nil {
 		return err
 	}

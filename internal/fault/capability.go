@@ -13,35 +13,44 @@ import (
 type Unavailable struct {
 	Capability string // the target interface, e.g. "RegionServers"
 	What       string // what it is, for the user
+	OfferedBy  string // the targets that offer it
+	Target     string // the target's Kind
 }
 
 func (u *Unavailable) Error() string {
-	return fmt.Sprintf("needs %s (target.%s), which this target does not offer", u.What, u.Capability)
+	return fmt.Sprintf("needs %s (target.%s, offered by %s); the %s target does not offer it", u.What, u.Capability, u.OfferedBy, u.Target)
 }
+
+// capabilityInfo is what a capability is, in the words an unavailable
+// fault uses, and which targets offer it.
+type capabilityInfo struct{ what, offeredBy string }
+
+var (
+	servers   = capabilityInfo{"process control of each region's database server", "the lab"}
+	links     = capabilityInfo{"control of each network path", "the lab's proxies"}
+	control   = capabilityInfo{"control of the failover controller's cross-region path", "the lab"}
+	promoter  = capabilityInfo{"promotions of a region to writer", "the lab and AWS"}
+	monitors  = capabilityInfo{"control of the health monitoring", "the lab's controller and AWS's health-monitor functions"}
+	isolation = capabilityInfo{"network ACLs on each region's database subnets", "AWS"}
+	alarmPath = capabilityInfo{"a lag alarm with an SNS notification path", "AWS"}
+)
 
 // capability returns t as C, or why it is not one. Faults ask a target for
 // what they need, never for the implementation behind it.
-func capability[C any](t target.Target, what string) (C, error) {
-	c, ok := t.(C)
+func capability[C any](t target.Target, c capabilityInfo) (C, error) {
+	v, ok := t.(C)
 	if !ok {
-		return c, &Unavailable{Capability: reflect.TypeFor[C]().Name(), What: what}
+		kind := "given"
+		if t != nil {
+			kind = t.Kind()
+		}
+		return v, &Unavailable{Capability: reflect.TypeFor[C]().Name(), What: c.what, OfferedBy: c.offeredBy, Target: kind}
 	}
-	return c, nil
+	return v, nil
 }
 
-// What each capability is, in the words an unavailable fault uses.
-const (
-	whatServers   = "process control of each region's database server (the embedded lab)"
-	whatLinks     = "control of each network path (the embedded lab's proxies)"
-	whatControl   = "control of the failover controller's cross-region path (the embedded lab)"
-	whatPromoter  = "promotions of a region to writer (the lab or an AWS global cluster)"
-	whatMonitors  = "control of the health monitoring (the lab's controller or the AWS health-monitor functions)"
-	whatIsolation = "network ACLs on each region's database subnets (AWS)"
-	whatAlarmPath = "a lag alarm with an SNS notification path (AWS)"
-)
-
-func has[C any](t target.Target, what string) error {
-	_, err := capability[C](t, what)
+func has[C any](t target.Target, c capabilityInfo) error {
+	_, err := capability[C](t, c)
 	return err
 }
 

@@ -68,6 +68,8 @@ var awsOnly = map[string]string{"region-isolation": "network ACLs", "alarm-path"
 
 type notLab struct{ target.Target }
 
+func (notLab) Kind() string { return "not-lab" }
+
 func TestLabFaultsAreUnavailableElsewhere(t *testing.T) {
 	for _, f := range Catalogue() {
 		if err := f.Available(notLab{}); err == nil {

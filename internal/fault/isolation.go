@@ -20,10 +20,10 @@ func (RegionIsolation) Description() string {
 	return "AWS: put a region's database subnets on a deny-all network ACL (default: the primary); rollback restores the original ACLs"
 }
 func (RegionIsolation) Available(t target.Target) error {
-	return has[target.SubnetIsolation](t, whatIsolation)
+	return has[target.SubnetIsolation](t, isolation)
 }
 func (RegionIsolation) Resolve(ctx context.Context, t target.Target, p Params) (Params, error) {
-	si, err := capability[target.SubnetIsolation](t, whatIsolation)
+	si, err := capability[target.SubnetIsolation](t, isolation)
 	if err != nil {
 		return nil, err
 	}
@@ -50,7 +50,7 @@ func isolationOf(p Params) (target.Isolation, error) {
 	return iso, nil
 }
 func (RegionIsolation) Inject(ctx context.Context, t target.Target, p Params) error {
-	si, err := capability[target.SubnetIsolation](t, whatIsolation)
+	si, err := capability[target.SubnetIsolation](t, isolation)
 	if err != nil {
 		return err
 	}
@@ -69,7 +69,7 @@ func (RegionIsolation) Inject(ctx context.Context, t target.Target, p Params) er
 	return err
 }
 func (RegionIsolation) Rollback(ctx context.Context, t target.Target, p Params) error {
-	si, err := capability[target.SubnetIsolation](t, whatIsolation)
+	si, err := capability[target.SubnetIsolation](t, isolation)
 	if err != nil {
 		return err
 	}

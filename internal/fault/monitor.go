@@ -16,10 +16,10 @@ func (MonitorFailure) Description() string {
 	return "stop the health monitoring the failover decision rests on (lab: the controller's probes; AWS: PutFunctionConcurrency 0 on the secondary region's health monitor, whose probe of the primary the trigger reads)"
 }
 func (MonitorFailure) Available(t target.Target) error {
-	return has[target.MonitorControl](t, whatMonitors)
+	return has[target.MonitorControl](t, monitors)
 }
 func (MonitorFailure) Resolve(ctx context.Context, t target.Target, p Params) (Params, error) {
-	mc, err := capability[target.MonitorControl](t, whatMonitors)
+	mc, err := capability[target.MonitorControl](t, monitors)
 	if err != nil {
 		return nil, err
 	}
@@ -45,7 +45,7 @@ func monitorOf(p Params) target.Monitor {
 	return target.Monitor{Region: p["region"], Function: p["function"]}
 }
 func (MonitorFailure) Inject(ctx context.Context, t target.Target, p Params) error {
-	mc, err := capability[target.MonitorControl](t, whatMonitors)
+	mc, err := capability[target.MonitorControl](t, monitors)
 	if err != nil {
 		return err
 	}
@@ -60,7 +60,7 @@ func (MonitorFailure) Inject(ctx context.Context, t target.Target, p Params) err
 	return err
 }
 func (MonitorFailure) Rollback(ctx context.Context, t target.Target, p Params) error {
-	mc, err := capability[target.MonitorControl](t, whatMonitors)
+	mc, err := capability[target.MonitorControl](t, monitors)
 	if err != nil {
 		return err
 	}

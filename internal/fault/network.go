@@ -27,11 +27,11 @@ func (Partition) Available(t target.Target) error {
 	return err
 }
 func linksAndControl(t target.Target) (target.NetworkLinks, target.ControlPath, error) {
-	n, err := capability[target.NetworkLinks](t, whatLinks)
+	n, err := capability[target.NetworkLinks](t, links)
 	if err != nil {
 		return nil, nil, err
 	}
-	c, err := capability[target.ControlPath](t, whatControl)
+	c, err := capability[target.ControlPath](t, control)
 	return n, c, err
 }
 func (Partition) Resolve(ctx context.Context, t target.Target, p Params) (Params, error) {
@@ -81,7 +81,7 @@ func (WANDegradation) Description() string {
 	return "add one-way latency (latency_ms, default 700) and/or a bandwidth cap (bytes_per_sec) on the replication link into a region (default: the secondary)"
 }
 func (WANDegradation) Available(t target.Target) error {
-	return has[target.NetworkLinks](t, whatLinks)
+	return has[target.NetworkLinks](t, links)
 }
 func (WANDegradation) Resolve(ctx context.Context, t target.Target, p Params) (Params, error) {
 	q, err := roles(ctx, t, p, "secondary")
@@ -98,7 +98,7 @@ func (WANDegradation) Resolve(ctx context.Context, t target.Target, p Params) (P
 			}
 		}
 	}
-	n, err := capability[target.NetworkLinks](t, whatLinks)
+	n, err := capability[target.NetworkLinks](t, links)
 	if err != nil {
 		return nil, err
 	}
@@ -113,7 +113,7 @@ func (WANDegradation) Resolve(ctx context.Context, t target.Target, p Params) (P
 	return q, nil
 }
 func (WANDegradation) Inject(ctx context.Context, t target.Target, p Params) error {
-	n, err := capability[target.NetworkLinks](t, whatLinks)
+	n, err := capability[target.NetworkLinks](t, links)
 	if err != nil {
 		return err
 	}
@@ -129,7 +129,7 @@ func (WANDegradation) Inject(ctx context.Context, t target.Target, p Params) err
 	return n.SetLink(ctx, p["link"], f)
 }
 func (WANDegradation) Rollback(ctx context.Context, t target.Target, p Params) error {
-	n, err := capability[target.NetworkLinks](t, whatLinks)
+	n, err := capability[target.NetworkLinks](t, links)
 	if err != nil {
 		return err
 	}

@@ -15,7 +15,7 @@ func (PlannedSwitchover) Description() string {
 	return "fence the primary, wait for catch-up, promote the secondary (RPO 0); rollback switches back"
 }
 func (PlannedSwitchover) Available(t target.Target) error {
-	return has[target.Promoter](t, whatPromoter)
+	return has[target.Promoter](t, promoter)
 }
 func (PlannedSwitchover) Resolve(ctx context.Context, t target.Target, p Params) (Params, error) {
 	return resolvePromotion(ctx, t, p)
@@ -37,7 +37,7 @@ func (UnplannedFailover) Description() string {
 	return "promote the secondary with data loss allowed (no_fence=true skips fencing the old primary); rollback rejoins and switches back"
 }
 func (UnplannedFailover) Available(t target.Target) error {
-	return has[target.Promoter](t, whatPromoter)
+	return has[target.Promoter](t, promoter)
 }
 func (UnplannedFailover) Resolve(ctx context.Context, t target.Target, p Params) (Params, error) {
 	return resolvePromotion(ctx, t, p)
@@ -59,7 +59,7 @@ func resolvePromotion(ctx context.Context, t target.Target, p Params) (Params, e
 }
 
 func promote(ctx context.Context, t target.Target, p Params, how target.Promotion) error {
-	pr, err := capability[target.Promoter](t, whatPromoter)
+	pr, err := capability[target.Promoter](t, promoter)
 	if err != nil {
 		return err
 	}
@@ -68,7 +68,7 @@ func promote(ctx context.Context, t target.Target, p Params, how target.Promotio
 
 // switchBack makes the primary of before the fault the writer again (RPO 0).
 func switchBack(ctx context.Context, t target.Target, p Params) error {
-	pr, err := capability[target.Promoter](t, whatPromoter)
+	pr, err := capability[target.Promoter](t, promoter)
 	if err != nil {
 		return err
 	}

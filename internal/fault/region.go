@@ -35,11 +35,11 @@ func crashLinks(p Params) []string {
 	return []string{"client-" + p["region"], "repl-" + p["region"], "repl-" + p["other"]}
 }
 func serversAndLinks(t target.Target) (target.RegionServers, target.NetworkLinks, error) {
-	s, err := capability[target.RegionServers](t, whatServers)
+	s, err := capability[target.RegionServers](t, servers)
 	if err != nil {
 		return nil, nil, err
 	}
-	n, err := capability[target.NetworkLinks](t, whatLinks)
+	n, err := capability[target.NetworkLinks](t, links)
 	return s, n, err
 }
 func (RegionCrash) Inject(ctx context.Context, t target.Target, p Params) error {
@@ -75,20 +75,20 @@ func (RegionFreeze) Description() string {
 	return "SIGSTOP a region's server (default: the primary); rollback re-seeds it unless it is still the primary"
 }
 func (RegionFreeze) Available(t target.Target) error {
-	return has[target.RegionServers](t, whatServers)
+	return has[target.RegionServers](t, servers)
 }
 func (RegionFreeze) Resolve(ctx context.Context, t target.Target, p Params) (Params, error) {
 	return roles(ctx, t, p, "primary")
 }
 func (RegionFreeze) Inject(ctx context.Context, t target.Target, p Params) error {
-	s, err := capability[target.RegionServers](t, whatServers)
+	s, err := capability[target.RegionServers](t, servers)
 	if err != nil {
 		return err
 	}
 	return s.ServerAction(ctx, p["region"], target.Freeze)
 }
 func (RegionFreeze) Rollback(ctx context.Context, t target.Target, p Params) error {
-	s, err := capability[target.RegionServers](t, whatServers)
+	s, err := capability[target.RegionServers](t, servers)
 	if err != nil {
 		return err
 	}
