@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
@@ -44,9 +45,9 @@ func (s *Stack) Preflight(ctx context.Context, w io.Writer) error {
 	line("  unplanned-failover  → FailoverGlobalCluster AllowDataLoss=true to %s (%s)", target, other)
 
 	for _, r := range []Regional{s.Primary, s.Secondary} {
-		key, aclKey := "PrimaryDatabaseSubnetIds", "PrimaryDatabaseNetworkAclId"
+		key, aclKey, fnKey := "PrimaryDatabaseSubnetIds", "PrimaryDatabaseNetworkAclId", "PrimaryHealthMonitorFunctionName"
 		if r.Region == s.Secondary.Region {
-			key, aclKey = "SecondaryDatabaseSubnetIds", "SecondaryDatabaseNetworkAclId"
+			key, aclKey, fnKey = "SecondaryDatabaseSubnetIds", "SecondaryDatabaseNetworkAclId", "SecondaryHealthMonitorFunctionName"
 		}
 		var subnets []string
 		_ = json.Unmarshal([]byte(s.Out[key]), &subnets)
@@ -68,6 +69,29 @@ func (s *Stack) Preflight(ctx context.Context, w io.Writer) error {
 			line("  region-isolation  → %s: EMPTY/UNRESOLVED targets, would refuse", r.Region)
 		} else {
 			line("  region-isolation  → %s: deny-all NACL on %v (now on %s), restored on rollback", r.Region, subnets, s.Out[aclKey])
+		}
+		// A network ACL does not filter traffic inside a subnet (FIS
+		// disrupt-connectivity scope "all" still allows intra-subnet
+		// traffic): a health monitor in a database subnet keeps seeing its
+		// database through the isolation, and the drill would measure a
+		// failover decision made on a region that looked healthy.
+		fn := s.Out[fnKey]
+		cfg, err := r.Lambda.GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: awssdk.String(fn)})
+		switch {
+		case err != nil:
+			problems = append(problems, fmt.Sprintf("region-isolation in %s: the health monitor's subnets: GetFunctionConfiguration %s: %v", r.Region, fn, err))
+			line("  region-isolation  → %s: health monitor %s's subnets UNRESOLVED (%v)", r.Region, fn, err)
+		case cfg.VpcConfig != nil:
+			var shared []string
+			for _, sn := range cfg.VpcConfig.SubnetIds {
+				if slices.Contains(subnets, sn) {
+					shared = append(shared, sn)
+				}
+			}
+			if len(shared) > 0 {
+				problems = append(problems, fmt.Sprintf("region-isolation in %s: health monitor %s runs in database subnet(s) %v, and a network ACL does not cut traffic inside a subnet: it would still see its database through the isolation; give it subnets of its own (infra/aws: aws_subnet.functions_*)", r.Region, fn, shared))
+				line("  region-isolation  → %s: INCOMPLETE: health monitor %s shares database subnet(s) %v, which an ACL does not cut inside", r.Region, fn, shared)
+			}
 		}
 	}
 	for _, fn := range []struct{ region, name string }{{s.Primary.Region, s.Out["PrimaryHealthMonitorFunctionName"]}, {s.Secondary.Region, s.Out["SecondaryHealthMonitorFunctionName"]}} {

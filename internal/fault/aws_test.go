@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/aws-sdk-go-v2/service/rds"
 	rdstypes "github.com/aws/aws-sdk-go-v2/service/rds/types"
 	"github.com/aws/aws-sdk-go-v2/service/route53"
@@ -57,6 +58,8 @@ type fakeAWS struct {
 	nextAssoc   int
 	concurrency *int32
 	failRestore bool
+	monitorNet  []string // the health monitors' subnets
+
 	// alarm path
 	alarmForced string
 	deliver     bool
@@ -184,6 +187,13 @@ func (f *fakeAWS) stub() *awstest.Stub {
 	s.On("Lambda.PutFunctionConcurrency", lock(func(c awstest.Call) (any, error) {
 		f.concurrency = c.Params.(*lambda.PutFunctionConcurrencyInput).ReservedConcurrentExecutions
 		return &lambda.PutFunctionConcurrencyOutput{}, nil
+	}))
+	s.On("Lambda.GetFunctionConfiguration", lock(func(awstest.Call) (any, error) {
+		subnets := f.monitorNet
+		if subnets == nil {
+			subnets = []string{"subnet-fn-a", "subnet-fn-b"}
+		}
+		return &lambda.GetFunctionConfigurationOutput{VpcConfig: &lambdatypes.VpcConfigResponse{SubnetIds: subnets}}, nil
 	}))
 	s.On("Lambda.DeleteFunctionConcurrency", lock(func(awstest.Call) (any, error) {
 		f.concurrency = nil
@@ -429,6 +439,16 @@ func TestPreflightResolvesAndInjectsNothing(t *testing.T) {
 	b.Reset()
 	if err := st2.Preflight(context.Background(), &b); err == nil || !strings.Contains(b.String(), "NOT READY") {
 		t.Fatalf("preflight without an allow-listed account: %v\n%s", err, b.String())
+	}
+	// A health monitor in a database subnet would see its database
+	// through an isolation: an ACL does not cut traffic inside a subnet.
+	f3 := newFake()
+	f3.monitorNet = []string{"subnet-fn-a", "subnet-b"}
+	st3, _ := awsStack(t, f3, "111122223333")
+	b.Reset()
+	if err := st3.Preflight(context.Background(), &b); err == nil || !strings.Contains(err.Error(), "runs in database subnet(s) [subnet-b]") ||
+		!strings.Contains(b.String(), "NOT READY") {
+		t.Fatalf("preflight with a monitor in a database subnet: %v\n%s", err, b.String())
 	}
 }
 

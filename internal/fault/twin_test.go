@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/rds"
 
+	drdaws "github.com/drdrill/drdrill/internal/aws"
 	"github.com/drdrill/drdrill/internal/fault"
 	"github.com/drdrill/drdrill/internal/ledger"
 	"github.com/drdrill/drdrill/internal/outputs"
@@ -473,4 +474,48 @@ func ledgerCutAt(t *testing.T, l *ledger.Ledger, at func(ledger.Entry) bool) (*l
 		}
 	}
 	return nil, string(raw)
+}
+
+// A network ACL does not filter traffic inside a subnet, so a health
+// monitor that shares a subnet with its database would see it through a
+// region isolation. The preflight reads each monitor's subnets
+// (GetFunctionConfiguration) and refuses such a stack; infra/aws as
+// written passes.
+func TestPreflightRefusesAMonitorInADatabaseSubnetOnTheTwin(t *testing.T) {
+	preflight := func(tw *twintest.Twin) (string, error) {
+		t.Helper()
+		out, err := outputs.Read(tw.Outputs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := drdaws.NewStack(context.Background(), out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b strings.Builder
+		err = st.Preflight(context.Background(), &b)
+		return b.String(), err
+	}
+	as, err := preflight(twintest.StartWithLambdas(t, 1))
+	if err != nil || !strings.Contains(as, "verdict: READY") {
+		t.Fatalf("infra/aws as written: %v\n%s", err, as)
+	}
+	var moved string
+	edited := twintest.StartWithLambdasEdited(t, 1, func(s *twin.Stack) {
+		for i, f := range s.Functions {
+			if strings.HasSuffix(f.Name, "-health-monitor-primary") {
+				// The layout before infra/aws gave the functions subnets of their own.
+				s.Functions[i].Subnets = s.Networks[0].Subnets
+				moved = f.Name
+			}
+		}
+	})
+	if moved == "" {
+		t.Fatal("no primary health monitor in the twin's stack")
+	}
+	got, err := preflight(edited)
+	if err == nil || !strings.Contains(got, "NOT READY") || !strings.Contains(err.Error(), "health monitor "+moved+" runs in database subnet(s)") {
+		t.Fatalf("a monitor in the database subnets: %v\n%s", err, got)
+	}
+	t.Logf("refused: %v", err)
 }

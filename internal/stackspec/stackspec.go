@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -58,6 +59,9 @@ type Function struct {
 	// Policies are the JSON documents of its role's aws_iam_role_policy
 	// resources (one per for_each instance), as a plan would render them.
 	Policies []string
+	// Subnets are the aws_subnet resources its vpc_config places it in
+	// (none: outside the VPCs).
+	Subnets []string
 }
 
 // Target is an aws_cloudwatch_event_target: which function a rule invokes,
@@ -97,6 +101,23 @@ type Spec struct {
 	// TopicKeys are the KMS keys the topics are encrypted with (topic ARN →
 	// key ARN); SecretKeys the secret's, per region of its replicas.
 	TopicKeys, SecretKeys map[string]string
+	// DatabaseSubnets are the aws_subnet resources of the database subnet
+	// groups: the subnets a region isolation puts on a deny-all ACL.
+	DatabaseSubnets []string
+}
+
+// subnetRefs are the aws_subnet resources an expression refers to.
+func subnetRefs(e hcl.Expression) []string {
+	var out []string
+	for _, v := range e.Variables() {
+		if v.RootName() != "aws_subnet" || len(v) < 2 {
+			continue
+		}
+		if a, ok := v[1].(hcl.TraverseAttr); ok && !slices.Contains(out, a.Name) {
+			out = append(out, a.Name)
+		}
+	}
+	return out
 }
 
 // HealthCheck is an aws_route53_health_check as declared; a
@@ -361,6 +382,9 @@ func Load(dir, account string, vars map[string]string) (*Spec, error) {
 		f := Function{Resource: b.Labels[1], Name: asString(attr(b, "function_name")), Region: region(b),
 			Zip: filepath.Base(asString(attr(b, "filename"))), Timeout: time.Duration(asNumber(attr(b, "timeout"))) * time.Second, Env: map[string]string{}}
 		for _, eb := range b.Body.Blocks {
+			if a, ok := eb.Body.Attributes["subnet_ids"]; ok && eb.Type == "vpc_config" {
+				f.Subnets = subnetRefs(a.Expr)
+			}
 			if eb.Type != "environment" {
 				continue
 			}
@@ -379,6 +403,11 @@ func Load(dir, account string, vars map[string]string) (*Spec, error) {
 		}
 		functionsByResource[f.Resource] = f.Name
 		s.Functions = append(s.Functions, f)
+	}
+	for _, b := range blocks("resource", "aws_db_subnet_group") {
+		if a, ok := b.Body.Attributes["subnet_ids"]; ok {
+			s.DatabaseSubnets = append(s.DatabaseSubnets, subnetRefs(a.Expr)...)
+		}
 	}
 	if err := rolePolicies(ctx, blocks, s); err != nil {
 		return nil, fmt.Errorf("%s: %w", dir, err)

@@ -1,6 +1,7 @@
 package stackspec
 
 import (
+	"slices"
 	"testing"
 	"time"
 )
@@ -94,6 +95,10 @@ func TestLoadReadsTheFunctionsAndTheirRules(t *testing.T) {
 	if trig.Zip != "failovertrigger.zip" || trig.Env["DRDRILL_TARGET_CLUSTER_ARN"] != "arn:aws:rds:us-west-2:123456789012:cluster:drdrill-twin-secondary" ||
 		trig.Env["DRDRILL_SNS_TOPIC_ARN"] != "arn:aws:sns:us-west-2:123456789012:drdrill-twin-alerts" || trig.Env["DRDRILL_FAILURE_THRESHOLD"] == "" {
 		t.Fatalf("trigger %+v", trig)
+	}
+	if !slices.Equal(mon.Subnets, []string{"functions_secondary"}) || len(trig.Subnets) != 0 ||
+		!slices.Equal(s.DatabaseSubnets, []string{"primary", "secondary"}) {
+		t.Fatalf("subnets: secondary monitor %v, trigger %v, database %v", mon.Subnets, trig.Subnets, s.DatabaseSubnets)
 	}
 	schedules := map[string]bool{}
 	alarmRule := false

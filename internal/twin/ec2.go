@@ -22,6 +22,9 @@ type Network struct {
 	Region, VPC string
 	Subnets     []string
 	DefaultACL  string
+	// FunctionSubnets are the VPC's other subnets, where infra/aws puts
+	// the functions and the VPC endpoints.
+	FunctionSubnets []string
 }
 
 type networkACL struct {

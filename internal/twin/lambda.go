@@ -18,6 +18,7 @@ import (
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/smithy-go"
 )
 
@@ -35,6 +36,10 @@ type Function struct {
 	// Policy is its role's: the twin enforces it on every call the
 	// function signs with the role's credentials (nil: not enforced).
 	Policy *Policy
+	// VPC and Subnets are its vpc_config (none: outside the VPCs), as
+	// GetFunctionConfiguration reports them.
+	VPC     string
+	Subnets []string
 }
 
 // Invocation is one finished invocation, for the record.
@@ -321,7 +326,8 @@ func (f *fnRuntime) runtimeAPI() http.Handler {
 	return mux
 }
 
-// handle answers the Lambda API (restJson1): reserved concurrency.
+// handle answers the Lambda API (restJson1): reserved concurrency and the
+// function's configuration.
 func (s *lambdaService) handle(c *call) (smithy.Serializable, *APIError) {
 	f, e := s.lookup(c.Region, c.Params["FunctionName"].(string))
 	if e != nil {
@@ -344,6 +350,15 @@ func (s *lambdaService) handle(c *call) (smithy.Serializable, *APIError) {
 	case "DeleteFunctionConcurrency":
 		f.reserved = nil
 		return &lambda.DeleteFunctionConcurrencyOutput{}, nil
+	case "GetFunctionConfiguration":
+		out := &lambda.GetFunctionConfigurationOutput{FunctionName: awssdk.String(f.Name), FunctionArn: awssdk.String(s.arn(f.Function)),
+			Runtime: lambdatypes.RuntimeProvidedal2023, Handler: awssdk.String("bootstrap"), Timeout: awssdk.Int32(int32(f.Timeout / time.Second)),
+			Architectures: []lambdatypes.Architecture{lambdatypes.ArchitectureArm64}, State: lambdatypes.StateActive,
+			LastUpdateStatus: lambdatypes.LastUpdateStatusSuccessful, PackageType: lambdatypes.PackageTypeZip}
+		if len(f.Subnets) > 0 {
+			out.VpcConfig = &lambdatypes.VpcConfigResponse{VpcId: awssdk.String(f.VPC), SubnetIds: append([]string(nil), f.Subnets...)}
+		}
+		return out, nil
 	}
 	return nil, unmodelled(c)
 }

@@ -83,6 +83,7 @@ var lambdaRoutes = map[string]string{
 	"PUT /2017-10-31/functions/*/concurrency":    "PutFunctionConcurrency",
 	"DELETE /2017-10-31/functions/*/concurrency": "DeleteFunctionConcurrency",
 	"POST /2015-03-31/functions/*/invocations":   "Invoke",
+	"GET /2015-03-31/functions/*/configuration":  "GetFunctionConfiguration",
 }
 
 // decodeCall reads the action and parameters of r in protocol p.

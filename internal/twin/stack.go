@@ -61,8 +61,10 @@ func FromSpec(spec *stackspec.Spec, labOut outputs.Outputs, lambdaDir string) St
 			if err != nil || len(f.Policies) == 0 {
 				policy = &Policy{} // a role without a readable policy is allowed nothing, as on AWS
 			}
-			st.Functions = append(st.Functions, Function{Name: f.Name, Region: f.Region, Env: env, Peered: peered, Timeout: f.Timeout,
-				Policy: policy, Binary: filepath.Join(lambdaDir, strings.TrimSuffix(f.Zip, ".zip"))})
+			fn := Function{Name: f.Name, Region: f.Region, Env: env, Peered: peered, Timeout: f.Timeout,
+				Policy: policy, Binary: filepath.Join(lambdaDir, strings.TrimSuffix(f.Zip, ".zip"))}
+			fn.VPC, fn.Subnets = functionSubnets(st.Networks, spec, f)
+			st.Functions = append(st.Functions, fn)
 		}
 		for _, t := range spec.Targets {
 			if t.Schedule == "rate(1 minute)" {
@@ -89,9 +91,32 @@ func FromSpec(spec *stackspec.Spec, labOut outputs.Outputs, lambdaDir string) St
 // outputs file carries.
 func networks(spec *stackspec.Spec) []Network {
 	return []Network{
-		{Region: spec.PrimaryRegion, VPC: "vpc-0a11ce00000000001", Subnets: []string{"subnet-0a00000000000000a", "subnet-0a00000000000000b"}, DefaultACL: "acl-0a000000000000001"},
-		{Region: spec.SecondaryRegion, VPC: "vpc-0b0b0000000000002", Subnets: []string{"subnet-0b00000000000000a", "subnet-0b00000000000000b"}, DefaultACL: "acl-0b000000000000001"},
+		{Region: spec.PrimaryRegion, VPC: "vpc-0a11ce00000000001", Subnets: []string{"subnet-0a00000000000000a", "subnet-0a00000000000000b"}, DefaultACL: "acl-0a000000000000001",
+			FunctionSubnets: []string{"subnet-0a0000000000000fa", "subnet-0a0000000000000fb"}},
+		{Region: spec.SecondaryRegion, VPC: "vpc-0b0b0000000000002", Subnets: []string{"subnet-0b00000000000000a", "subnet-0b00000000000000b"}, DefaultACL: "acl-0b000000000000001",
+			FunctionSubnets: []string{"subnet-0b0000000000000fa", "subnet-0b0000000000000fb"}},
 	}
+}
+
+// functionSubnets are the twin's ids of the subnets a function's
+// vpc_config names: a database subnet resource maps to the region's
+// database subnets, any other to its function subnets.
+func functionSubnets(nets []Network, spec *stackspec.Spec, f stackspec.Function) (string, []string) {
+	for _, n := range nets {
+		if n.Region != f.Region || len(f.Subnets) == 0 {
+			continue
+		}
+		var ids []string
+		for _, res := range f.Subnets {
+			if slices.Contains(spec.DatabaseSubnets, res) {
+				ids = append(ids, n.Subnets...)
+			} else {
+				ids = append(ids, n.FunctionSubnets...)
+			}
+		}
+		return n.VPC, ids
+	}
+	return "", nil
 }
 
 // alarmRule reads an EventBridge pattern on CloudWatch alarm state changes:
