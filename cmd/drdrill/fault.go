@@ -101,6 +101,10 @@ func faultList(args []string) error {
 			avail = "?"
 		} else if err := f.Available(t); err != nil {
 			avail = "no: " + err.Error()
+			var u *fault.Unavailable
+			if errors.As(err, &u) {
+				avail = fmt.Sprintf("no (needs %s, offered by %s)", u.What, u.OfferedBy)
+			}
 		}
 		fmt.Fprintf(w, "%s\t%s\t%s\n", f.Name(), avail, f.Description())
 	}
