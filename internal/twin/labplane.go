@@ -29,6 +29,10 @@ type DataPlane interface {
 	// Isolate cuts (or restores) a region's client path: nothing outside
 	// the region reaches its cluster, while replication carries on.
 	Isolate(ctx context.Context, region string, cut bool) error
+	// InsideSubnet is the address of a region's database from inside its
+	// database subnets: a path no isolation cuts, since a network ACL does
+	// not filter traffic within a subnet.
+	InsideSubnet(ctx context.Context, region string) (string, error)
 }
 
 // LabPlane is the lab as the twin's data plane, through its control socket.
@@ -144,4 +148,19 @@ func (p LabPlane) Promote(ctx context.Context, region string, dataLoss bool) err
 	// The writer endpoint now leads into another region: reachable unless
 	// that one is isolated.
 	return p.writerPath(ctx)
+}
+
+// InsideSubnet is the region's server itself, behind its client link
+// (the path an isolation blackholes).
+func (p LabPlane) InsideSubnet(ctx context.Context, region string) (string, error) {
+	st, err := p.Client.Status(ctx)
+	if err != nil {
+		return "", err
+	}
+	for _, k := range st.Links {
+		if k.Name == "client-"+region {
+			return k.Upstream, nil
+		}
+	}
+	return "", fmt.Errorf("the lab has no client link for %s", region)
 }

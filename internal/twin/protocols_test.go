@@ -40,6 +40,9 @@ func (p *fixedPlane) Regions(context.Context) (map[string]RegionState, error) {
 	return out, nil
 }
 func (p *fixedPlane) Promote(context.Context, string, bool) error { return nil }
+func (p *fixedPlane) InsideSubnet(context.Context, string) (string, error) {
+	return "", errors.New("no databases behind this plane")
+}
 func (p *fixedPlane) Isolate(_ context.Context, region string, cut bool) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()

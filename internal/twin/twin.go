@@ -203,7 +203,20 @@ func (s *Server) functions(in []Function) ([]Function, error) {
 	var out []Function
 	for _, f := range in {
 		env := maps.Clone(f.Env)
+		inside := s.inDatabaseSubnet(f)
 		for k, cross := range f.Peered {
+			if !cross && inside && env[k] != "" {
+				// A function in its region's database subnets reaches the
+				// database there without crossing any network ACL.
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				addr, err := s.data.InsideSubnet(ctx, f.Region)
+				cancel()
+				if err != nil {
+					return nil, fmt.Errorf("AWS twin: %s's path inside the database subnets of %s: %w", f.Name, f.Region, err)
+				}
+				env[k] = addr
+				continue
+			}
 			if !cross || env[k] == "" {
 				continue
 			}
@@ -231,6 +244,22 @@ func (s *Server) functions(in []Function) ([]Function, error) {
 		out = append(out, f)
 	}
 	return out, nil
+}
+
+// inDatabaseSubnet: f's vpc_config places it in one of its region's
+// database subnets.
+func (s *Server) inDatabaseSubnet(f Function) bool {
+	for _, n := range s.stack.Networks {
+		if n.Region != f.Region {
+			continue
+		}
+		for _, sn := range f.Subnets {
+			if slices.Contains(n.Subnets, sn) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // Throttle makes the next n calls of service's action (e.g. "rds",
