@@ -65,6 +65,20 @@ func TestSwitchBackWaitsForTheSwitchoverInProgress(t *testing.T) {
 	if w, state := writer(t, tw.Target); w != out[outputs.PrimaryRegion] || state != "" {
 		t.Fatalf("after the switch-back the writer is %s (%s): the rollback returned before the switchover it undid had landed", w, state)
 	}
+	// The same for a failback (the restore after every scenario), which
+	// said "nothing to do" while the writer had not moved yet.
+	if _, err := rds.NewFromConfig(cfg).SwitchoverGlobalCluster(ctx, &rds.SwitchoverGlobalClusterInput{
+		GlobalClusterIdentifier: awssdk.String(out[outputs.GlobalClusterIdentifier]), TargetDbClusterIdentifier: awssdk.String(out["SecondaryClusterArn"])}); err != nil {
+		t.Fatal(err)
+	}
+	did, err := tw.Target.Failback(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * twin.PromotionTimeScaled(0.01))
+	if w, state := writer(t, tw.Target); w != out[outputs.PrimaryRegion] || state != "" {
+		t.Fatalf("after the failback (%q) the writer is %s (%s): it returned before the switchover in progress had landed", did, w, state)
+	}
 }
 
 // #12 item 1, on the twin at AWS's own, unscaled duration: a planned

@@ -281,7 +281,9 @@ func (a *AWS) Recover(ctx context.Context) ([]string, error) {
 // Failback switches the writer back to the deployment's primary region (RPO 0).
 func (a *AWS) Failback(ctx context.Context) ([]string, error) {
 	primary := a.out[outputs.PrimaryRegion]
-	writer, _, err := a.stack.WriterRegion(ctx)
+	// Decided once no promotion runs: a switchover still in progress has
+	// not moved the writer yet, and "already back" would be wrong.
+	writer, err := a.stack.WaitIdle(ctx, AWSBounds.Promotion)
 	if err != nil {
 		return nil, err
 	}
