@@ -45,19 +45,21 @@ func (AlarmPath) Resolve(ctx context.Context, t target.Target, p Params) (Params
 	q["proof"] = string(b)
 	return q, nil
 }
-func proofOf(p Params) (target.AlarmProof, error) {
+
+// proofOf is the target's AlarmPathProof and the record in p.
+func proofOf(t target.Target, p Params) (target.AlarmPathProof, target.AlarmProof, error) {
 	var proof target.AlarmProof
-	if err := json.Unmarshal([]byte(p["proof"]), &proof); err != nil {
-		return proof, fmt.Errorf("ledger params hold no alarm-path record: %w", err)
-	}
-	return proof, nil
-}
-func (AlarmPath) Inject(ctx context.Context, t target.Target, p Params) error {
 	ap, err := capability[target.AlarmPathProof](t, alarmPath)
 	if err != nil {
-		return err
+		return nil, proof, err
 	}
-	proof, err := proofOf(p)
+	if err := json.Unmarshal([]byte(p["proof"]), &proof); err != nil {
+		return nil, proof, fmt.Errorf("ledger params hold no alarm-path record: %w", err)
+	}
+	return ap, proof, nil
+}
+func (AlarmPath) Inject(ctx context.Context, t target.Target, p Params) error {
+	ap, proof, err := proofOf(t, p)
 	if err != nil {
 		return err
 	}
@@ -73,11 +75,7 @@ func (AlarmPath) Inject(ctx context.Context, t target.Target, p Params) error {
 	return err
 }
 func (AlarmPath) Rollback(ctx context.Context, t target.Target, p Params) error {
-	ap, err := capability[target.AlarmPathProof](t, alarmPath)
-	if err != nil {
-		return err
-	}
-	proof, err := proofOf(p)
+	ap, proof, err := proofOf(t, p)
 	if err != nil {
 		return err
 	}

@@ -42,19 +42,21 @@ func (RegionIsolation) Resolve(ctx context.Context, t target.Target, p Params) (
 	q["isolation"] = string(b)
 	return q, nil
 }
-func isolationOf(p Params) (target.Isolation, error) {
+
+// isolationOf is the target's SubnetIsolation and the record in p.
+func isolationOf(t target.Target, p Params) (target.SubnetIsolation, target.Isolation, error) {
 	var iso target.Isolation
-	if err := json.Unmarshal([]byte(p["isolation"]), &iso); err != nil {
-		return iso, fmt.Errorf("ledger params hold no isolation record: %w", err)
-	}
-	return iso, nil
-}
-func (RegionIsolation) Inject(ctx context.Context, t target.Target, p Params) error {
 	si, err := capability[target.SubnetIsolation](t, isolation)
 	if err != nil {
-		return err
+		return nil, iso, err
 	}
-	iso, err := isolationOf(p)
+	if err := json.Unmarshal([]byte(p["isolation"]), &iso); err != nil {
+		return nil, iso, fmt.Errorf("ledger params hold no isolation record: %w", err)
+	}
+	return si, iso, nil
+}
+func (RegionIsolation) Inject(ctx context.Context, t target.Target, p Params) error {
+	si, iso, err := isolationOf(t, p)
 	if err != nil {
 		return err
 	}
@@ -69,11 +71,7 @@ func (RegionIsolation) Inject(ctx context.Context, t target.Target, p Params) er
 	return err
 }
 func (RegionIsolation) Rollback(ctx context.Context, t target.Target, p Params) error {
-	si, err := capability[target.SubnetIsolation](t, isolation)
-	if err != nil {
-		return err
-	}
-	iso, err := isolationOf(p)
+	si, iso, err := isolationOf(t, p)
 	if err != nil {
 		return err
 	}
