@@ -368,16 +368,25 @@ func twinEnv(t *testing.T, dir string) []string {
 	return env
 }
 
+// startTwinCLI runs `drdrill twin up` over infra/aws at a time scale in a
+// temporary directory, taken down when the test ends, and returns the
+// directory.
+func startTwinCLI(t *testing.T, timeScale string) string {
+	t.Helper()
+	needMariaDB(t)
+	dir := filepath.Join(t.TempDir(), "twin")
+	mustRun(t, "twin", "up", "--dir", dir, "--stack", "../../infra/aws", "--time-scale", timeScale)
+	t.Cleanup(func() { run(t, nil, "twin", "down", "--dir", dir) })
+	return dir
+}
+
 // The AWS path end to end on the twin, through the CLI a user runs:
 // `twin up`, the unchanged AWS target drilling a planned switchover, and
 // (#12 item 4) the lab-only scenarios skipping before they start traffic —
 // a scenario that started writing and then skipped left a history without
 // a final read, which failed the run's verdict. `twin down` leaves nothing.
 func TestTwinDrillThroughTheCLI(t *testing.T) {
-	needMariaDB(t)
-	dir := filepath.Join(t.TempDir(), "twin")
-	mustRun(t, "twin", "up", "--dir", dir, "--stack", "../../infra/aws", "--time-scale", "0.02")
-	t.Cleanup(func() { run(t, nil, "twin", "down", "--dir", dir) })
+	dir := startTwinCLI(t, "0.02")
 	if out := mustRun(t, "twin", "status", "--dir", dir); !strings.Contains(out, "primary us-east-1, healthy true") {
 		t.Fatalf("twin status:\n%s", out)
 	}
@@ -424,10 +433,7 @@ func TestTwinDrillThroughTheCLI(t *testing.T) {
 // recover --outputs` leaves no fault and the writer back in the primary
 // region, as the twin itself (not the ledger) reports it.
 func TestRecoverAfterKillDashNineMidSwitchoverOnTheTwin(t *testing.T) {
-	needMariaDB(t)
-	dir := filepath.Join(t.TempDir(), "twin")
-	mustRun(t, "twin", "up", "--dir", dir, "--stack", "../../infra/aws", "--time-scale", "0.05") // a promotion takes 7.5 s
-	t.Cleanup(func() { run(t, nil, "twin", "down", "--dir", dir) })
+	dir := startTwinCLI(t, "0.05") // a promotion takes 7.5 s
 	env := twinEnv(t, dir)
 	outputsFile := filepath.Join(dir, "flat-outputs.json")
 	cmd := exec.Command(suiteBin, "--ginkgo.label-filter=hold-faults", "--ginkgo.v")

@@ -54,10 +54,7 @@ func twinConfig(t *testing.T, env []string, region string) awssdk.Config {
 // topic's subscriptions, the function's concurrency, the alarm, the global
 // cluster), not against the ledger's claims.
 func TestRecoverAfterKillDashNineWithEveryAWSFaultOnTheTwin(t *testing.T) {
-	needMariaDB(t)
-	dir := filepath.Join(t.TempDir(), "twin")
-	mustRun(t, "twin", "up", "--dir", dir, "--stack", "../../infra/aws", "--time-scale", "0.02")
-	t.Cleanup(func() { run(t, nil, "twin", "down", "--dir", dir) })
+	dir := startTwinCLI(t, "0.02")
 	env := twinEnv(t, dir)
 	outputsFile := filepath.Join(dir, "flat-outputs.json")
 	out, err := outputs.Read(outputsFile)

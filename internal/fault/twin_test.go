@@ -10,7 +10,6 @@ import (
 	"time"
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
@@ -46,10 +45,7 @@ func TestSwitchBackWaitsForTheSwitchoverInProgress(t *testing.T) {
 	tw := twintest.Start(t, 0.01) // a promotion takes 1.5 s
 	ctx := context.Background()
 	out := tw.Target.Outputs()
-	cfg, err := config.LoadDefaultConfig(ctx, config.WithRegion(out[outputs.SecondaryRegion]))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := tw.SDKConfig(t, out[outputs.SecondaryRegion])
 	// Someone (an earlier, interrupted inject) started a switchover.
 	if _, err := rds.NewFromConfig(cfg).SwitchoverGlobalCluster(ctx, &rds.SwitchoverGlobalClusterInput{
 		GlobalClusterIdentifier: awssdk.String(out[outputs.GlobalClusterIdentifier]), TargetDbClusterIdentifier: awssdk.String(out["SecondaryClusterArn"])}); err != nil {
@@ -118,15 +114,6 @@ func TestSwitchoverAndSwitchBackAtAWSDuration(t *testing.T) {
 	t.Logf("switchover and switch-back at AWS duration: rollback took %v", time.Since(start).Round(time.Second))
 }
 
-func sdkConfig(t *testing.T, region string) awssdk.Config {
-	t.Helper()
-	cfg, err := config.LoadDefaultConfig(context.Background(), config.WithRegion(region))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cfg
-}
-
 // #12 item 5, on the twin: a failback is a switchover and passes the same
 // guard as an injection — an account that is not allow-listed switches
 // nothing back.
@@ -134,7 +121,7 @@ func TestFailbackIsGuardedOnTheTwin(t *testing.T) {
 	tw := twintest.Start(t, 0.01)
 	ctx := context.Background()
 	out := tw.Target.Outputs()
-	if _, err := rds.NewFromConfig(sdkConfig(t, out[outputs.SecondaryRegion])).SwitchoverGlobalCluster(ctx, &rds.SwitchoverGlobalClusterInput{
+	if _, err := rds.NewFromConfig(tw.SDKConfig(t, out[outputs.SecondaryRegion])).SwitchoverGlobalCluster(ctx, &rds.SwitchoverGlobalClusterInput{
 		GlobalClusterIdentifier: awssdk.String(out[outputs.GlobalClusterIdentifier]), TargetDbClusterIdentifier: awssdk.String(out["SecondaryClusterArn"])}); err != nil {
 		t.Fatal(err)
 	}
@@ -186,7 +173,7 @@ func TestStopConditionsFailClosedAndAreWatchedOnTheTwin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cw := cloudwatch.NewFromConfig(sdkConfig(t, out[outputs.SecondaryRegion]))
+	cw := cloudwatch.NewFromConfig(tw.SDKConfig(t, out[outputs.SecondaryRegion]))
 	go func() {
 		// Fire the stop alarm once the switchover is under way.
 		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
@@ -347,10 +334,7 @@ func TestMonitorFailureStopsWhatTheTriggerDecidesOn(t *testing.T) {
 	ctx := context.Background()
 	out := tw.Target.Outputs()
 	monitorSec, trigger := out["SecondaryHealthMonitorFunctionName"], out["FailoverTriggerFunctionName"]
-	cfg, err := config.LoadDefaultConfig(ctx, config.WithRegion(out[outputs.SecondaryRegion]))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := tw.SDKConfig(t, out[outputs.SecondaryRegion])
 	lc := lambda.NewFromConfig(cfg)
 	if _, err := lc.PutFunctionConcurrency(ctx, &lambda.PutFunctionConcurrencyInput{FunctionName: &monitorSec, ReservedConcurrentExecutions: awssdk.Int32(5)}); err != nil {
 		t.Fatal(err)

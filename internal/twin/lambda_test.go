@@ -8,7 +8,6 @@ import (
 	"time"
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 
 	"github.com/drdrill/drdrill/internal/outputs"
@@ -65,10 +64,7 @@ func TestLambdasRunOnTheirScheduleOnTheTwin(t *testing.T) {
 	}
 
 	ctx := context.Background()
-	cfg, err := config.LoadDefaultConfig(ctx, config.WithRegion(out[outputs.SecondaryRegion]))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := tw.SDKConfig(t, out[outputs.SecondaryRegion])
 	lc := lambda.NewFromConfig(cfg)
 	if _, err := lc.PutFunctionConcurrency(ctx, &lambda.PutFunctionConcurrencyInput{FunctionName: awssdk.String(monitorSec), ReservedConcurrentExecutions: awssdk.Int32(0)}); err != nil {
 		t.Fatal(err)

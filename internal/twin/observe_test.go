@@ -6,7 +6,6 @@ import (
 	"time"
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 
@@ -55,10 +54,7 @@ func TestObservedLagIsTheMinutesMaximumAtItsOwnTime(t *testing.T) {
 	tw := twintest.Start(t, 1)
 	ctx := context.Background()
 	out := tw.Target.Outputs()
-	cfg, err := config.LoadDefaultConfig(ctx, config.WithRegion(out[outputs.SecondaryRegion]))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := tw.SDKConfig(t, out[outputs.SecondaryRegion])
 	minute := time.Now().Truncate(time.Minute)
 	var data []cwtypes.MetricDatum
 	for i, v := range []float64{5, 900, 7} {

@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/aws-sdk-go-v2/service/route53"
@@ -27,10 +26,7 @@ func TestRoute53HealthChecksFollowTheirAlarms(t *testing.T) {
 	tw := twintest.Start(t, 1)
 	ctx := context.Background()
 	out := tw.Target.Outputs()
-	cfg, err := config.LoadDefaultConfig(ctx, config.WithRegion(out[outputs.PrimaryRegion]))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := tw.SDKConfig(t, out[outputs.PrimaryRegion])
 	r53, cw := route53.NewFromConfig(cfg), cloudwatch.NewFromConfig(cfg)
 	id := out["PrimaryHealthCheckId"]
 	hc, err := r53.GetHealthCheck(ctx, &route53.GetHealthCheckInput{HealthCheckId: &id})

@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
@@ -31,10 +30,7 @@ func TestThrottlingThroughTheSDK(t *testing.T) {
 	tw := twintest.Start(t, 1)
 	ctx := context.Background()
 	out := tw.Target.Outputs()
-	cfg, err := config.LoadDefaultConfig(ctx, config.WithRegion(out[outputs.PrimaryRegion]))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := tw.SDKConfig(t, out[outputs.PrimaryRegion])
 	for _, c := range []struct {
 		service, action, code string
 		call                  func() error
@@ -86,7 +82,7 @@ func TestThrottlingThroughTheSDK(t *testing.T) {
 	}
 
 	tw.Server.Throttle("rds", "DescribeGlobalClusters", 100)
-	_, err = tw.Target.Topology(ctx)
+	_, err := tw.Target.Topology(ctx)
 	if err == nil || !strings.Contains(err.Error(), "Throttling") || !strings.Contains(err.Error(), "DescribeGlobalClusters") {
 		t.Fatalf("drdrill's topology read throttled throughout: %v, want an error naming the call and the throttling", err)
 	}

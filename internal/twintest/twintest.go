@@ -4,12 +4,16 @@
 package twintest
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"testing"
+
+	awssdk "github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
 
 	"github.com/drdrill/drdrill/internal/lab"
 	"github.com/drdrill/drdrill/internal/labtest"
@@ -118,4 +122,16 @@ func infraDir(t *testing.T) string {
 		t.Fatal("cannot locate the source tree")
 	}
 	return filepath.Join(filepath.Dir(file), "..", "..", "infra", "aws")
+}
+
+// SDKConfig is an unmodified SDK configuration for region, aimed at the
+// twin by the environment Start set (AWS_ENDPOINT_URL and the keys), as a
+// user's would be.
+func (tw *Twin) SDKConfig(t testing.TB, region string) awssdk.Config {
+	t.Helper()
+	cfg, err := config.LoadDefaultConfig(context.Background(), config.WithRegion(region))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
 }
