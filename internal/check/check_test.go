@@ -50,7 +50,7 @@ func TestLostWritesAndRPOSpan(t *testing.T) {
 			{Region: "us-east-1", Role: "fenced", ServerID: 10001, Rows: rows(10001, span(1, 20)...)},
 			{Region: "us-west-2", Role: "primary", ServerID: 20001, Rows: rows(10001, span(1, 13)...)},
 		}}
-	r := Check(h, Config{})
+	r := Check(h.AssumeWhole(), Config{})
 	if !r.RPO.Judged || r.RPO.LostWrites != 7 || r.FinalPrimary != "us-west-2" {
 		t.Fatalf("lost %d (judged %v, primary %s), want 7 on us-west-2", r.RPO.LostWrites, r.RPO.Judged, r.FinalPrimary)
 	}
@@ -70,7 +70,7 @@ func TestLossBeforeFaultSpansToTheFault(t *testing.T) {
 	h := &history.History{Meta: history.Meta{RateHz: 200}, Ops: ops(10, 5, allOK),
 		Events: []history.Event{ev(100, "fault", "inject")},
 		Rows:   []history.RowSet{{Region: "us-west-2", Role: "primary", ServerID: 2, Rows: rows(1, span(1, 8)...)}}}
-	r := Check(h, Config{})
+	r := Check(h.AssumeWhole(), Config{})
 	// Lost seq 9 (ack 46) and 10 (ack 51); the fault at 100 ms ends the span.
 	if r.RPO.LostWrites != 2 || r.RPO.SpanMs != 54 {
 		t.Fatalf("lost %d spanning %.1f, want 2 spanning 54", r.RPO.LostWrites, r.RPO.SpanMs)
@@ -84,7 +84,7 @@ func TestInfoWritesAreResolvedNotCountedLost(t *testing.T) {
 		}
 		return history.OK
 	}), Rows: []history.RowSet{{Region: "us-east-1", Role: "primary", ServerID: 1, Rows: rows(1, 1, 2, 3)}}}
-	r := Check(h, Config{})
+	r := Check(h.AssumeWhole(), Config{})
 	if r.RPO.LostWrites != 0 || r.InfoApplied != 1 || r.InfoNotApplied != 1 || r.Ops.Info != 2 {
 		t.Fatalf("lost %d, info applied %d not %d", r.RPO.LostWrites, r.InfoApplied, r.InfoNotApplied)
 	}
@@ -109,7 +109,7 @@ func TestZombiesDuplicatesAndUnexpectedRows(t *testing.T) {
 		Events: []history.Event{ev(250, "fault", "inject"), ev(300, "controller", "detect"), ev(350, "controller", "promote")},
 		Rows: []history.RowSet{{Region: "us-east-1", Role: "fenced", ServerID: 10001, Rows: old},
 			{Region: "us-west-2", Role: "primary", ServerID: 20001, Rows: newp}}}
-	r := Check(h, Config{})
+	r := Check(h.AssumeWhole(), Config{})
 	if r.ZombieCount != 2 || r.Zombies[0].Seq != 4 || r.Zombies[1].Seq != 5 {
 		t.Fatalf("zombies %d %+v, want seq 4 and 5", r.ZombieCount, r.Zombies)
 	}
@@ -136,7 +136,7 @@ func TestRTOIgnoresFlappingRecovery(t *testing.T) {
 		}
 		return history.OK
 	}), Events: []history.Event{ev(1000, "fault", "inject"), ev(5000, "fault", "rollback")}}
-	r := Check(h, Config{StabilityWindow: 2 * time.Second})
+	r := Check(h.AssumeWhole(), Config{StabilityWindow: 2 * time.Second})
 	if !r.RTO.Judged || !r.RTO.Affected || !r.RTO.Recovered || r.RTO.Ms != 1201 {
 		t.Fatalf("RTO %+v, want recovered at 1201 ms", r.RTO)
 	}
@@ -155,7 +155,7 @@ func TestRTONotRecoveredWhenWindowNotObserved(t *testing.T) {
 		}
 		return history.OK
 	}), Events: []history.Event{ev(1000, "fault", "inject")}}
-	r := Check(h, Config{StabilityWindow: 2 * time.Second})
+	r := Check(h.AssumeWhole(), Config{StabilityWindow: 2 * time.Second})
 	if r.RTO.Recovered || !r.RTO.Affected {
 		t.Fatalf("RTO %+v: the last 500 ms of success cannot prove a 2 s window", r.RTO)
 	}
@@ -163,7 +163,7 @@ func TestRTONotRecoveredWhenWindowNotObserved(t *testing.T) {
 
 func TestUnaffectedFaultHasZeroRTO(t *testing.T) {
 	h := &history.History{Meta: history.Meta{RateHz: 10}, Ops: ops(30, 100, allOK), Events: []history.Event{ev(1000, "fault", "inject")}}
-	r := Check(h, Config{})
+	r := Check(h.AssumeWhole(), Config{})
 	if !r.RTO.Recovered || r.RTO.Affected || r.RTO.Ms != 0 {
 		t.Fatalf("RTO %+v, want unaffected", r.RTO)
 	}
@@ -175,7 +175,7 @@ func TestLagPercentilesPerPhase(t *testing.T) {
 		h.Lag = append(h.Lag, history.LagSample{Region: "us-west-2", At: int64(i) * msNs, Ms: float64(i)})            // before: 1..99
 		h.Lag = append(h.Lag, history.LagSample{Region: "us-west-2", At: int64(100+i) * msNs, Ms: float64(1000 + i)}) // during (with the 100 ms sample of the first series) / after
 	}
-	r := Check(h, Config{})
+	r := Check(h.AssumeWhole(), Config{})
 	before, during, after := r.Lag["us-west-2"]["before"], r.Lag["us-west-2"]["during"], r.Lag["us-west-2"]["after"]
 	if before.N != 99 || before.P50 != 50 || before.P99 != 99 || before.Max != 99 {
 		t.Fatalf("before %+v", before)
@@ -193,7 +193,7 @@ func TestZombiesNotJudgedWithoutIdentities(t *testing.T) {
 	h := &history.History{Meta: history.Meta{RateHz: 10}, Ops: ops(3, 100, allOK),
 		Events: []history.Event{ev(100, "fault", "inject")},
 		Rows:   []history.RowSet{{Region: "us-west-2", Role: "primary", ServerID: 2, Rows: rows(2, 1, 2, 3)}}}
-	r := Check(h, Config{})
+	r := Check(h.AssumeWhole(), Config{})
 	if r.ZombiesJudged || r.ZombieCount != 0 || !strings.Contains(strings.Join(r.Notes, " "), "zombie writes not judged") {
 		t.Fatalf("judged %v count %d notes %v", r.ZombiesJudged, r.ZombieCount, r.Notes)
 	}
@@ -218,8 +218,8 @@ func TestZombiesFollowThePrimaryTimeline(t *testing.T) {
 	h := &history.History{Meta: history.Meta{RateHz: 10, PrimaryServerID: 10001}, Ops: o,
 		Events: []history.Event{ev(250, "fault", "inject"), promote(300, 20001), promote(600, 10002),
 			{At: 800 * msNs, Source: "controller", Kind: "primary-restart", ServerID: 10003}},
-		Rows: []history.RowSet{{Region: "us-east-1", Role: "primary", ServerID: 10002, Rows: all}}}
-	r := Check(h, Config{})
+		Rows: []history.RowSet{{Region: "us-east-1", Role: "primary", ServerID: 10003, At: 1000 * msNs, Rows: all}}}
+	r := Check(h.AssumeWhole(), Config{})
 	if r.ZombieCount != 2 || r.Zombies[0].Seq != 3 || r.Zombies[1].Seq != 4 {
 		t.Fatalf("zombies %d %+v, want seq 3 and 4", r.ZombieCount, r.Zombies)
 	}
@@ -243,13 +243,13 @@ func TestRPOResolutionIsTheAchievedGap(t *testing.T) {
 	h := &history.History{Meta: history.Meta{RateHz: 200}, Ops: o,
 		Events: []history.Event{ev(100, "fault", "inject"), ev(400, "controller", "promote")},
 		Rows:   []history.RowSet{{Region: "us-west-2", Role: "primary", ServerID: 20001, Rows: rows(10001, span(1, 13)...)}}}
-	r := Check(h, Config{})
+	r := Check(h.AssumeWhole(), Config{})
 	if r.RPO.LostWrites != 7 || r.RPO.ResolutionMs != 40 || r.RPO.ScheduledResolutionMs != 5 {
 		t.Fatalf("lost %d ±%.1f (scheduled ±%.1f), want 7 ±40 (scheduled ±5)", r.RPO.LostWrites, r.RPO.ResolutionMs, r.RPO.ScheduledResolutionMs)
 	}
 	// No loss: the widest gap in the second before the fault.
 	h.Rows[0].Rows = rows(10001, span(1, 20)...)
-	if r = Check(h, Config{}); r.RPO.LostWrites != 0 || r.RPO.ResolutionMs != 40 {
+	if r = Check(h.AssumeWhole(), Config{}); r.RPO.LostWrites != 0 || r.RPO.ResolutionMs != 40 {
 		t.Fatalf("no loss: ±%.1f, want ±40 (the widest gap before the fault)", r.RPO.ResolutionMs)
 	}
 }
@@ -263,7 +263,7 @@ func TestRPOLagHypothesis(t *testing.T) {
 			Lag: []history.LagSample{{Region: "us-west-2", At: 50 * msNs, Ms: 999}, {Region: "us-west-2", At: 90 * msNs, Ms: lastLag},
 				{Region: "us-west-2", At: 150 * msNs, Ms: 5000}, {Region: "us-east-1", At: 95 * msNs, Ms: 1}},
 			Rows: []history.RowSet{{Region: "us-west-2", Role: "primary", ServerID: 20001, Rows: rows(10001, span(1, 13)...)}}}
-		return Check(h, Config{})
+		return Check(h.AssumeWhole(), Config{})
 	}
 	// 30 ms lost (seq 14 at 71 ms … the fault at 100 ms... acked up to 101 ms).
 	r := mk(35)
@@ -289,7 +289,7 @@ func TestLagResolutionFromSpacing(t *testing.T) {
 	for i := int64(0); i < 5; i++ {
 		h.Lag = append(h.Lag, history.LagSample{Region: "aws:us-west-2", At: i * 60000 * msNs, Ms: 20})
 	}
-	if r := Check(h, Config{}); r.LagResolutionByRegion["aws:us-west-2"] != 60000 || r.LagResolutionMs != 60000 {
+	if r := Check(h.AssumeWhole(), Config{}); r.LagResolutionByRegion["aws:us-west-2"] != 60000 || r.LagResolutionMs != 60000 {
 		t.Fatalf("resolution %v", r.LagResolutionByRegion)
 	}
 }
@@ -311,14 +311,14 @@ func TestTwoPromotionsWithoutIdentitiesAreNotJudgedAsZombies(t *testing.T) {
 		Events: []history.Event{ev(150, "fault", "inject"), promote(200, "us-west-2"), promote(450, "us-east-1")},
 		Rows: []history.RowSet{{Region: "us-east-1", Role: "primary", ServerID: 1, Rows: []history.Row{
 			at(1, 1, 100), at(2, 2, 250), at(2, 3, 300), at(2, 4, 400), at(1, 5, 500), at(1, 6, 600)}}}}
-	r := Check(h, Config{})
+	r := Check(h.AssumeWhole(), Config{})
 	if r.ZombieCount != 0 || r.ZombiesJudged {
 		t.Fatalf("a failback without server ids: %d zombies (judged %v), want none judged", r.ZombieCount, r.ZombiesJudged)
 	}
 	// One promotion: every row after it must come from the final primary.
 	h.Events = h.Events[:2]
 	h.Rows[0].ServerID = 2
-	if r := Check(h, Config{}); !r.ZombiesJudged || r.ZombieCount != 2 {
+	if r := Check(h.AssumeWhole(), Config{}); !r.ZombiesJudged || r.ZombieCount != 2 {
 		t.Fatalf("one promotion: judged %v, %d zombies, want rows 5 and 6 (from server 1 after the promotion to 2)", r.ZombiesJudged, r.ZombieCount)
 	}
 }

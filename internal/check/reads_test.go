@@ -1,6 +1,7 @@
 package check
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/drdrill/drdrill/internal/history"
@@ -42,10 +43,10 @@ func TestReadsVisibilityVanishedAndStale(t *testing.T) {
 			read("us-west-2", 20001, 121, 122, 1, append(span(1, 16), span(21, 23)...)...),
 			read("us-east-1", 10001, 200, 201, 1, append(span(1, 16), span(21, 30)...)...), // rejoined (re-seeded): not stale; 17..20 gone
 		},
-		Rows: []history.RowSet{{Region: "us-west-2", Role: "primary", ServerID: 20001,
+		Rows: []history.RowSet{{Region: "us-west-2", Role: "primary", ServerID: 20001, At: 300 * msNs,
 			Rows: append(rows(10001, span(1, 16)...), rows(20001, span(21, 30)...)...)}},
 	}
-	r := Check(h, Config{})
+	r := Check(h.AssumeWhole(), Config{})
 	rd := r.Reads
 	if !rd.Judged || rd.Total != 6 {
 		t.Fatalf("reads %+v", rd)
@@ -63,19 +64,22 @@ func TestReadsVisibilityVanishedAndStale(t *testing.T) {
 		t.Fatalf("stale read %+v: want 3 missing, the oldest acknowledged 14 ms before it", ex)
 	}
 	// Acknowledged before the fault (90 ms): seqs 1..17. us-west-2 first
-	// returns 1, 2 at 31 ms (seq 1 acked at 6 ms: 25 ms), and 3..16 only
-	// at 122 ms, after the fault: those count with the fault (the worst,
-	// seq 3 acked at 16 ms, 106 ms). Seq 17 it never returns.
+	// returns 1, 2 at 31 ms (seq 1 acked at 6 ms: at most 25 ms, and no
+	// read before: at least 0, so 12.5 ± 12.5), and 3..16 only at 122 ms,
+	// after the fault: those count with the fault. The worst, seq 3
+	// (acked at 16 ms), is at most 106 ms; the read at 30 ms asked for it
+	// and lacked it, so at least 14 ms: 60 ± 46. Seq 17 it never returns.
 	before, during := rd.Visibility["us-west-2"]["before"], rd.Visibility["us-west-2"]["during"]
-	if before.N != 2 || before.Max != 25 || during.Max != 106 {
-		t.Fatalf("us-west-2 visibility before the fault %+v, during %+v: want 2 writes, max 25 ms before; max 106 ms during", before, during)
+	if before.N != 2 || before.Max != 12.5 || before.MaxErr != 12.5 || during.Max != 60 || during.MaxErr != 46 {
+		t.Fatalf("us-west-2 visibility before the fault %+v, during %+v: want 2 writes, max 12.5 ± 12.5 ms before; max 60 ± 46 ms during", before, during)
 	}
 	// us-east-1 returned 1..6 at 31 ms, 7..17 at 102 ms (after the fault).
-	if e := rd.Visibility["us-east-1"]["before"]; e.N != 6 || e.Max != 25 {
-		t.Fatalf("us-east-1 visibility before the fault %+v: want 6 writes, max 25 ms", e)
+	if e := rd.Visibility["us-east-1"]["before"]; e.N != 6 || e.Max != 12.5 {
+		t.Fatalf("us-east-1 visibility before the fault %+v: want 6 writes, max 12.5 ms", e)
 	}
 	// 24..30 were never read by us-west-2 after their acknowledgement (its
-	// last read began at 121 ms), so they do not count as unseen there.
+	// last read began at 121 ms), and its final read holds them: they do
+	// not count as unseen there.
 	if rd.NotSeenIn["us-west-2"] != 4 {
 		t.Fatalf("not seen in us-west-2: %d, want 4 (17..20)", rd.NotSeenIn["us-west-2"])
 	}
@@ -95,12 +99,15 @@ func TestReadsVanishedFromTheFinalPrimary(t *testing.T) {
 		},
 		Rows: []history.RowSet{{Region: "us-west-2", Role: "primary", ServerID: 20001, Rows: rows(10001, span(1, 8)...)}},
 	}
-	rd := Check(h, Config{}).Reads
+	r := Check(h.AssumeWhole(), Config{})
+	rd := r.Reads
 	if rd.Vanished != 2 || rd.VanishedExamples[0].GoneFrom != "final:us-west-2" {
 		t.Fatalf("vanished %d %+v, want 9 and 10 gone from the final primary", rd.Vanished, rd.VanishedExamples)
 	}
-	if rd.StaleAfterPromotion != 0 || !rd.StaleJudged {
-		t.Fatalf("stale %d (judged %v): no promotion, nothing can be stale", rd.StaleAfterPromotion, rd.StaleJudged)
+	// The primary moved from us-east-1 to us-west-2 and the history holds
+	// no promotion: stale reads cannot be judged (they would read 0).
+	if rd.StaleJudged || !strings.Contains(r.NotJudged["stale_reads_after_promotion"], "promotions up to the final read end in us-east-1 but the final primary is us-west-2") {
+		t.Fatalf("stale %d (judged %v, %q): a promotion is missing, stale reads must not be judged", rd.StaleAfterPromotion, rd.StaleJudged, r.NotJudged["stale_reads_after_promotion"])
 	}
 }
 
@@ -114,8 +121,9 @@ func TestReadsOnlyJudgeWhatTheyAsked(t *testing.T) {
 			read("us-east-1", 10001, 60, 61, 1, span(1, 10)...),
 			read("us-east-1", 10001, 70, 71, 8, span(8, 10)...),
 		},
+		Rows: []history.RowSet{{Region: "us-east-1", Role: "primary", ServerID: 10001, Rows: rows(10001, span(1, 10)...)}},
 	}
-	if rd := Check(h, Config{}).Reads; rd.Vanished != 0 || rd.NeverSeen != 0 {
+	if rd := Check(h.AssumeWhole(), Config{}).Reads; rd.Vanished != 0 || rd.NeverSeen != 0 {
 		t.Fatalf("vanished %d, never seen %d: want 0, 0", rd.Vanished, rd.NeverSeen)
 	}
 }

@@ -56,15 +56,22 @@ type Op struct {
 	Err      string  `json:"e,omitempty"`
 }
 
-// LagSample is one replication-lag measurement in a region.
+// LagSample is one replication-lag measurement in a region (or another
+// series, such as aws:<region>). Ms is the figure; Err, when the source
+// states it, is its error bound: the lag lay within Ms ± Err. A sample
+// without one is judged at its series' resolution.
 type LagSample struct {
 	Region string  `json:"region"`
 	At     int64   `json:"at"`
 	Ms     float64 `json:"ms"`
+	Err    float64 `json:"err,omitempty"`
 }
 
-// Event is a fault or control-plane event. Source is "fault", "controller"
-// or "harness"; Kind is e.g. inject, rollback, detect, promote, fence.
+// Event is a fault or control-plane event. Source is "fault" (the harness
+// injected it), "ledger" (a fault someone else injected through drdrill,
+// as the fault ledger showed it to `drdrill observe`), "controller" (the
+// target's own events), "aws" (the platform's observations) or "harness";
+// Kind is e.g. inject, rollback, detect, promote, fence.
 type Event struct {
 	At     int64  `json:"at"`
 	Source string `json:"source"`
@@ -92,7 +99,60 @@ type RowSet struct {
 	ServerID uint32 `json:"server_id"`
 	At       int64  `json:"at"`
 	Rows     []Row  `json:"-"`
+	// Whole says, for a set read back, whether the history holds all of
+	// it (its end marker, or for a version 1 history what the order of the
+	// lines shows).
+	Whole Part `json:"-"`
 }
+
+// Part says whether a section of a history is all there.
+type Part struct {
+	Complete bool
+	// Why says what is missing when it is not.
+	Why string
+}
+
+// Completeness is what a history holds of each of its sections. A measure
+// that depends on a section that is not complete is not judged.
+type Completeness struct {
+	// Traffic: every operation, read and lag sample the recorder wrote.
+	Traffic Part
+	// FinalRead: every region was read, skipped or failed, and recorded.
+	FinalRead Part
+	// ControllerEvents: the target's control-plane events, all of them.
+	ControllerEvents Part
+	// Inferred: a version 1 history, whose completeness is inferred from
+	// the order of its lines rather than recorded.
+	Inferred bool
+}
+
+// Sections the recorder marks the end of.
+const (
+	SectionTraffic          = "traffic"
+	SectionRows             = "rows"
+	SectionFinalRead        = "final-read"
+	SectionControllerEvents = "controller-events"
+)
+
+// SectionEnd is the marker the recorder writes when a section is whole,
+// with what it holds.
+type SectionEnd struct {
+	Section string `json:"section"`
+	Region  string `json:"region,omitempty"`
+	At      int64  `json:"at"`
+	// Count: rows in a region's final read, regions read in the final read,
+	// controller events.
+	Count int `json:"count"`
+	// Ops, Reads and Lag are what the traffic section holds.
+	Ops   int `json:"ops,omitempty"`
+	Reads int `json:"reads,omitempty"`
+	Lag   int `json:"lag,omitempty"`
+	// Err: the section could not be had (the target's events unavailable).
+	Err string `json:"error,omitempty"`
+}
+
+// RowsChunk is how many rows one rows line holds at most.
+const RowsChunk = 20000
 
 // Meta is the first line of a history.
 type Meta struct {
@@ -107,9 +167,16 @@ type Meta struct {
 	PrimaryServerID uint32 `json:"primary_server_id,omitempty"`
 	// PrimaryRegion is the primary's region when the history started.
 	PrimaryRegion string `json:"primary_region,omitempty"`
+	// Regions are the stack's regions (version 2).
+	Regions []string `json:"regions,omitempty"`
 	// ReadIntervalMs is the readers' scheduled interval per region.
 	ReadIntervalMs float64           `json:"read_interval_ms,omitempty"`
 	Labels         map[string]string `json:"labels,omitempty"`
+	// Observed: recorded by `drdrill observe`, which injects nothing; its
+	// disruption windows come from every source the history holds — the
+	// fault ledger, the control plane, failed writes — not only from
+	// faults the harness injected (docs/measures.md, "Disruption windows").
+	Observed bool `json:"observed,omitempty"`
 	// LagResolutionMs is each lag series' resolution as its source states
 	// it: the heartbeat readers' sampling interval for a region, the
 	// CloudWatch period for aws:<region>. Series without one are judged by
@@ -117,8 +184,10 @@ type Meta struct {
 	LagResolutionMs map[string]float64 `json:"lag_resolution_ms,omitempty"`
 }
 
-// Version is the history format version.
-const Version = 1
+// Version is the history format version. Version 2 added the section end
+// markers, the regions and the lag samples' error bounds; version 1
+// histories are still read.
+const Version = 2
 
 // History is a history read back from disk.
 type History struct {
@@ -136,6 +205,15 @@ type History struct {
 	// ints holds the reads' ranges; names the region names, one string each.
 	ints  []int64
 	names []string
+	// While reading: the line being parsed, the last one parsed, and
+	// where each row set's last chunk was (for a version 1 history's
+	// completeness).
+	lineNo, lastParsed int
+	setLines           []setLines
+	// Ends are the section end markers, in the order written.
+	Ends []SectionEnd
+	// Complete says which sections the history holds whole.
+	Complete Completeness
 	// Torn is set when the last line was cut off (the writer crashed mid-line);
 	// TornNote says so in words.
 	Torn     bool

@@ -85,7 +85,7 @@ func TestTornLastLineIsAcceptedAndReported(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !h.Torn || !strings.Contains(h.TornNote, "line 10") || len(h.Ops) != 3 {
+	if !h.Torn || !strings.Contains(h.TornNote, "line 11") || len(h.Ops) != 3 {
 		t.Fatalf("torn=%v note=%q ops=%d", h.Torn, h.TornNote, len(h.Ops))
 	}
 }

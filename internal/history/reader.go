@@ -43,6 +43,16 @@ func ReadFile(path string) (*History, error) {
 // names the line.
 func Read(r io.Reader) (*History, error) { return read(r, 0, 0) }
 
+// bufferFor sizes the line reader's buffer: 1 MB, or less for an
+// in-memory history that is smaller (generated histories are read by the
+// thousand in tests).
+func bufferFor(r io.Reader) int {
+	if l, ok := r.(interface{ Len() int }); ok {
+		return min(1<<20, max(4096, l.Len()+1))
+	}
+	return 1 << 20
+}
+
 // countLines counts operation lines and row entries (an upper bound: a
 // torn or odd line may count without parsing).
 func countLines(r io.Reader) (ops, rows int, err error) {
@@ -76,7 +86,7 @@ func countLines(r io.Reader) (ops, rows int, err error) {
 }
 
 func read(r io.Reader, opsHint, rowsHint int) (*History, error) {
-	br := bufio.NewReaderSize(r, 1<<20)
+	br := bufio.NewReaderSize(r, bufferFor(r))
 	h := &History{Ops: make([]Op, 0, opsHint), arena: make([]Row, 0, rowsHint)}
 	var acc []byte
 	sawMeta := false
@@ -97,6 +107,7 @@ func read(r io.Reader, opsHint, rowsHint int) (*History, error) {
 		complete := len(line) > 0 && line[len(line)-1] == '\n'
 		body := bytes.TrimSpace(line)
 		if len(body) > 0 {
+			h.lineNo = n
 			if perr := h.parseLine(body, &sawMeta); perr != nil {
 				if last && !complete {
 					h.Torn = true
@@ -104,6 +115,8 @@ func read(r io.Reader, opsHint, rowsHint int) (*History, error) {
 				} else {
 					return nil, fmt.Errorf("line %d: %w", n, perr)
 				}
+			} else {
+				h.lastParsed = n
 			}
 		}
 		if last {
@@ -114,6 +127,8 @@ func read(r io.Reader, opsHint, rowsHint int) (*History, error) {
 		return nil, errors.New("no meta line: not a drdrill history (or empty)")
 	}
 	h.arena = nil
+	h.assess()
+	h.setLines = nil
 	return h, nil
 }
 
@@ -134,7 +149,11 @@ func (h *History) parseLine(b []byte, sawMeta *bool) error {
 	var head struct {
 		T string `json:"t"`
 	}
-	if err := json.Unmarshal(b, &head); err != nil {
+	if t, ok := lineType(b); ok {
+		// Each kind's own parse below validates the whole line: decoding a
+		// 20,000-row line twice cost a third of reading a history.
+		head.T = t
+	} else if err := json.Unmarshal(b, &head); err != nil {
 		return fmt.Errorf("not JSON: %v", err)
 	}
 	if head.T != "meta" && !*sawMeta {
@@ -148,8 +167,8 @@ func (h *History) parseLine(b []byte, sawMeta *bool) error {
 		if err := json.Unmarshal(b, &h.Meta); err != nil {
 			return err
 		}
-		if h.Meta.Version != Version {
-			return fmt.Errorf("history format version %d; this drdrill reads version %d (re-run, or use the drdrill that wrote it)", h.Meta.Version, Version)
+		if h.Meta.Version != Version && h.Meta.Version != 1 {
+			return fmt.Errorf("history format version %d; this drdrill reads versions 1 to %d (re-run, or use the drdrill that wrote it)", h.Meta.Version, Version)
 		}
 		*sawMeta = true
 	case "op":
@@ -184,6 +203,17 @@ func (h *History) parseLine(b []byte, sawMeta *bool) error {
 			return err
 		}
 		h.Events = append(h.Events, e)
+	case "end":
+		var e SectionEnd
+		if err := json.Unmarshal(b, &e); err != nil {
+			return err
+		}
+		switch e.Section {
+		case SectionTraffic, SectionRows, SectionFinalRead, SectionControllerEvents:
+		default:
+			return fmt.Errorf("end of unknown section %q", e.Section)
+		}
+		h.Ends = append(h.Ends, e)
 	case "rows":
 		// Every set's rows live in one arena; a set is a window of it.
 		start := len(h.arena)
@@ -201,12 +231,35 @@ func (h *History) parseLine(b []byte, sawMeta *bool) error {
 			h.setStart = start
 			set.Rows = h.arena[start:len(h.arena):len(h.arena)]
 			h.Rows = append(h.Rows, set)
+			h.setLines = append(h.setLines, setLines{})
 		}
+		h.setLines[len(h.Rows)-1] = setLines{last: h.lineNo, lastChunk: len(h.arena) - start}
 		return nil
 	default:
 		return fmt.Errorf("unknown line type %q", head.T)
 	}
 	return nil
+}
+
+// lineType is the type of a line that starts the way the recorder writes
+// every line, {"t":"<type>", with a plain type; false otherwise (the
+// caller then asks encoding/json).
+func lineType(b []byte) (string, bool) {
+	const prefix = `{"t":"`
+	if !bytes.HasPrefix(b, []byte(prefix)) {
+		return "", false
+	}
+	rest := b[len(prefix):]
+	end := bytes.IndexByte(rest[:min(len(rest), 32)], '"')
+	if end <= 0 || len(rest) < end+2 || (rest[end+1] != ',' && rest[end+1] != '}') {
+		return "", false
+	}
+	for _, c := range rest[:end] {
+		if c < 'a' || c > 'z' {
+			return "", false
+		}
+	}
+	return string(rest[:end]), true
 }
 
 // parseRows decodes a rows line. The header goes through encoding/json; the
@@ -215,7 +268,7 @@ func (h *History) parseLine(b []byte, sawMeta *bool) error {
 // parseRows parses a rows line, appending its rows to dst.
 func parseRows(b []byte, dst []Row) (RowSet, []Row, error) {
 	const key = `,"rows":[`
-	if i := bytes.LastIndex(b, []byte(key)); i > 0 && bytes.HasSuffix(b, []byte("]}")) {
+	if i := bytes.Index(b, []byte(key)); i > 0 && bytes.HasSuffix(b, []byte("]}")) {
 		var set RowSet
 		head := append(append([]byte(nil), b[:i]...), '}')
 		if err := json.Unmarshal(head, &set); err == nil {
@@ -479,7 +532,9 @@ func (h *History) intArray(b []byte) ([]int64, []byte, bool) {
 	}
 	n := bytes.Count(body, []byte{','}) + 1
 	if cap(h.ints)-len(h.ints) < n {
-		h.ints = make([]int64, 0, max(n, 64<<10))
+		// A new block, twice the last up to 64 K values: a small history
+		// (generated, by the thousand in tests) allocates little.
+		h.ints = make([]int64, 0, max(n, min(64<<10, 2*cap(h.ints)), 256))
 	}
 	start := len(h.ints)
 	for len(body) > 0 {

@@ -2,11 +2,9 @@ package history
 
 import (
 	"bufio"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"sync"
 	"time"
 )
@@ -23,8 +21,7 @@ type Recorder struct {
 	mu     sync.Mutex
 	f      *os.File
 	w      *bufio.Writer
-	buf    []byte
-	err    error
+	enc    *Encoder
 	closed bool
 	done   chan struct{}
 	wg     sync.WaitGroup
@@ -43,7 +40,8 @@ func Create(path string, meta Meta) (*Recorder, error) {
 	meta.Version = Version
 	meta.StartWall = r.start.UnixNano()
 	r.meta = meta
-	if err := r.writeJSON("meta", meta); err != nil {
+	r.enc = NewEncoder(r.w, meta)
+	if err := r.enc.Err(); err != nil {
 		f.Close()
 		return nil, err
 	}
@@ -83,114 +81,65 @@ func (r *Recorder) Sync() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
-		return r.err
+		return r.enc.err
 	}
-	if err := r.w.Flush(); err != nil && r.err == nil {
-		r.err = err
+	if err := r.w.Flush(); err != nil && r.enc.err == nil {
+		r.enc.err = err
 	}
-	if err := r.f.Sync(); err != nil && r.err == nil {
-		r.err = err
+	if err := r.f.Sync(); err != nil && r.enc.err == nil {
+		r.enc.err = err
 	}
-	return r.err
+	return r.enc.err
 }
 
-func (r *Recorder) writeLine(b []byte) error {
+// with runs fn on the encoder under the lock, unless the history is closed.
+func (r *Recorder) with(fn func(e *Encoder)) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
 		return fmt.Errorf("history closed")
 	}
-	if _, err := r.w.Write(b); err != nil && r.err == nil {
-		r.err = err
-	}
-	return r.err
+	fn(r.enc)
+	return r.enc.err
 }
 
-func (r *Recorder) writeJSON(kind string, v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	// {"t":"kind", + the object's fields
-	line := make([]byte, 0, len(b)+16)
-	line = append(line, `{"t":"`...)
-	line = append(line, kind...)
-	line = append(line, `"`...)
-	if len(b) > 2 {
-		line = append(line, ',')
-		line = append(line, b[1:]...)
-	} else {
-		line = append(line, '}')
-	}
-	line = append(line, '\n')
-	return r.writeLine(line)
-}
-
-// Op records one completed operation. It is on the workload's hot path, so
-// the line is built by hand.
+// Op records one completed operation.
 func (r *Recorder) Op(op Op) {
 	r.mu.Lock()
-	b := r.buf[:0]
-	b = append(b, `{"t":"op","w":`...)
-	b = strconv.AppendInt(b, int64(op.Writer), 10)
-	b = append(b, `,"s":`...)
-	b = strconv.AppendInt(b, op.Seq, 10)
-	b = append(b, `,"i":`...)
-	b = strconv.AppendInt(b, op.Invoke, 10)
-	b = append(b, `,"c":`...)
-	b = strconv.AppendInt(b, op.Complete, 10)
-	b = append(b, `,"r":"`...)
-	b = append(b, op.Outcome.String()...)
-	b = append(b, '"')
-	if op.Err != "" {
-		b = append(b, `,"e":`...)
-		b = strconv.AppendQuote(b, op.Err)
-	}
-	b = append(b, "}\n"...)
-	r.buf = b
 	if !r.closed {
-		if _, err := r.w.Write(b); err != nil && r.err == nil {
-			r.err = err
-		}
+		r.enc.Op(op)
 	}
 	r.mu.Unlock()
 }
 
 // Lag records a lag sample.
-func (r *Recorder) Lag(s LagSample) { _ = r.writeJSON("lag", s) }
+func (r *Recorder) Lag(s LagSample) { _ = r.with(func(e *Encoder) { e.Lag(s) }) }
 
 // Read records one reader's read.
-func (r *Recorder) Read(rd ReadOp) {
-	_ = r.writeJSON("read", readLine{ReadOp: rd, R: rd.Outcome.String()})
-}
-
-type readLine struct {
-	ReadOp
-	R string `json:"r"`
-}
+func (r *Recorder) Read(rd ReadOp) { _ = r.with(func(e *Encoder) { e.Read(rd) }) }
 
 // Event records a fault or control-plane event.
-func (r *Recorder) Event(e Event) { _ = r.writeJSON("event", e) }
+func (r *Recorder) Event(ev Event) { _ = r.with(func(e *Encoder) { e.Event(ev) }) }
 
-// Rows records a region's final read, chunked so no line gets huge.
-func (r *Recorder) Rows(set RowSet) error {
-	const chunk = 20000
-	for i := 0; i == 0 || i < len(set.Rows); i += chunk {
-		end := min(i+chunk, len(set.Rows))
-		rows := make([][4]int64, 0, end-i)
-		for _, x := range set.Rows[i:end] {
-			rows = append(rows, [4]int64{int64(x.Writer), x.Seq, int64(x.Origin), x.CommittedAt})
-		}
-		if err := r.writeJSON("rows", rowsLine{RowSet: set, Rows: rows}); err != nil {
-			return err
-		}
-	}
-	return nil
+// Rows records a region's final read, chunked so no line gets huge, then
+// its end marker with the number of rows.
+func (r *Recorder) Rows(set RowSet) error { return r.with(func(e *Encoder) { e.Rows(set) }) }
+
+// EndTraffic marks the traffic section whole: the workload, readers and
+// heartbeat have stopped, and every operation, read and lag sample they
+// recorded is in the history (the marker says how many).
+func (r *Recorder) EndTraffic() error { return r.with(func(e *Encoder) { e.EndTraffic(r.Now()) }) }
+
+// EndFinalRead marks the final read whole: every region was read (n of
+// them), skipped or failed, and each is recorded.
+func (r *Recorder) EndFinalRead(n int) error {
+	return r.with(func(e *Encoder) { e.EndFinalRead(r.Now(), n) })
 }
 
-type rowsLine struct {
-	RowSet
-	Rows [][4]int64 `json:"rows"`
+// EndControllerEvents marks the controller events whole (n of them), or
+// records that the target could not list them (err).
+func (r *Recorder) EndControllerEvents(n int, err error) error {
+	return r.with(func(e *Encoder) { e.EndControllerEvents(r.Now(), n, err) })
 }
 
 // Close flushes, fsyncs and closes the file.
@@ -198,7 +147,7 @@ func (r *Recorder) Close() error {
 	r.mu.Lock()
 	if r.closed {
 		r.mu.Unlock()
-		return r.err
+		return r.enc.err
 	}
 	r.mu.Unlock()
 	close(r.done)

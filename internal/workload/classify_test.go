@@ -2,6 +2,7 @@ package workload
 
 import (
 	"context"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"io"
@@ -38,6 +39,16 @@ func TestClassifyErrors(t *testing.T) {
 		{"connection reset while reading the reply", readReset, history.Info},
 		{"connection closed mid-reply", io.ErrUnexpectedEOF, history.Info},
 		{"driver: invalid connection", mysql.ErrInvalidConn, history.Info},
+		// #23 item 5: a session the fence killed, or a statement ended from
+		// outside, may have committed first.
+		{"session killed by the fence", &mysql.MySQLError{Number: 1927, Message: "Connection was killed"}, history.Info},
+		{"statement interrupted", &mysql.MySQLError{Number: 1317, Message: "Query execution was interrupted"}, history.Info},
+		{"server shutting down", &mysql.MySQLError{Number: 1053, Message: "Server shutdown in progress"}, history.Info},
+		{"max_statement_time exceeded", &mysql.MySQLError{Number: 1969}, history.Info},
+		{"error during commit", &mysql.MySQLError{Number: 1180}, history.Info},
+		{"lock wait timeout: rolled back", &mysql.MySQLError{Number: 1205}, history.Fail},
+		{"driver: bad connection after the statement was handed over", driver.ErrBadConn, history.Info},
+		{"bad connection wrapped", fmt.Errorf("exec: %w", driver.ErrBadConn), history.Info},
 		{"anything else", errors.New("surprise"), history.Info},
 	}
 	for _, c := range cases {

@@ -113,6 +113,15 @@ type Workload struct {
 	lastFailure               atomic.Int64   // unix ns a write last completed without success
 	frontier                  []atomic.Int64 // per writer: highest seq scheduled
 	outcomes                  *outcomes
+
+	// dropping is held across a dropIdle's two SetMaxIdleConns calls:
+	// database/sql closes the idle connections it drops outside its lock,
+	// from a slice that shares its array with the emptied idle list, so a
+	// SetMaxIdleConns(n) from another writer during that loop lets
+	// returned connections land in the slots still being closed — a
+	// pooled connection is closed under its next user (a nil driver
+	// connection: the drill's process panicked in the partition scenario).
+	dropping sync.Mutex
 }
 
 // Insert is the statement every write runs. origin_server_id and
@@ -205,8 +214,10 @@ func (w *Workload) record(op history.Op) {
 }
 
 // do runs one write. Getting a connection sends nothing, so its failure is
-// a certain fail; after the statement is sent only a server error reply is
-// certain, anything else (timeout, lost connection) is info.
+// a certain fail; once the statement is handed to the driver only a server
+// error that proves it was not applied is certain (Classify), anything
+// else — a timeout, a lost connection, the driver's ErrBadConn, a session
+// killed by the fence — is info.
 func (w *Workload) do(writer int, seq int64) history.Op {
 	ctx, cancel := context.WithTimeout(context.Background(), w.cfg.Timeout)
 	defer cancel()
@@ -215,10 +226,8 @@ func (w *Workload) do(writer int, seq int64) history.Op {
 	conn, err := w.db.Conn(ctx)
 	if err == nil {
 		_, err = conn.ExecContext(ctx, Insert, writer, seq, invoke.UnixNano())
-		if err != nil && !errors.Is(err, driver.ErrBadConn) {
+		if err != nil {
 			op.Outcome = Classify(err)
-		} else if err != nil {
-			op.Outcome = history.Fail // ErrBadConn: the driver sent nothing
 		}
 		if IsReadOnly(err) {
 			// The connection reached a server that is no longer the primary
@@ -254,6 +263,10 @@ func (w *Workload) dropIdle() {
 	if now-last < int64(100*time.Millisecond) || !w.lastDrop.CompareAndSwap(last, now) {
 		return
 	}
+	if !w.dropping.TryLock() {
+		return // another writer is dropping them (closing a thousand takes a while)
+	}
+	defer w.dropping.Unlock()
 	w.db.SetMaxIdleConns(0)
 	w.db.SetMaxIdleConns(w.cfg.MaxInFlight)
 }
@@ -265,16 +278,37 @@ func IsReadOnly(err error) bool {
 	return errors.As(err, &me) && (me.Number == 1290 || me.Number == 1836)
 }
 
-// Classify maps an error from a sent statement to a Jepsen outcome.
+// endedFromOutside are the server errors that end a statement from
+// outside it — a kill (the fence's KILL CONNECTION), an interruption, a
+// shutdown, a statement timeout, a failed commit — after which the insert
+// may or may not have been committed: a session killed after its commit
+// was written reports the kill, not the commit.
+var endedFromOutside = map[uint16]string{
+	1053: "ER_SERVER_SHUTDOWN",
+	1180: "ER_ERROR_DURING_COMMIT",
+	1317: "ER_QUERY_INTERRUPTED",
+	1927: "ER_CONNECTION_KILLED",
+	1969: "ER_STATEMENT_TIMEOUT",
+	3024: "ER_QUERY_TIMEOUT",
+}
+
+// Classify maps an error from a statement handed to the driver to a
+// Jepsen outcome: fail only when the write was certainly not applied (the
+// server refused it, or the connection was never dialled), info otherwise.
 func Classify(err error) history.Outcome {
 	var me *mysql.MySQLError
 	if errors.As(err, &me) {
-		return history.Fail // the server answered: an autocommit insert that errors is not applied
+		if _, unknown := endedFromOutside[me.Number]; unknown {
+			return history.Info
+		}
+		return history.Fail // the server refused it: an autocommit insert that errors is rolled back
 	}
 	var ne *net.OpError
 	if errors.As(err, &ne) && ne.Op == "dial" {
 		return history.Fail
 	}
+	// A timeout, a connection lost after sending, the driver's
+	// ErrBadConn: nothing says the server did not apply it.
 	return history.Info
 }
 
