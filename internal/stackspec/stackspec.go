@@ -57,8 +57,10 @@ type Function struct {
 	Timeout                time.Duration
 	Env                    map[string]string
 	// Policies are the JSON documents of its role's aws_iam_role_policy
-	// resources (one per for_each instance), as a plan would render them.
+	// resources (one per for_each instance), as a plan would render them;
+	// Role is the role's name.
 	Policies []string
+	Role     string
 	// Subnets are the aws_subnet resources its vpc_config places it in
 	// (none: outside the VPCs).
 	Subnets []string
@@ -104,6 +106,39 @@ type Spec struct {
 	// DatabaseSubnets are the aws_subnet resources of the database subnet
 	// groups: the subnets a region isolation puts on a deny-all ACL.
 	DatabaseSubnets []string
+	// Runner is the scheduled drill runner (runner.tf); nil when the stack
+	// declares none or runner_enabled is false.
+	Runner *Runner
+	// KeyPolicies are the aws_kms_key policies (key ARN → JSON document).
+	KeyPolicies map[string]string
+	// Roles are the aws_iam_role resources with their policies.
+	Roles []Role
+}
+
+// Role is an aws_iam_role as declared: its name, trust policy (when it
+// evaluates here) and the JSON documents of its aws_iam_role_policy
+// resources (one per for_each instance), as a plan would render them.
+type Role struct {
+	Resource, Name, ARN string
+	AssumeRolePolicy    string
+	Policies            []string
+}
+
+// Role returns the role declared as aws_iam_role.<resource>.
+func (s *Spec) Role(resource string) (Role, bool) {
+	for _, r := range s.Roles {
+		if r.Resource == resource {
+			return r, true
+		}
+	}
+	return Role{}, false
+}
+
+// rolePolicies are the policy documents of aws_iam_role.<resource> (none
+// for a role the stack does not declare).
+func (s *Spec) rolePolicies(resource string) []string {
+	r, _ := s.Role(resource)
+	return r.Policies
 }
 
 // subnetRefs are the aws_subnet resources an expression refers to.
@@ -202,9 +237,21 @@ func Load(dir, account string, vars map[string]string) (*Spec, error) {
 	}
 	for k, v := range vars {
 		// Given as text, as -var gives them; a number or bool variable is
-		// converted to its default's type.
+		// converted to its default's type, a list or map read as HCL
+		// (-var 'x=["a","b"]').
 		val := cty.StringVal(v)
 		if d, ok := vs[k]; ok && d.Type() != cty.String {
+			if !d.Type().IsPrimitiveType() {
+				expr, diags := hclsyntax.ParseExpression([]byte(v), k, hcl.InitialPos)
+				if !diags.HasErrors() {
+					val, diags = expr.Value(nil)
+				}
+				if diags.HasErrors() {
+					return nil, fmt.Errorf("variable %s=%q: %s", k, v, diags.Error())
+				}
+				vs[k] = val
+				continue
+			}
 			conv, err := convert.Convert(val, d.Type())
 			if err != nil {
 				return nil, fmt.Errorf("variable %s=%q: %v", k, v, err)
@@ -313,10 +360,30 @@ func Load(dir, account string, vars map[string]string) (*Spec, error) {
 			if _, done := resources[b.Labels[0]][b.Labels[1]]; done {
 				continue
 			}
-			svc := strings.SplitN(strings.TrimPrefix(b.Labels[0], "aws_"), "_", 2)[0]
-			id := fmt.Sprintf("%s-%s-twin", strings.ReplaceAll(strings.TrimPrefix(b.Labels[0], "aws_"), "_", "-"), b.Labels[1])
-			add(b.Labels[0], b.Labels[1], map[string]cty.Value{"id": cty.StringVal(id), "name": cty.StringVal(id),
-				"arn": cty.StringVal(fmt.Sprintf("arn:aws:%s:%s:%s:%s/%s", svc, region(b), account, strings.TrimPrefix(b.Labels[0], "aws_"), id))})
+			n, counted := countOf(ctx, b)
+			if counted && n == 0 {
+				continue // count = 0: not created, and nothing may refer to it
+			}
+			v := namedResource(b.Labels[0], func(name string) string { return asString(attr(b, name)) }, region(b), account)
+			if v == nil {
+				svc := strings.SplitN(strings.TrimPrefix(b.Labels[0], "aws_"), "_", 2)[0]
+				id := fmt.Sprintf("%s-%s-twin", strings.ReplaceAll(strings.TrimPrefix(b.Labels[0], "aws_"), "_", "-"), b.Labels[1])
+				v = map[string]cty.Value{"id": cty.StringVal(id), "name": cty.StringVal(id),
+					"arn": cty.StringVal(fmt.Sprintf("arn:aws:%s:%s:%s:%s/%s", svc, region(b), account, strings.TrimPrefix(b.Labels[0], "aws_"), id))}
+			}
+			if !counted {
+				add(b.Labels[0], b.Labels[1], v)
+				continue
+			}
+			// A counted resource is a list of its instances.
+			instances := make([]cty.Value, n)
+			for i := range instances {
+				instances[i] = cty.ObjectVal(v)
+			}
+			if resources[b.Labels[0]] == nil {
+				resources[b.Labels[0]] = map[string]cty.Value{}
+			}
+			resources[b.Labels[0]][b.Labels[1]] = cty.TupleVal(instances)
 		}
 	}
 	for typ, m := range resources {
@@ -412,6 +479,13 @@ func Load(dir, account string, vars map[string]string) (*Spec, error) {
 	if err := rolePolicies(ctx, blocks, s); err != nil {
 		return nil, fmt.Errorf("%s: %w", dir, err)
 	}
+	s.KeyPolicies = map[string]string{}
+	for _, b := range blocks("resource", "aws_kms_key") {
+		arn := asString(ctx.Variables["aws_kms_key"].GetAttr(b.Labels[1]).GetAttr("arn"))
+		if doc := asString(attr(b, "policy")); doc != "" && arn != "" {
+			s.KeyPolicies[arn] = doc
+		}
+	}
 	s.TopicKeys, s.SecretKeys = map[string]string{}, map[string]string{}
 	for _, b := range blocks("resource", "aws_sns_topic") {
 		if k := asString(attr(b, "kms_master_key_id")); k != "" {
@@ -459,6 +533,9 @@ func Load(dir, account string, vars map[string]string) (*Spec, error) {
 			}
 		}
 	}
+	if s.Runner, err = readRunner(ctx, blocks, s, region); err != nil {
+		return nil, fmt.Errorf("%s: %w", dir, err)
+	}
 	sort.Slice(s.Alarms, func(i, j int) bool { return s.Alarms[i].Name < s.Alarms[j].Name })
 	if s.GlobalClusterID == "" || s.PrimaryClusterID == "" || s.SecondaryClusterID == "" {
 		return nil, fmt.Errorf("%s: the global cluster and both regional clusters must be declared with literal identifiers", dir)
@@ -492,6 +569,7 @@ func functions() map[string]function.Function {
 		"coalesce": stdlib.CoalesceFunc, "concat": stdlib.ConcatFunc, "format": stdlib.FormatFunc,
 		"lower": stdlib.LowerFunc, "upper": stdlib.UpperFunc, "join": stdlib.JoinFunc,
 		"tostring": stdlib.MakeToFunc(cty.String), "tonumber": stdlib.MakeToFunc(cty.Number), "replace": stdlib.ReplaceFunc,
+		"length": stdlib.LengthFunc, "distinct": stdlib.DistinctFunc, "flatten": stdlib.FlattenFunc,
 	}
 }
 
@@ -530,6 +608,9 @@ func asStrings(v cty.Value) []string {
 func rolePolicies(ctx *hcl.EvalContext, blocks func(string, ...string) []*hclsyntax.Block, s *Spec) error {
 	byRole := map[string][]string{} // the role's id or ARN → documents
 	for _, b := range blocks("resource", "aws_iam_role_policy") {
+		if n, counted := countOf(ctx, b); counted && n == 0 {
+			continue
+		}
 		instances := []map[string]cty.Value{nil}
 		if fe, ok := b.Body.Attributes["for_each"]; ok {
 			v, diags := fe.Expr.Value(ctx)
@@ -554,19 +635,33 @@ func rolePolicies(ctx *hcl.EvalContext, blocks func(string, ...string) []*hclsyn
 			byRole[role] = append(byRole[role], doc)
 		}
 	}
-	roleDocs := map[string][]string{} // role resource name → documents
+	roles := map[string]Role{} // by resource name
 	if rv, ok := ctx.Variables["aws_iam_role"]; ok && rv.CanIterateElements() {
 		for name, r := range rv.AsValueMap() {
+			if r.Type().IsTupleType() {
+				if r.LengthInt() == 0 {
+					continue
+				}
+				r = r.Index(cty.NumberIntVal(0)) // a counted role: its one instance
+			}
 			m := r.AsValueMap()
-			roleDocs[name] = append(append(roleDocs[name], byRole[asString(m["id"])]...), byRole[asString(m["arn"])]...)
+			roles[name] = Role{Resource: name, Name: asString(m["name"]), ARN: asString(m["arn"]),
+				Policies: append(append([]string(nil), byRole[asString(m["id"])]...), byRole[asString(m["arn"])]...)}
 		}
 	}
+	for _, b := range blocks("resource", "aws_iam_role") {
+		if r, ok := roles[b.Labels[1]]; ok {
+			r.AssumeRolePolicy = asString(attrIn(ctx, b, "assume_role_policy"))
+			s.Roles = append(s.Roles, r)
+		}
+	}
+	sort.Slice(s.Roles, func(i, j int) bool { return s.Roles[i].Resource < s.Roles[j].Resource })
 	for _, b := range blocks("resource", "aws_lambda_function") {
 		if tr, diags := hcl.AbsTraversalForExpr(b.Body.Attributes["role"].Expr); !diags.HasErrors() && len(tr) >= 2 {
 			if at, ok := tr[1].(hcl.TraverseAttr); ok {
 				for j := range s.Functions {
 					if s.Functions[j].Resource == b.Labels[1] {
-						s.Functions[j].Policies = roleDocs[at.Name]
+						s.Functions[j].Policies, s.Functions[j].Role = roles[at.Name].Policies, roles[at.Name].Name
 					}
 				}
 			}

@@ -88,11 +88,11 @@ func TestLoadReadsTheFunctionsAndTheirRules(t *testing.T) {
 		t.Fatalf("secondary monitor %+v", mon)
 	}
 	if mon.Env["DRDRILL_CLUSTER_ENDPOINT"] != ReaderEndpoint("drdrill-twin-secondary", "us-west-2")+":3306" ||
-		mon.Env["DRDRILL_PEER_ENDPOINT"] != ClusterEndpoint("drdrill-twin-primary", "us-east-1")+":3306" ||
+		mon.Env["DRDRILL_PEER_ENDPOINT"] != ReaderEndpoint("drdrill-twin-primary", "us-east-1")+":3306" ||
 		s.SecretName == "" || mon.Env["DRDRILL_SECRET_ARN"] != SecretARN("us-west-2", "123456789012", s.SecretName) {
 		t.Fatalf("secondary monitor environment %v", mon.Env)
 	}
-	if trig.Zip != "failovertrigger.zip" || trig.Env["DRDRILL_TARGET_CLUSTER_ARN"] != "arn:aws:rds:us-west-2:123456789012:cluster:drdrill-twin-secondary" ||
+	if trig.Zip != "failovertrigger.zip" || trig.Env["DRDRILL_CLUSTER_ARNS"] != "arn:aws:rds:us-east-1:123456789012:cluster:drdrill-twin-primary,arn:aws:rds:us-west-2:123456789012:cluster:drdrill-twin-secondary" ||
 		trig.Env["DRDRILL_SNS_TOPIC_ARN"] != "arn:aws:sns:us-west-2:123456789012:drdrill-twin-alerts" || trig.Env["DRDRILL_FAILURE_THRESHOLD"] == "" {
 		t.Fatalf("trigger %+v", trig)
 	}

@@ -16,9 +16,13 @@ import (
 type Policy struct{ Statements []Statement }
 
 // Statement is one policy statement. Action and Resource patterns use
-// IAM's wildcards (* and ?); conditions StringEquals and StringLike.
+// IAM's wildcards (* and ?); conditions StringEquals, StringLike,
+// ArnEquals and ArnLike. Principal is a resource policy's (a KMS key
+// policy, a queue policy): "*", or by kind (AWS, Service) the principals
+// it names.
 type Statement struct {
 	Effect    string
+	Principal map[string][]string
 	Action    []string
 	Resource  []string
 	Condition map[string]map[string][]string
@@ -31,6 +35,7 @@ func ParsePolicies(docs []string) (*Policy, error) {
 		var doc struct {
 			Statement []struct {
 				Effect    string
+				Principal json.RawMessage
 				Action    stringList
 				Resource  stringList
 				Condition map[string]map[string]stringList
@@ -41,6 +46,12 @@ func ParsePolicies(docs []string) (*Policy, error) {
 		}
 		for _, s := range doc.Statement {
 			st := Statement{Effect: s.Effect, Action: s.Action, Resource: s.Resource, Condition: map[string]map[string][]string{}}
+			if len(s.Principal) > 0 {
+				var err error
+				if st.Principal, err = principals(s.Principal); err != nil {
+					return nil, fmt.Errorf("policy document: Principal: %w", err)
+				}
+			}
 			for op, kv := range s.Condition {
 				st.Condition[op] = map[string][]string{}
 				for k, v := range kv {
@@ -51,6 +62,26 @@ func ParsePolicies(docs []string) (*Policy, error) {
 		}
 	}
 	return p, nil
+}
+
+// principals reads a Principal element: "*" or {"AWS": …, "Service": …}.
+func principals(raw json.RawMessage) (map[string][]string, error) {
+	var star string
+	if json.Unmarshal(raw, &star) == nil {
+		if star != "*" {
+			return nil, fmt.Errorf("%q: want \"*\" or an object", star)
+		}
+		return map[string][]string{"*": {"*"}}, nil
+	}
+	var byKind map[string]stringList
+	if err := json.Unmarshal(raw, &byKind); err != nil {
+		return nil, err
+	}
+	out := map[string][]string{}
+	for k, v := range byKind {
+		out[k] = v
+	}
+	return out, nil
 }
 
 // stringList is a policy element that may be one string or a list.
@@ -110,9 +141,9 @@ func conditionsHold(cond map[string]map[string][]string, keys map[string]string)
 			ok := false
 			for _, w := range want {
 				switch op {
-				case "StringEquals":
+				case "StringEquals", "ArnEquals":
 					ok = ok || got == w
-				case "StringLike":
+				case "StringLike", "ArnLike":
 					ok = ok || matchAny([]string{w}, got, false)
 				}
 			}
@@ -124,6 +155,75 @@ func conditionsHold(cond map[string]map[string][]string, keys map[string]string)
 	return true
 }
 
+// Caller is who makes a request, as a resource policy names it: an AWS
+// service (Service: "cloudwatch.amazonaws.com"), or a role of an account
+// (Account, RoleARN).
+type Caller struct {
+	Service, Account, RoleARN string
+}
+
+// names reports whether a statement's Principal names the caller itself;
+// delegates, whether it names the caller's account (its root), which for a
+// KMS key policy hands the decision to the caller's IAM policies.
+func (st Statement) names(c Caller) (names, delegates bool) {
+	if st.Principal["*"] != nil {
+		return true, false
+	}
+	for _, sv := range st.Principal["Service"] {
+		names = names || (c.Service != "" && sv == c.Service)
+	}
+	for _, a := range st.Principal["AWS"] {
+		switch {
+		case c.Account == "":
+		case a == c.RoleARN:
+			names = true
+		case a == c.Account || a == "arn:aws:iam::"+c.Account+":root":
+			delegates = true
+		}
+	}
+	return names, delegates
+}
+
+// ResourceAllows evaluates a resource policy (a key or queue policy) for a
+// caller: an explicit Deny naming it wins; an Allow naming it allows; an
+// Allow naming its account's root allows if its identity policy does
+// (KMS Developer Guide, "Default key policy": that statement "enables IAM
+// policies"); else the implicit deny.
+func (p *Policy) ResourceAllows(c Caller, identity *Policy, action, resource string, keys map[string]string) bool {
+	allowed := false
+	for _, st := range p.Statements {
+		if !matchAny(st.Action, action, true) || !matchAny(st.Resource, resource, false) || !conditionsHold(st.Condition, keys) {
+			continue
+		}
+		names, delegates := st.names(c)
+		if st.Effect == "Deny" && (names || delegates) {
+			return false
+		}
+		if st.Effect != "Allow" {
+			continue
+		}
+		allowed = allowed || names || (delegates && identity != nil && identity.Allows(action, resource, keys))
+	}
+	return allowed
+}
+
+// iamRules are how IAM authorises a call to one service: the prefix of
+// its actions, what each call needs when that is more than prefix:Action
+// on "*" (the resources and condition keys of the Service Authorization
+// Reference, and the KMS permissions the service needs on the caller's
+// behalf), and the error the service answers a denial with.
+type iamRules struct {
+	// prefix is the service's IAM prefix (cloudwatch for monitoring).
+	prefix string
+	// required is what a call needs; nil (or a nil answer) is
+	// prefix:Action on "*".
+	required func(s *Server, c *call) []authorization
+	// denied is the service's denial (AccessDenied, HTTP 403, when zero);
+	// kmsDenied its denial of a KMS permission it needed on the caller's
+	// behalf, when it answers that differently (SNS: KMSAccessDenied).
+	denied, kmsDenied APIError
+}
+
 // authorization is what one call needs: each action on its resource, with
 // the condition keys the service sets (a KMS call made on the caller's
 // behalf carries kms:ViaService).
@@ -133,90 +233,155 @@ type authorization struct {
 	kms              bool // a KMS permission the service needs on the caller's behalf
 }
 
-// required lists what a call of one of the stack's functions needs, by
-// the IAM actions, resources and condition keys of the Service
-// Authorization Reference, with the KMS permissions an encrypted topic
-// (SNS Developer Guide, "Data encryption": publishers need
-// kms:GenerateDataKey* and kms:Decrypt) or secret (Secrets Manager User
-// Guide, "Secret encryption and decryption": kms:Decrypt) adds.
-func (s *Server) required(c *call) []authorization {
-	acct := s.cfg.Account
-	clusterARN := func(id string) string {
-		if strings.HasPrefix(id, "arn:") {
-			return id
-		}
-		return fmt.Sprintf("arn:aws:rds:%s:%s:cluster:%s", c.Region, acct, id)
-	}
-	globalARN := func(id string) string { return fmt.Sprintf("arn:aws:rds::%s:global-cluster:%s", acct, id) }
-	one := func(action, resource string, keys map[string]string) []authorization {
-		return []authorization{{action: action, resource: resource, keys: keys}}
-	}
-	switch c.Service {
-	case "rds":
-		switch c.Action {
-		case "DescribeDBClusters":
-			return one("rds:DescribeDBClusters", clusterARN(c.Form.Get("DBClusterIdentifier")), nil)
-		case "DescribeGlobalClusters":
-			return one("rds:DescribeGlobalClusters", globalARN(c.Form.Get("GlobalClusterIdentifier")), nil)
-		case "FailoverGlobalCluster", "SwitchoverGlobalCluster":
-			return []authorization{{action: "rds:" + c.Action, resource: globalARN(c.Form.Get("GlobalClusterIdentifier"))},
-				{action: "rds:" + c.Action, resource: clusterARN(c.Form.Get("TargetDbClusterIdentifier"))}}
-		}
-	case "monitoring":
-		if c.Action == "PutMetricData" {
-			return one("cloudwatch:PutMetricData", "*", map[string]string{"cloudwatch:namespace": str(c.Params, "Namespace")})
-		}
-		return one("cloudwatch:"+c.Action, "*", nil)
-	case "secretsmanager":
-		if c.Action == "GetSecretValue" {
-			auth := one("secretsmanager:GetSecretValue", s.secrets.arn(c.Region), nil)
-			if key := s.stack.SecretKeys[c.Region]; key != "" {
-				auth = append(auth, authorization{action: "kms:Decrypt", resource: key, kms: true,
-					keys: map[string]string{"kms:ViaService": "secretsmanager." + c.Region + ".amazonaws.com"}})
-			}
-			return auth
-		}
-	case "sns":
-		if c.Action == "Publish" {
-			topic := c.Form.Get("TopicArn")
-			auth := one("sns:Publish", topic, nil)
-			if key := s.stack.TopicKeys[topic]; key != "" {
-				via := map[string]string{"kms:ViaService": "sns." + c.Region + ".amazonaws.com"}
-				auth = append(auth, authorization{action: "kms:GenerateDataKey", resource: key, keys: via, kms: true},
-					authorization{action: "kms:Decrypt", resource: key, keys: via, kms: true})
-			}
-			return auth
-		}
-	}
-	return one(iamPrefix(c.Service)+":"+c.Action, "*", nil)
+// principal is who signs a request with role credentials: a function's
+// execution role, the harness's role (infra/aws harness.tf), or an ECS
+// task's task role.
+type principal struct {
+	role, session string
+	policy        *Policy
 }
 
-func iamPrefix(service string) string {
-	if service == "monitoring" {
-		return "cloudwatch"
-	}
-	return service
+// Role is an IAM role whose credentials the twin hands out: its name and
+// its policies, evaluated on every call signed with them.
+type Role struct {
+	Name   string
+	Policy *Policy
 }
 
-// authorize checks a function's call against its role's policy and
-// returns the error AWS would answer a denial with.
-func (s *Server) authorize(fn string, p *Policy, c *call) *APIError {
-	for _, a := range s.required(c) {
-		if p.Allows(a.action, a.resource, a.keys) {
+// harnessSession is the session name of the harness's role credentials.
+const harnessSession = "drdrill"
+
+// sessionKey is the access key id of a role session's credentials (ASIA…,
+// as STS's temporary credentials are): one per role, so that the twin
+// knows whose call it is.
+func sessionKey(role string) string {
+	return "ASIATWIN" + strings.ToUpper(fmt.Sprintf("%x", []byte(role)))
+}
+
+// HarnessCredentials are the harness role's credentials (twin.env gives
+// them to the harness, as an ECS task role or an assumed role would): the
+// harness's calls are checked against that role's policy. Without a
+// harness role in the stack, the account administrator's.
+func (s *Server) HarnessCredentials() (id, secret, token string) {
+	if s.stack.Harness == nil {
+		return AdministratorKey, "drdrill-twin", ""
+	}
+	return sessionKey(s.stack.Harness.Name), "drdrill-twin-role", "drdrill-twin"
+}
+
+// AdministratorKey is an access key of the account's administrator: calls
+// signed with an AKIA… (or AKID…) key are not checked, as an IAM user with
+// AdministratorAccess is not. Only tests that drive the twin's APIs as an
+// operator would (the AWS CLI's, the SDK protocol tests) sign with one; the
+// harness signs with its role's (HarnessCredentials), the functions with
+// theirs.
+const AdministratorKey = "AKIDDRDRILLTWIN"
+
+// principal is who signs with key: nil for the administrator, an error
+// for role credentials the twin never issued (InvalidClientTokenId, as
+// STS answers an unknown token).
+func (s *Server) principal(key string) (*principal, *APIError) {
+	if !strings.HasPrefix(key, "ASIA") {
+		return nil, nil
+	}
+	if h := s.stack.Harness; h != nil && key == sessionKey(h.Name) {
+		return &principal{role: h.Name, session: harnessSession, policy: h.Policy}, nil
+	}
+	if lambda := serviceOf[*lambdaService](s); lambda != nil {
+		if fn, role, p := lambda.byAccessKey(key); p != nil {
+			return &principal{role: role, session: fn, policy: p}, nil
+		}
+	}
+	if e := serviceOf[*ecsService](s); e != nil {
+		// A running task's task role (the scheduled runner's is the
+		// harness's); ECS names the session after the task.
+		if role, p, ok := e.byAccessKey(key); ok {
+			return &principal{role: role[strings.LastIndex(role, "/")+1:], session: strings.ToLower(key[len("ASIATASK"):]), policy: p}, nil
+		}
+	}
+	return nil, &APIError{Status: http.StatusForbidden, Code: "InvalidClientTokenId", Sender: true,
+		Message: "The security token included in the request is invalid."}
+}
+
+// authorize checks a call signed with role credentials against the role's
+// policies — and, for the KMS permissions a service uses on the caller's
+// behalf, against the key's policy too (keyAllows) — and returns the error
+// the service answers a denial with. The administrator's calls are not
+// checked.
+func (s *Server) authorize(svc *service, key string, c *call) *APIError {
+	p, e := s.principal(key)
+	if e != nil || p == nil {
+		return e
+	}
+	need := []authorization{{action: svc.iam.prefix + ":" + c.Action, resource: "*"}}
+	if svc.iam.required != nil {
+		if r := svc.iam.required(s, c); r != nil {
+			need = r
+		}
+	}
+	roleARN := fmt.Sprintf("arn:aws:iam::%s:role/%s", s.cfg.Account, p.role)
+	for _, a := range need {
+		why := "no identity-based policy allows the " + a.action + " action"
+		ok := p.policy.Allows(a.action, a.resource, a.keys)
+		if ok && a.kms {
+			ok = s.keyAllows(a.resource, Caller{Account: s.cfg.Account, RoleARN: roleARN}, p.policy, a.action, a.keys)
+			why = "the key policy of " + a.resource + " does not allow it"
+		}
+		if ok {
 			continue
 		}
-		msg := fmt.Sprintf("User: arn:aws:sts::%s:assumed-role/%s/%s is not authorized to perform: %s on resource: %s because no identity-based policy allows the %s action",
-			s.cfg.Account, fn, fn, a.action, a.resource, a.action)
-		switch {
-		case a.kms && c.Service == "sns":
-			return &APIError{Status: http.StatusBadRequest, Code: "KMSAccessDenied", Sender: true, Message: msg}
-		case c.Service == "sns":
-			return &APIError{Status: http.StatusForbidden, Code: "AuthorizationError", Sender: true, Message: msg}
-		case c.Service == "secretsmanager" || c.Service == "lambda":
-			return &APIError{Status: http.StatusBadRequest, Code: "AccessDeniedException", Sender: true, Message: msg}
-		default:
-			return &APIError{Status: http.StatusForbidden, Code: "AccessDenied", Sender: true, Message: msg}
+		e := svc.iam.denied
+		if a.kms && svc.iam.kmsDenied.Code != "" {
+			e = svc.iam.kmsDenied
 		}
+		if e.Code == "" {
+			e = APIError{Status: http.StatusForbidden, Code: "AccessDenied", Sender: true}
+		}
+		e.Message = fmt.Sprintf("User: arn:aws:sts::%s:assumed-role/%s/%s is not authorized to perform: %s on resource: %s because %s",
+			s.cfg.Account, p.role, p.session, a.action, a.resource, why)
+		return &e
 	}
 	return nil
+}
+
+// keyAllows evaluates a KMS key's policy (infra/aws aws_kms_key.policy) for
+// a caller: a service publishing to an encrypted topic (CloudWatch), or a
+// role, whose identity policy counts only where the key policy delegates
+// to the account (KMS Developer Guide, "Key policies in AWS KMS"). A key
+// the stack gives no policy for is decided by the identity policy alone.
+func (s *Server) keyAllows(keyARN string, c Caller, identity *Policy, action string, keys map[string]string) bool {
+	kp, ok := s.stack.KeyPolicies[keyARN]
+	if !ok {
+		return c.Service == "" && identity != nil && identity.Allows(action, keyARN, keys)
+	}
+	return kp.ResourceAllows(c, identity, action, keyARN, keys)
+}
+
+// resourceTags are a resource's tags as the condition keys IAM gives them
+// (aws:ResourceTag/key).
+func resourceTags(tags map[string]string) map[string]string {
+	out := map[string]string{}
+	for k, v := range tags {
+		out["aws:ResourceTag/"+k] = v
+	}
+	return out
+}
+
+// requestTagKeys are the tags a request asks for (aws:RequestTag/key).
+func requestTagKeys(tags map[string]string) map[string]string {
+	out := map[string]string{}
+	for k, v := range tags {
+		out["aws:RequestTag/"+k] = v
+	}
+	return out
+}
+
+func merge(ms ...map[string]string) map[string]string {
+	out := map[string]string{}
+	for _, m := range ms {
+		for k, v := range m {
+			out[k] = v
+		}
+	}
+	return out
 }

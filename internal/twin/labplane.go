@@ -3,6 +3,8 @@ package twin
 import (
 	"context"
 	"fmt"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -26,6 +28,19 @@ type DataPlane interface {
 	Primary(ctx context.Context) (string, error)
 	Regions(ctx context.Context) (map[string]RegionState, error)
 	Promote(ctx context.Context, region string, allowDataLoss bool) error
+	// CatchUp waits until region has applied everything the writer had
+	// committed when it was called: a switchover's synchronisation, which
+	// takes as long as the region's lag. It fails after within.
+	CatchUp(ctx context.Context, region string, within time.Duration) error
+	// Rebuild replaces region's server (not the writer) with a fresh copy
+	// replicating from the writer: Aurora rebuilds an old primary on a new
+	// volume after a failover instead of resuming it.
+	Rebuild(ctx context.Context, region string) error
+	// InSync: region replicates from the writer without error.
+	InSync(ctx context.Context, region string) (bool, error)
+	// ClientPath is the address of region's database from its clients:
+	// the path an isolation cuts.
+	ClientPath(ctx context.Context, region string) (string, error)
 	// Isolate cuts (or restores) a region's client path: nothing outside
 	// the region reaches its cluster, while replication carries on.
 	Isolate(ctx context.Context, region string, cut bool) error
@@ -130,24 +145,111 @@ func (p LabPlane) Promote(ctx context.Context, region string, dataLoss bool) err
 	if err := p.Client.Promote(ctx, region, lab.PromoteOptions{Mode: mode}); err != nil {
 		return fmt.Errorf("lab promotion of %s: %w", region, err)
 	}
-	if dataLoss {
-		// After a managed failover Aurora makes the old primary a
-		// secondary of the new one once it can reach it, rebuilding it if
-		// it diverged. Here that is now, over the replication path (an
-		// isolation cuts clients, not that); a region that is down is
-		// rejoined when it is recovered.
-		st, err := p.Client.Status(ctx)
-		if err == nil {
-			for _, r := range st.Regions {
-				if r.Name != region && r.Running && !r.Frozen {
-					_ = p.Client.Region(ctx, r.Name, "rejoin")
-				}
-			}
-		}
-	}
-	// The writer endpoint now leads into another region: reachable unless
+	// After a failover the old primary is not resumed: the twin's rebuild
+	// (rebuild.go) re-seeds it. The lab's own writer endpoint now leads into another region: reachable unless
 	// that one is isolated.
 	return p.writerPath(ctx)
+}
+
+// CatchUp polls the lab until region's applied position covers the
+// writer's binlog position as it was when called.
+func (p LabPlane) CatchUp(ctx context.Context, region string, within time.Duration) error {
+	st, err := p.Client.Status(ctx)
+	if err != nil {
+		return err
+	}
+	want := ""
+	for _, r := range st.Regions {
+		if r.Name == st.Primary && r.GTIDs != nil {
+			want = r.GTIDs.Binlog
+		}
+	}
+	if want == "" {
+		return fmt.Errorf("the writer %s's position cannot be read", st.Primary)
+	}
+	deadline := time.Now().Add(within)
+	for {
+		have := ""
+		for _, r := range st.Regions {
+			if r.Name == region && r.GTIDs != nil {
+				have = r.GTIDs.Current
+			}
+		}
+		if covers(have, want) {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s did not catch up with %s within %v (at %q, the writer was at %q)", region, st.Primary, within.Round(time.Millisecond), have, want)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+		if st, err = p.Client.Status(ctx); err != nil {
+			return err
+		}
+	}
+}
+
+// covers: position have is at or beyond want in every replication domain
+// of want (MariaDB GTIDs domain-server-seq; sequence numbers grow within a
+// domain across servers).
+func covers(have, want string) bool {
+	seq := func(s string) map[string]int64 {
+		out := map[string]int64{}
+		for _, part := range strings.Split(s, ",") {
+			f := strings.Split(strings.TrimSpace(part), "-")
+			if len(f) == 3 {
+				n, _ := strconv.ParseInt(f[2], 10, 64)
+				out[f[0]] = n
+			}
+		}
+		return out
+	}
+	h := seq(have)
+	for d, n := range seq(want) {
+		if h[d] < n {
+			return false
+		}
+	}
+	return true
+}
+
+// Rebuild re-seeds region from the writer (a fresh datadir and server_id).
+func (p LabPlane) Rebuild(ctx context.Context, region string) error {
+	if err := p.Client.Region(ctx, region, "reseed"); err != nil {
+		return fmt.Errorf("rebuild %s: %w", region, err)
+	}
+	return nil
+}
+
+// InSync: region's replication from the writer runs without error.
+func (p LabPlane) InSync(ctx context.Context, region string) (bool, error) {
+	st, err := p.Client.Status(ctx)
+	if err != nil {
+		return false, err
+	}
+	for _, r := range st.Regions {
+		if r.Name == region {
+			return r.Name != st.Primary && r.Running && !r.Frozen && r.Replication != nil && r.Replication.Healthy(), nil
+		}
+	}
+	return false, fmt.Errorf("the lab has no region %s", region)
+}
+
+// ClientPath is the region's client link (an isolation blackholes it).
+func (p LabPlane) ClientPath(ctx context.Context, region string) (string, error) {
+	st, err := p.Client.Status(ctx)
+	if err != nil {
+		return "", err
+	}
+	for _, r := range st.Regions {
+		if r.Name == region {
+			return r.Endpoint, nil
+		}
+	}
+	return "", fmt.Errorf("the lab has no region %s", region)
 }
 
 // InsideSubnet is the region's server itself, behind its client link

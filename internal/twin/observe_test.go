@@ -54,7 +54,7 @@ func TestObservedLagIsTheMinutesMaximumAtItsOwnTime(t *testing.T) {
 	tw := twintest.Start(t, 1)
 	ctx := context.Background()
 	out := tw.Target.Outputs()
-	cfg := tw.SDKConfig(t, out[outputs.SecondaryRegion])
+	cfg := tw.AdminSDKConfig(t, out[outputs.SecondaryRegion]) // an operator's
 	minute := time.Now().Truncate(time.Minute)
 	var data []cwtypes.MetricDatum
 	for i, v := range []float64{5, 900, 7} {

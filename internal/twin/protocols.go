@@ -23,10 +23,17 @@ import (
 // with (…/20261129/us-west-2/rds/aws4_request), as LocalStack does.
 type call struct {
 	Service, Region, Action string
-	// Form is an awsQuery request's parameters; Params a JSON or CBOR
-	// request's decoded body.
+	// Protocol is the one the request came in, and its answer goes out in.
+	Protocol protocol
+	// Form is an awsQuery or ec2Query request's parameters. Params is a
+	// JSON or CBOR request's decoded body, a REST request's path labels
+	// and body, or — for a service that also takes JSON or CBOR — an
+	// awsQuery form read by the operation's input schema.
 	Form   url.Values
 	Params map[string]any
+	// Query and Header are a REST request's query string and headers.
+	Query  url.Values
+	Header http.Header
 	ReqID  string
 }
 
@@ -55,50 +62,89 @@ func accessKey(r *http.Request) string {
 	return strings.TrimSpace(key)
 }
 
-// Protocols: how a service's requests arrive and its answers are written.
+// protocol is an AWS wire protocol: how a request arrives and its answer
+// and errors are written.
 type protocol int
 
 const (
 	awsQuery protocol = iota
+	ec2Query
 	awsJSON10
 	awsJSON11
 	rpcv2CBOR
 	restJSON1
+	restXML
 )
 
-// serviceProtocol is each modelled service's wire protocol, as its SDK
-// client speaks it (service/*/api_client.go: options.Protocol).
-var serviceProtocol = map[string]protocol{
-	"rds": awsQuery, "sts": awsQuery, "sns": awsQuery, "ec2": awsQuery, // ec2Query requests are awsQuery's form
-	"monitoring":     rpcv2CBOR,
-	"secretsmanager": awsJSON11,
-	"sqs":            awsJSON10,
-	"lambda":         restJSON1,
+func (p protocol) String() string {
+	return [...]string{"awsQuery", "ec2Query", "awsJson1_0", "awsJson1_1", "rpcv2Cbor", "restJson1", "restXml"}[p]
 }
 
-// lambdaRoutes maps the Lambda API's REST paths (restJson1 @http traits)
-// to operations: method and the path with {FunctionName} cut out.
-var lambdaRoutes = map[string]string{
-	"GET /2019-09-30/functions/*/concurrency":    "GetFunctionConcurrency",
-	"PUT /2017-10-31/functions/*/concurrency":    "PutFunctionConcurrency",
-	"DELETE /2017-10-31/functions/*/concurrency": "DeleteFunctionConcurrency",
-	"POST /2015-03-31/functions/*/invocations":   "Invoke",
-	"GET /2015-03-31/functions/*/configuration":  "GetFunctionConfiguration",
+// detectProtocol tells a request's protocol from the request itself, as
+// AWS does for a service that accepts several (CloudWatch: awsQuery,
+// awsJson1_0, rpcv2Cbor; SQS: awsQuery, awsJson1_0): the Smithy-Protocol
+// header of rpcv2Cbor, the X-Amz-Target of awsJson (its Content-Type
+// giving the version), a form with Action of awsQuery (ec2Query for EC2);
+// anything else is the service's REST protocol. svc may be nil (a request
+// for no service the twin knows).
+func detectProtocol(r *http.Request, svc *service) protocol {
+	ct := r.Header.Get("Content-Type")
+	switch {
+	case strings.EqualFold(r.Header.Get("Smithy-Protocol"), "rpc-v2-cbor"):
+		return rpcv2CBOR
+	case r.Header.Get("X-Amz-Target") != "":
+		if strings.Contains(ct, "json-1.1") {
+			return awsJSON11
+		}
+		return awsJSON10
+	case strings.HasPrefix(ct, "application/x-www-form-urlencoded") || r.URL.Query().Has("Action"):
+		if svc != nil && svc.accepts(ec2Query) {
+			return ec2Query
+		}
+		return awsQuery
+	}
+	if svc != nil {
+		for _, p := range svc.protocols {
+			if p == restJSON1 || p == restXML {
+				return p
+			}
+		}
+		if len(svc.protocols) > 0 {
+			return svc.protocols[0]
+		}
+	}
+	return awsQuery
+}
+
+// unknownOperation is the answer to a request the service cannot read as
+// any of its operations.
+func unknownOperation(p protocol, format string, a ...any) *APIError {
+	code := "UnknownOperationException"
+	if p == awsQuery || p == ec2Query {
+		code = "InvalidAction"
+	}
+	return &APIError{Status: http.StatusBadRequest, Code: code, Sender: true, Message: fmt.Sprintf(format, a...)}
 }
 
 // decodeCall reads the action and parameters of r in protocol p.
-func decodeCall(r *http.Request, p protocol) (*call, *APIError) {
-	c := &call{}
+func decodeCall(r *http.Request, p protocol, svc *service) (*call, *APIError) {
+	c := &call{Protocol: p}
 	bad := func(format string, a ...any) *APIError {
 		return &APIError{Status: http.StatusBadRequest, Code: "SerializationException", Sender: true, Message: fmt.Sprintf(format, a...)}
 	}
 	switch p {
-	case awsQuery:
-		if err := r.ParseForm(); err != nil || r.Method != http.MethodPost {
+	case awsQuery, ec2Query:
+		if err := r.ParseForm(); err != nil {
 			return nil, &APIError{Status: http.StatusBadRequest, Code: "MalformedQueryString", Sender: true,
-				Message: "awsQuery requests are form-encoded POSTs"}
+				Message: fmt.Sprintf("the %s form cannot be read: %v", p, err)}
 		}
-		c.Form, c.Action = r.PostForm, r.PostForm.Get("Action")
+		c.Form, c.Action = r.Form, r.Form.Get("Action")
+		if c.Action == "" {
+			return nil, &APIError{Status: http.StatusBadRequest, Code: "MissingAction", Sender: true, Message: "the request has no Action"}
+		}
+		if in, ok := svc.queryInputs[c.Action]; ok {
+			c.Params = queryParams(c.Form, in)
+		}
 		return c, nil
 	case awsJSON10, awsJSON11:
 		// X-Amz-Target: AmazonSQS.ReceiveMessage, secretsmanager.GetSecretValue
@@ -107,13 +153,8 @@ func decodeCall(r *http.Request, p protocol) (*call, *APIError) {
 		if err != nil {
 			return nil, bad("read body: %v", err)
 		}
-		c.Params = map[string]any{}
-		if len(bytes.TrimSpace(body)) > 0 {
-			d := json.NewDecoder(bytes.NewReader(body))
-			d.UseNumber()
-			if err := d.Decode(&c.Params); err != nil {
-				return nil, bad("the body is not a JSON object: %v", err)
-			}
+		if c.Params, err = jsonObject(body); err != nil {
+			return nil, bad("the body is not a JSON object: %v", err)
 		}
 		return c, nil
 	case rpcv2CBOR:
@@ -140,39 +181,61 @@ func decodeCall(r *http.Request, p protocol) (*call, *APIError) {
 			c.Params = m
 		}
 		return c, nil
-	case restJSON1:
-		// /2019-09-30/functions/NAME/concurrency
-		parts := strings.Split(strings.Trim(r.URL.EscapedPath(), "/"), "/")
-		if len(parts) != 4 || parts[1] != "functions" {
-			return nil, &APIError{Status: http.StatusNotFound, Code: "UnknownOperationException", Sender: true, Message: "no route for " + r.URL.Path}
-		}
-		name, err := url.PathUnescape(parts[2])
-		if err != nil {
-			return nil, bad("function name in %q: %v", r.URL.Path, err)
-		}
-		op, ok := lambdaRoutes[r.Method+" /"+parts[0]+"/functions/*/"+parts[3]]
-		if !ok {
-			return nil, &APIError{Status: http.StatusNotFound, Code: "UnknownOperationException", Sender: true, Message: "no route for " + r.Method + " " + r.URL.Path}
-		}
-		body, err := io.ReadAll(io.LimitReader(r.Body, 6<<20))
-		if err != nil {
-			return nil, bad("read body: %v", err)
-		}
-		c.Action, c.Params = op, map[string]any{}
-		if op == "Invoke" {
-			c.Params["Payload"] = body
-		} else if len(bytes.TrimSpace(body)) > 0 {
-			d := json.NewDecoder(bytes.NewReader(body))
-			d.UseNumber()
-			if err := d.Decode(&c.Params); err != nil {
-				return nil, bad("the body is not a JSON object: %v", err)
+	case restJSON1, restXML:
+		c.Query, c.Header = r.URL.Query(), r.Header
+		for _, rt := range svc.routes {
+			params, ok := rt.match(r.Method, r.URL.EscapedPath(), c.Query)
+			if !ok {
+				continue
 			}
+			limit := int64(6 << 20)
+			if svc.maxBody > 0 {
+				limit = svc.maxBody
+			}
+			body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+			if err != nil {
+				return nil, bad("read body: %v", err)
+			}
+			if int64(len(body)) > limit {
+				return nil, &APIError{Status: http.StatusRequestEntityTooLarge, Code: "EntityTooLarge", Sender: true,
+					Message: fmt.Sprintf("the request body is larger than the %d bytes the twin's %s takes", limit, svc.name)}
+			}
+			c.Action, c.Params = rt.action, map[string]any{}
+			switch {
+			case rt.payload != "":
+				c.Params[rt.payload] = body
+			case p == restJSON1:
+				if c.Params, err = jsonObject(body); err != nil {
+					return nil, bad("the body is not a JSON object: %v", err)
+				}
+			}
+			for k, v := range params {
+				c.Params[k] = v
+			}
+			return c, nil
 		}
-		c.Params["FunctionName"] = name
-		return c, nil
+		return nil, &APIError{Status: http.StatusNotFound, Code: "UnknownOperationException", Sender: true,
+			Message: fmt.Sprintf("the drdrill AWS twin models no %s operation at %s %s", svc.name, r.Method, r.URL.Path)}
 	}
-	return nil, bad("unknown protocol")
+	return nil, bad("unknown protocol %v", p)
 }
+
+// jsonObject decodes a JSON object body (empty: no parameters), numbers
+// kept as json.Number.
+func jsonObject(body []byte) (map[string]any, error) {
+	m := map[string]any{}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return m, nil
+	}
+	d := json.NewDecoder(bytes.NewReader(body))
+	d.UseNumber()
+	if err := d.Decode(&m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func pathUnescape(s string) (string, error) { return url.PathUnescape(s) }
 
 // fromCBOR turns a decoded CBOR value into the shapes encoding/json gives
 // (maps, slices, strings, json.Number, bools), so handlers read both alike.
@@ -253,76 +316,133 @@ var (
 	cborEncoder   = rpcv2.NewCBOR(serviceSchema)
 )
 
-// respond writes a successful answer in protocol p.
-func respond(w http.ResponseWriter, p protocol, c *call, namespace string, out smithy.Serializable) {
-	switch p {
-	case awsQuery:
-		queryResponse(w, namespace, c.Action, out, c.ReqID)
+// xmlDocument is an answer a service writes whole, for the services whose
+// SDK clients have no schema serializers yet (EC2, Route 53): the element
+// names are those the SDK's deserializers read, and every such operation
+// is round-tripped through the real client in the tests.
+type xmlDocument []byte
+
+// Serialize writes nothing: the document is sent as it is.
+func (xmlDocument) Serialize(smithy.ShapeSerializer) {}
+
+// httpAnswer is an answer of a REST operation whose output has HTTP
+// bindings (a status, @httpHeader members, a raw @httpPayload — S3's
+// GetObject, Lambda's Invoke): the handler sets them; Body, if not nil,
+// is sent as it is, else Output in the call's protocol.
+type httpAnswer struct {
+	Status int
+	Header http.Header
+	Body   []byte
+	Output smithy.Serializable
+}
+
+// Serialize writes nothing: respond writes the answer's parts.
+func (httpAnswer) Serialize(smithy.ShapeSerializer) {}
+
+var contentTypes = map[protocol]string{awsQuery: "text/xml", ec2Query: "text/xml", restXML: "text/xml",
+	awsJSON10: "application/x-amz-json-1.0", awsJSON11: "application/x-amz-json-1.1", restJSON1: "application/json",
+	rpcv2CBOR: "application/cbor"}
+
+// respond writes a successful answer in the call's protocol.
+func respond(w http.ResponseWriter, svc *service, c *call, out smithy.Serializable) {
+	h := w.Header()
+	h.Set("Content-Type", contentTypes[c.Protocol])
+	h.Set("X-Amzn-RequestId", c.ReqID)
+	status := http.StatusOK
+	if a, ok := out.(httpAnswer); ok {
+		for k, v := range a.Header {
+			h[k] = v
+		}
+		if a.Status != 0 {
+			status = a.Status
+		}
+		out = a.Output
+		if a.Body != nil || a.Output == nil {
+			w.WriteHeader(status)
+			_, _ = w.Write(a.Body)
+			return
+		}
+	}
+	body, err := encodeAnswer(svc, c, out)
+	if err != nil {
+		respondError(w, svc, c, &APIError{Status: http.StatusInternalServerError, Code: "InternalFailure", Message: err.Error()})
 		return
+	}
+	if c.Protocol == rpcv2CBOR {
+		h.Set("Smithy-Protocol", "rpc-v2-cbor")
+	}
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+// encodeAnswer is an output's body in the call's protocol.
+func encodeAnswer(svc *service, c *call, out smithy.Serializable) ([]byte, error) {
+	if doc, ok := out.(xmlDocument); ok {
+		return doc, nil
+	}
+	switch c.Protocol {
+	case awsQuery:
+		return queryBody(svc.namespace(), c.Action, out, c.ReqID), nil
 	case awsJSON10, awsJSON11, restJSON1:
 		// restJson1 answers of the modelled Lambda operations have no HTTP
 		// bindings: the body is the output's members as JSON.
 		body, err := encodeBody(jsonEncoder, out)
-		if err != nil {
-			respondError(w, p, c, &APIError{Status: 500, Code: "InternalFailure", Message: err.Error()})
-			return
-		}
-		if len(body) == 0 {
+		if err == nil && len(body) == 0 {
 			body = []byte("{}")
 		}
-		w.Header().Set("Content-Type", map[protocol]string{awsJSON10: "application/x-amz-json-1.0", awsJSON11: "application/x-amz-json-1.1", restJSON1: "application/json"}[p])
-		w.Header().Set("X-Amzn-RequestId", c.ReqID)
-		_, _ = w.Write(body)
+		return body, err
 	case rpcv2CBOR:
 		body, err := encodeBody(cborEncoder, out)
-		if err != nil {
-			respondError(w, p, c, &APIError{Status: 500, Code: "InternalFailure", Message: err.Error()})
-			return
-		}
-		if len(body) == 0 {
+		if err == nil && len(body) == 0 {
 			body = smithycbor.Encode(smithycbor.Map{})
 		}
-		w.Header().Set("Smithy-Protocol", "rpc-v2-cbor")
-		w.Header().Set("Content-Type", "application/cbor")
-		w.Header().Set("X-Amzn-RequestId", c.ReqID)
-		_, _ = w.Write(body)
+		return body, err
 	}
+	return nil, fmt.Errorf("%s answers are written by the service as XML documents", c.Protocol)
 }
 
-// respondError writes an error answer in protocol p, with the code where
-// each protocol's SDK deserializer looks for it.
-func respondError(w http.ResponseWriter, p protocol, c *call, e *APIError) {
-	switch p {
-	case awsQuery:
-		queryErrorResponse(w, e, c.ReqID)
-	case awsJSON10, awsJSON11, restJSON1:
-		code := e.Code
-		if q, ok := strings.CutPrefix(e.Code, "AWS.SimpleQueueService."); ok {
-			// SQS is awsQuery-compatible: the modelled error type in the
-			// body, the query code the SDK reports in X-Amzn-Query-Error.
-			w.Header().Set("X-Amzn-Query-Error", e.Code+";Sender")
-			code = map[string]string{"NonExistentQueue": "QueueDoesNotExist"}[q]
-			if code == "" {
-				code = q
-			}
+// respondError writes an error answer in the call's protocol, with the
+// code where each protocol's clients look for it. A JSON or CBOR error of
+// an @awsQueryCompatible service (CloudWatch, SQS) carries the modelled
+// error type in the body and the awsQuery code in X-Amzn-Query-Error, as
+// AWS answers them (Smithy, "aws.protocols#awsQueryCompatible").
+func respondError(w http.ResponseWriter, svc *service, c *call, e *APIError) {
+	h := w.Header()
+	h.Set("Content-Type", contentTypes[c.Protocol])
+	h.Set("X-Amzn-RequestId", c.ReqID)
+	ns := ""
+	if svc != nil {
+		ns = svc.namespace()
+	}
+	switch c.Protocol {
+	case awsQuery, restXML:
+		if svc != nil && svc.unwrappedErrors {
+			w.WriteHeader(e.Status)
+			fmt.Fprintf(w, `<Error><Code>%s</Code><Message>%s</Message><RequestId>%s</RequestId></Error>`, esc(e.Code), esc(e.Message), c.ReqID)
+			return
 		}
-		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
-		w.Header().Set("X-Amzn-ErrorType", code)
-		w.Header().Set("X-Amzn-RequestId", c.ReqID)
+		queryErrorResponse(w, ns, e, c.ReqID)
+	case ec2Query:
+		ec2ErrorResponse(w, e, c.ReqID)
+	case awsJSON10, awsJSON11, restJSON1, rpcv2CBOR:
+		typ := e.Code
+		if svc != nil && svc.queryCompatible() {
+			fault := "Receiver"
+			if e.Sender {
+				fault = "Sender"
+			}
+			h.Set("X-Amzn-Query-Error", e.Code+";"+fault)
+			typ = svc.modelledError(e.Code)
+		}
+		h.Set("X-Amzn-ErrorType", typ)
+		if c.Protocol == rpcv2CBOR {
+			h.Set("Smithy-Protocol", "rpc-v2-cbor")
+			w.WriteHeader(e.Status)
+			_, _ = w.Write(smithycbor.Encode(smithycbor.Map{"__type": smithycbor.String(typ), "message": smithycbor.String(e.Message)}))
+			return
+		}
 		w.WriteHeader(e.Status)
-		b, _ := json.Marshal(map[string]string{"__type": code, "message": e.Message})
+		b, _ := json.Marshal(map[string]string{"__type": typ, "message": e.Message})
 		_, _ = w.Write(b)
-	case rpcv2CBOR:
-		w.Header().Set("Smithy-Protocol", "rpc-v2-cbor")
-		w.Header().Set("Content-Type", "application/cbor")
-		w.Header().Set("X-Amzn-RequestId", c.ReqID)
-		w.WriteHeader(e.Status)
-		_, _ = w.Write(smithycbor.Encode(smithycbor.Map{"__type": smithycbor.String(e.Code), "message": smithycbor.String(e.Message)}))
 	}
-}
-
-// unmodelled is the answer to an operation the twin does not model.
-func unmodelled(c *call) *APIError {
-	return &APIError{Status: http.StatusBadRequest, Code: "InvalidAction", Sender: true,
-		Message: fmt.Sprintf("the drdrill AWS twin does not model %s %s", c.Service, c.Action)}
 }

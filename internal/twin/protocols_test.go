@@ -10,13 +10,23 @@ import (
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	cwschemas "github.com/aws/aws-sdk-go-v2/service/cloudwatch/schemas"
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/rds"
+	rdsschemas "github.com/aws/aws-sdk-go-v2/service/rds/schemas"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqsschemas "github.com/aws/aws-sdk-go-v2/service/sqs/schemas"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
+	"github.com/aws/smithy-go/transport/http/protocol/awsjson"
+	"github.com/aws/smithy-go/transport/http/protocol/awsquery"
+	"github.com/aws/smithy-go/transport/http/protocol/rpcv2"
 )
 
 // fixedPlane is a data plane whose state the test sets: these tests are
@@ -39,7 +49,13 @@ func (p *fixedPlane) Regions(context.Context) (map[string]RegionState, error) {
 	}
 	return out, nil
 }
-func (p *fixedPlane) Promote(context.Context, string, bool) error { return nil }
+func (p *fixedPlane) Promote(context.Context, string, bool) error          { return nil }
+func (p *fixedPlane) CatchUp(context.Context, string, time.Duration) error { return nil }
+func (p *fixedPlane) Rebuild(context.Context, string) error                { return nil }
+func (p *fixedPlane) InSync(context.Context, string) (bool, error)         { return true, nil }
+func (p *fixedPlane) ClientPath(context.Context, string) (string, error) {
+	return "", errors.New("no databases behind this plane")
+}
 func (p *fixedPlane) InsideSubnet(context.Context, string) (string, error) {
 	return "", errors.New("no databases behind this plane")
 }
@@ -198,9 +214,11 @@ func TestCloudWatchMetricsAndAlarmsThroughTheSDK(t *testing.T) {
 	if err != nil || len(lag.MetricDataResults[0].Values) < 3 || lag.MetricDataResults[0].Values[0] != 30 {
 		t.Fatalf("AuroraGlobalDBRPOLag: %+v, %v", lag, err)
 	}
-	var api smithy.APIError
-	if _, err := cw.PutMetricData(ctx, &cloudwatch.PutMetricDataInput{Namespace: awssdk.String("x")}); !errors.As(err, &api) || !strings.Contains(api.ErrorCode(), "MissingRequiredParameter") {
-		t.Fatalf("PutMetricData without data: %v", err)
+	// The modelled error, with its awsQuery code (MissingParameter), as
+	// the query-compatible CloudWatch answers it.
+	var missing *cwtypes.MissingRequiredParameterException
+	if _, err := cw.PutMetricData(ctx, &cloudwatch.PutMetricDataInput{Namespace: awssdk.String("x")}); !errors.As(err, &missing) || missing.ErrorCode() != "MissingParameter" {
+		t.Fatalf("PutMetricData without data: %v, want the SDK's MissingRequiredParameterException with code MissingParameter", err)
 	}
 }
 
@@ -213,7 +231,9 @@ func TestNetworkACLsThroughTheSDK(t *testing.T) {
 	st := testStack()
 	st.Networks = []Network{{Region: "us-east-1", VPC: "vpc-1", Subnets: []string{"subnet-a", "subnet-b"}, DefaultACL: "acl-1"},
 		{Region: "us-west-2", VPC: "vpc-2", Subnets: []string{"subnet-c"}, DefaultACL: "acl-2"}}
-	srv, err := Start("127.0.0.1:0", Config{Account: "123456789012"}, st, plane)
+	// Kind: this test reads the answers' shapes and the per-subnet cut;
+	// EC2's eventual consistency is TestEC2IsEventuallyConsistent's.
+	srv, err := Start("127.0.0.1:0", Config{Account: "123456789012", Worst: Kind}, st, plane)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -251,9 +271,12 @@ func TestNetworkACLsThroughTheSDK(t *testing.T) {
 				if _, err := c.ReplaceNetworkAclAssociation(ctx, &ec2.ReplaceNetworkAclAssociationInput{AssociationId: as.NetworkAclAssociationId, NetworkAclId: awssdk.String(to)}); err != nil {
 					t.Fatal(err)
 				}
-				// One subnet moved is not yet the whole region.
-				if to == denyID && isolated() && awssdk.ToString(as.SubnetId) == "subnet-a" {
-					t.Fatal("the region was cut off with one of its subnets still on the open ACL")
+				// #22 item 5: a subnet is cut as it is moved, not when the
+				// last one is (VPC User Guide: an ACL applies to the
+				// subnets associated with it). Before, the region stayed
+				// reachable until every subnet was on the deny-all ACL.
+				if to == denyID && !isolated() {
+					t.Fatalf("subnet %s is on the deny-all ACL, yet the region's client path is not cut", awssdk.ToString(as.SubnetId))
 				}
 			}
 		}
@@ -277,5 +300,138 @@ func TestNetworkACLsThroughTheSDK(t *testing.T) {
 	}
 	if len(srv.DenyACLs()) != 0 {
 		t.Fatalf("ACLs left: %v", srv.DenyACLs())
+	}
+}
+
+// #22 item 7: AWS answers each client in the protocol it sent. The SDK's
+// own CloudWatch and SQS clients, each set to one protocol its service
+// accepts (CloudWatch: rpcv2Cbor, awsJson1_0, awsQuery; SQS: awsJson1_0,
+// awsQuery), write and read through the twin, the modelled errors
+// arriving typed with their awsQuery codes. Before, the twin answered
+// CloudWatch in CBOR and SQS in JSON whatever the request was.
+func TestCloudWatchAndSQSAnswerEachProtocolTheyAccept(t *testing.T) {
+	lag := 40.0
+	plane := &fixedPlane{primary: "us-east-1", regions: map[string]RegionState{"us-east-1": {Available: true}, "us-west-2": {Available: true, LagMs: &lag}}}
+	st := testStack()
+	topic := "arn:aws:sns:us-west-2:123456789012:alerts"
+	st.Topics = []string{topic}
+	// Kind: the queue's policy is enforced at once here, for the
+	// round trip; its propagation is TestSQSPolicyTakesUpToAMinute's.
+	srv, err := Start("127.0.0.1:0", Config{Account: "123456789012", Worst: Kind}, st, plane)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	ctx := context.Background()
+	cfg := sdkConfig(t, srv.Endpoint(), "us-west-2")
+	region := []cwtypes.Dimension{{Name: awssdk.String("Region"), Value: awssdk.String("us-west-2")}}
+
+	for _, p := range []smithyhttp.ClientProtocol{awsquery.New(cwschemas.GraniteServiceVersion20100801),
+		awsjson.New10(cwschemas.GraniteServiceVersion20100801), rpcv2.NewCBOR(cwschemas.GraniteServiceVersion20100801)} {
+		proto := p.ID().Name
+		t.Run("CloudWatch/"+proto, func(t *testing.T) {
+			cw := cloudwatch.NewFromConfig(cfg, func(o *cloudwatch.Options) { o.Protocol = p })
+			ns := "DRDrill/" + proto
+			at := time.Now().Add(-time.Second).Truncate(time.Millisecond)
+			if _, err := cw.PutMetricData(ctx, &cloudwatch.PutMetricDataInput{Namespace: awssdk.String(ns), MetricData: []cwtypes.MetricDatum{
+				{MetricName: awssdk.String("Probe"), Dimensions: region, Timestamp: awssdk.Time(at), Value: awssdk.Float64(7.5)}}}); err != nil {
+				t.Fatalf("%s: PutMetricData: %v", proto, err)
+			}
+			start := at.Add(-time.Second)
+			got, err := cw.GetMetricData(ctx, &cloudwatch.GetMetricDataInput{StartTime: awssdk.Time(start), EndTime: awssdk.Time(time.Now().Add(time.Second)),
+				MetricDataQueries: []cwtypes.MetricDataQuery{{Id: awssdk.String("m"), MetricStat: &cwtypes.MetricStat{Period: awssdk.Int32(60), Stat: awssdk.String("Maximum"),
+					Metric: &cwtypes.Metric{Namespace: awssdk.String(ns), MetricName: awssdk.String("Probe"), Dimensions: region}}}}})
+			if err != nil || len(got.MetricDataResults) != 1 || len(got.MetricDataResults[0].Values) != 1 || got.MetricDataResults[0].Values[0] != 7.5 ||
+				!got.MetricDataResults[0].Timestamps[0].Equal(start.Truncate(time.Minute)) || awssdk.ToString(got.MetricDataResults[0].Id) != "m" {
+				t.Fatalf("%s: GetMetricData: %+v, %v", proto, got, err)
+			}
+			alarms, err := cw.DescribeAlarms(ctx, &cloudwatch.DescribeAlarmsInput{AlarmNames: []string{"lag-secondary"}})
+			if err != nil || len(alarms.MetricAlarms) != 1 {
+				t.Fatalf("%s: DescribeAlarms: %+v, %v", proto, alarms, err)
+			}
+			if a := alarms.MetricAlarms[0]; awssdk.ToFloat64(a.Threshold) != 500 || len(a.Dimensions) != 1 || awssdk.ToString(a.Dimensions[0].Value) != "s" ||
+				a.StateValue == "" || a.StateUpdatedTimestamp == nil || a.StateUpdatedTimestamp.IsZero() {
+				t.Fatalf("%s: the alarm as read: %+v", proto, a)
+			}
+			if _, err := cw.SetAlarmState(ctx, &cloudwatch.SetAlarmStateInput{AlarmName: awssdk.String("lag-secondary"), StateValue: cwtypes.StateValueOk,
+				StateReason: awssdk.String(proto)}); err != nil {
+				t.Fatalf("%s: SetAlarmState: %v", proto, err)
+			}
+			var nf *cwtypes.ResourceNotFound
+			_, err = cw.SetAlarmState(ctx, &cloudwatch.SetAlarmStateInput{AlarmName: awssdk.String("nope"), StateValue: cwtypes.StateValueOk, StateReason: awssdk.String("x")})
+			if !errors.As(err, &nf) || nf.ErrorCode() != "ResourceNotFound" {
+				t.Fatalf("%s: SetAlarmState of no alarm: %v, want the SDK's ResourceNotFound", proto, err)
+			}
+			// The modelled error from its awsQuery code (MissingParameter): in
+			// awsQuery the code itself, in JSON and CBOR the error type with
+			// the code in X-Amzn-Query-Error, which the SDK reports.
+			var missing *cwtypes.MissingRequiredParameterException
+			_, err = cw.PutMetricData(ctx, &cloudwatch.PutMetricDataInput{Namespace: awssdk.String(ns)})
+			if !errors.As(err, &missing) || (proto != "awsQuery" && missing.ErrorCode() != "MissingParameter") {
+				t.Fatalf("%s: PutMetricData without data: %v, want the SDK's MissingRequiredParameterException (MissingParameter)", proto, err)
+			}
+		})
+	}
+
+	for _, p := range []smithyhttp.ClientProtocol{awsquery.New(sqsschemas.AmazonSQS), awsjson.New10(sqsschemas.AmazonSQS)} {
+		proto := p.ID().Name
+		t.Run("SQS/"+proto, func(t *testing.T) {
+			q := sqs.NewFromConfig(cfg, func(o *sqs.Options) { o.Protocol = p })
+			name := "proof-" + strings.ToLower(strings.ReplaceAll(proto, "_", "-"))
+			arn := "arn:aws:sqs:us-west-2:123456789012:" + name
+			policy := `{"Statement":[{"Effect":"Allow","Principal":{"Service":"sns.amazonaws.com"},"Action":"sqs:SendMessage","Resource":"` + arn +
+				`","Condition":{"ArnEquals":{"aws:SourceArn":"` + topic + `"}}}]}`
+			created, err := q.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: awssdk.String(name), Attributes: map[string]string{"Policy": policy}})
+			if err != nil {
+				t.Fatalf("%s: CreateQueue: %v", proto, err)
+			}
+			time.Sleep(QueueSettle) // SQS: a new queue cannot be used for a second
+			url := awssdk.ToString(created.QueueUrl)
+			if _, err := q.SetQueueAttributes(ctx, &sqs.SetQueueAttributesInput{QueueUrl: created.QueueUrl, Attributes: map[string]string{"VisibilityTimeout": "7"}}); err != nil {
+				t.Fatalf("%s: SetQueueAttributes: %v", proto, err)
+			}
+			attrs, err := q.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: created.QueueUrl, AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameAll}})
+			if err != nil || attrs.Attributes["QueueArn"] != arn || attrs.Attributes["Policy"] != policy || attrs.Attributes["VisibilityTimeout"] != "7" {
+				t.Fatalf("%s: GetQueueAttributes: %+v, %v", proto, attrs, err)
+			}
+			if l, err := q.ListQueues(ctx, &sqs.ListQueuesInput{QueueNamePrefix: awssdk.String(name)}); err != nil || len(l.QueueUrls) != 1 || l.QueueUrls[0] != url {
+				t.Fatalf("%s: ListQueues: %+v, %v", proto, l, err)
+			}
+			notify := sns.NewFromConfig(cfg)
+			if _, err := notify.Subscribe(ctx, &sns.SubscribeInput{TopicArn: awssdk.String(topic), Protocol: awssdk.String("sqs"), Endpoint: awssdk.String(arn)}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := notify.Publish(ctx, &sns.PublishInput{TopicArn: awssdk.String(topic), Subject: awssdk.String("ALARM"), Message: awssdk.String(`{"AlarmName":"lag-secondary"} & <more>`)}); err != nil {
+				t.Fatal(err)
+			}
+			got, err := q.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: created.QueueUrl, WaitTimeSeconds: 1, MaxNumberOfMessages: 10})
+			if err != nil || len(got.Messages) != 1 || !strings.Contains(awssdk.ToString(got.Messages[0].Body), `lag-secondary`) || awssdk.ToString(got.Messages[0].ReceiptHandle) == "" {
+				t.Fatalf("%s: ReceiveMessage: %+v, %v", proto, got, err)
+			}
+			if _, err := q.DeleteQueue(ctx, &sqs.DeleteQueueInput{QueueUrl: created.QueueUrl}); err != nil {
+				t.Fatalf("%s: DeleteQueue: %v", proto, err)
+			}
+			var gone *sqstypes.QueueDoesNotExist
+			_, err = q.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: created.QueueUrl})
+			if !errors.As(err, &gone) || (proto != "awsQuery" && gone.ErrorCode() != "AWS.SimpleQueueService.NonExistentQueue") {
+				t.Fatalf("%s: a deleted queue: %v, want the SDK's QueueDoesNotExist (AWS.SimpleQueueService.NonExistentQueue)", proto, err)
+			}
+		})
+	}
+}
+
+// A request in a protocol its service does not accept is refused in that
+// protocol, naming what the service accepts; one the twin cannot place is
+// refused in the protocol it came in too.
+func TestAProtocolTheServiceDoesNotAcceptIsRefused(t *testing.T) {
+	srv, _ := startFixed(t, 1)
+	ctx := context.Background()
+	cfg := sdkConfig(t, srv.Endpoint(), "us-east-1")
+	// RDS is awsQuery only: a client speaking CBOR to it is told so in CBOR.
+	_, err := rds.NewFromConfig(cfg, func(o *rds.Options) { o.Protocol = rpcv2.NewCBOR(rdsschemas.AmazonRDSv19) }).
+		DescribeGlobalClusters(ctx, &rds.DescribeGlobalClustersInput{})
+	var api smithy.APIError
+	if !errors.As(err, &api) || api.ErrorCode() != "UnknownOperationException" || !strings.Contains(api.ErrorMessage(), "rds does not accept rpcv2Cbor requests (it accepts [awsQuery])") {
+		t.Fatalf("CBOR to RDS: %v, want UnknownOperationException naming the protocols RDS accepts", err)
 	}
 }

@@ -11,27 +11,10 @@ import (
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/rds"
+	rdsschemas "github.com/aws/aws-sdk-go-v2/service/rds/schemas"
 	rdstypes "github.com/aws/aws-sdk-go-v2/service/rds/types"
 	"github.com/aws/smithy-go"
 )
-
-// rdsNamespace is the XML namespace of RDS API 2014-10-31 answers.
-const rdsNamespace = "http://rds.amazonaws.com/doc/2014-10-31/"
-
-// PromotionTime is how long the twin keeps a global cluster in its
-// FailoverState before the writer moves, unscaled. AWS documents a managed
-// switchover or failover of a global database as completing "within a few
-// minutes" (Aurora User Guide, "Using switchover or failover in an Amazon
-// Aurora global database"; shared/reference ANCHORS.md §13), while the
-// promotion itself can take "under a minute". The twin takes two and a
-// half minutes: a few, and more than any wait of two minutes or less that
-// drdrill might still carry. Config.TimeScale shortens it for CI.
-const PromotionTime = 150 * time.Second
-
-// PromotionTimeScaled is PromotionTime at a time scale.
-func PromotionTimeScaled(scale float64) time.Duration {
-	return Config{TimeScale: scale}.scaled(PromotionTime)
-}
 
 // Member is one regional cluster of the global database.
 type Member struct {
@@ -53,17 +36,42 @@ type GlobalCluster struct {
 	writer   string
 	failover *rdstypes.FailoverState
 	lastErr  error
+	// resync are the members being rebuilt after a failover
+	// (SynchronizationStatus pending-resync).
+	resync map[string]bool
 }
 
 // rdsService answers the RDS global-cluster operations drdrill and its
 // Lambdas call, with AWS's documented state over time.
 type rdsService struct {
-	cfg   Config
-	data  DataPlane
-	mu    sync.Mutex
-	gc    *GlobalCluster
-	tags  map[string]string
-	async sync.WaitGroup
+	cfg       Config
+	data      DataPlane
+	mu        sync.Mutex
+	gc        *GlobalCluster
+	tags      map[string]string
+	secret    Secret     // the database user, to read the data size a rebuild copies
+	endpoints *endpoints // the cluster and global endpoints, which follow the roles
+	async     sync.WaitGroup
+	stop      chan struct{}
+}
+
+func newRDSService(cfg Config, data DataPlane, gc *GlobalCluster, tags map[string]string, secret Secret) (*rdsService, error) {
+	if gc.resync == nil {
+		gc.resync = map[string]bool{}
+	}
+	ep, err := newEndpoints(cfg, gc.writer)
+	if err != nil {
+		return nil, err
+	}
+	return &rdsService{cfg: cfg, data: data, gc: gc, tags: tags, secret: secret, endpoints: ep, stop: make(chan struct{})}, nil
+}
+
+// close ends the phases still waiting (a lab operation under way
+// finishes first) and the endpoints.
+func (s *rdsService) close() {
+	close(s.stop)
+	s.async.Wait()
+	s.endpoints.close()
 }
 
 // describeDBClusters answers for the member clusters in the region asked
@@ -131,6 +139,16 @@ func (s *rdsService) globalARN() string {
 	return fmt.Sprintf("arn:aws:rds::%s:global-cluster:%s", s.cfg.Account, s.gc.ID)
 }
 
+// memberIn is the member in region.
+func (s *rdsService) memberIn(region string) Member {
+	for _, m := range s.gc.Members {
+		if m.Region == region {
+			return m
+		}
+	}
+	return Member{Region: region}
+}
+
 // member finds a member by cluster ARN or identifier.
 func (s *rdsService) member(ref string) (Member, bool) {
 	for _, m := range s.gc.Members {
@@ -146,13 +164,15 @@ func (s *rdsService) handle(c *call) (smithy.Serializable, *APIError) {
 	case "DescribeGlobalClusters":
 		return s.describeGlobalClusters(c.Form)
 	case "SwitchoverGlobalCluster":
-		g, e := s.promote(c.Form, false, true)
+		g, e := s.promote(c.Form, false)
 		if e != nil {
 			return nil, e
 		}
 		return &rds.SwitchoverGlobalClusterOutput{GlobalCluster: g}, nil
 	case "FailoverGlobalCluster":
-		g, e := s.promote(c.Form, strings.EqualFold(c.Form.Get("AllowDataLoss"), "true"), false)
+		// Without AllowDataLoss (with Switchover or neither) it is a
+		// switchover (RDS API reference, FailoverGlobalCluster).
+		g, e := s.promote(c.Form, strings.EqualFold(c.Form.Get("AllowDataLoss"), "true"))
 		if e != nil {
 			return nil, e
 		}
@@ -169,13 +189,11 @@ func (s *rdsService) handle(c *call) (smithy.Serializable, *APIError) {
 func (s *rdsService) view() *rdstypes.GlobalCluster {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	primary := s.gc.writer
 	g := &rdstypes.GlobalCluster{GlobalClusterIdentifier: awssdk.String(s.gc.ID), GlobalClusterArn: awssdk.String(s.globalARN()),
 		Engine: awssdk.String("aurora-mysql"), EngineVersion: awssdk.String(s.gc.EngineVersion), Status: awssdk.String("available"),
 		StorageEncrypted: awssdk.Bool(true), FailoverState: s.gc.failover}
 	for _, m := range s.gc.Members {
-		g.GlobalClusterMembers = append(g.GlobalClusterMembers, rdstypes.GlobalClusterMember{
-			DBClusterArn: awssdk.String(s.clusterARN(m)), IsWriter: awssdk.Bool(m.Region == primary)})
+		g.GlobalClusterMembers = append(g.GlobalClusterMembers, s.memberView(m))
 	}
 	return g
 }
@@ -188,11 +206,9 @@ func (s *rdsService) describeGlobalClusters(form url.Values) (smithy.Serializabl
 	return &rds.DescribeGlobalClustersOutput{GlobalClusters: []rdstypes.GlobalCluster{*s.view()}}, nil
 }
 
-// promote starts a switchover or failover: the FailoverState shows it for
-// PromotionTime (scaled), then the lab promotes and the state clears. A
-// second one while the first runs is refused, as AWS refuses it
-// (InvalidGlobalClusterStateFault).
-func (s *rdsService) promote(form url.Values, dataLoss, switchover bool) (*rdstypes.GlobalCluster, *APIError) {
+// promote starts a switchover or failover (promotion.go), or refuses it
+// as AWS does (InvalidGlobalClusterStateFault, InvalidDBClusterStateFault).
+func (s *rdsService) promote(form url.Values, dataLoss bool) (*rdstypes.GlobalCluster, *APIError) {
 	if id := form.Get("GlobalClusterIdentifier"); !strings.EqualFold(id, s.gc.ID) {
 		return nil, &APIError{Status: http.StatusNotFound, Code: "GlobalClusterNotFoundFault", Sender: true,
 			Message: fmt.Sprintf("Global cluster %s not found", id)}
@@ -202,41 +218,77 @@ func (s *rdsService) promote(form url.Values, dataLoss, switchover bool) (*rdsty
 		return nil, &APIError{Status: http.StatusNotFound, Code: "DBClusterNotFoundFault", Sender: true,
 			Message: fmt.Sprintf("DB cluster %s is not a member of global cluster %s", form.Get("TargetDbClusterIdentifier"), s.gc.ID)}
 	}
+	var regions map[string]RegionState
+	if !dataLoss {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		regions, _ = s.data.Regions(ctx)
+		cancel()
+	}
 	s.mu.Lock()
-	primary := s.gc.writer
-	if s.gc.failover != nil {
+	if e := s.refusePromotion(target, dataLoss, regions); e != nil {
 		s.mu.Unlock()
-		return nil, &APIError{Status: http.StatusBadRequest, Code: "InvalidGlobalClusterStateFault", Sender: true,
-			Message: fmt.Sprintf("Global cluster %s is in the %s state", s.gc.ID, s.gc.failover.Status)}
+		return nil, e
 	}
-	if target.Region == primary {
-		s.mu.Unlock()
-		return nil, &APIError{Status: http.StatusBadRequest, Code: "InvalidDBClusterStateFault", Sender: true,
-			Message: fmt.Sprintf("DB cluster %s is already the primary cluster of global cluster %s", s.clusterARN(target), s.gc.ID)}
-	}
-	from, _ := s.member(primary)
-	// "switching-over" is documented (API_FailoverState: "covers the range
-	// of Aurora internal operations that take place during the switchover")
-	// but missing from the SDK's enum.
-	status := rdstypes.FailoverStatus("switching-over")
-	if !switchover {
-		status = rdstypes.FailoverStatusFailingOver
-	}
-	s.gc.failover = &rdstypes.FailoverState{Status: status, FromDbClusterArn: awssdk.String(s.clusterARN(from)),
+	from := s.memberIn(s.gc.writer)
+	s.gc.failover = &rdstypes.FailoverState{Status: rdstypes.FailoverStatusPending, FromDbClusterArn: awssdk.String(s.clusterARN(from)),
 		ToDbClusterArn: awssdk.String(s.clusterARN(target)), IsDataLossAllowed: awssdk.Bool(dataLoss)}
-	s.mu.Unlock()
-	g := s.view()
 	s.async.Add(1)
-	go func() {
-		defer s.async.Done()
-		time.Sleep(s.cfg.scaled(PromotionTime))
-		err := s.data.Promote(context.Background(), target.Region, dataLoss)
-		s.mu.Lock()
-		s.gc.failover, s.gc.lastErr = nil, err
-		if err == nil {
-			s.gc.writer = target.Region
+	s.mu.Unlock()
+	go s.run(promotion{from: from, to: target, dataLoss: dataLoss})
+	return s.view(), nil
+}
+
+// rdsAPI is RDS as the twin serves it (awsQuery): the global cluster
+// operations, DescribeDBClusters and ListTagsForResource.
+var rdsAPI = service{
+	name:       "rds",
+	protocols:  []protocol{awsQuery},
+	schema:     rdsschemas.AmazonRDSv19,
+	errors:     rds.TypeRegistry,
+	throttling: APIError{Status: http.StatusBadRequest, Code: "Throttling", Sender: true, Message: "Rate exceeded"},
+	iam:        iamRules{prefix: "rds", required: rdsRequired},
+	start:      startRDS,
+}
+
+// startRDS reads from the data plane which region holds the writer, unless
+// the stack says.
+func startRDS(s *Server) (handler, error) {
+	gc := s.stack.Global
+	if gc.writer == "" {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		w, err := s.data.Primary(ctx)
+		cancel()
+		if err != nil {
+			return nil, fmt.Errorf("AWS twin: which region holds the writer: %w", err)
 		}
-		s.mu.Unlock()
-	}()
-	return g, nil
+		gc.writer = w
+	}
+	return newRDSService(s.cfg, s.data, &gc, s.stack.Tags, s.stack.Secret)
+}
+
+// rdsRequired: RDS's resources (Service Authorization Reference, Amazon
+// RDS: cluster and global-cluster ARNs; a promotion needs the action on
+// both).
+func rdsRequired(s *Server, c *call) []authorization {
+	clusterARN := func(id string) string {
+		if strings.HasPrefix(id, "arn:") {
+			return id
+		}
+		return fmt.Sprintf("arn:aws:rds:%s:%s:cluster:%s", c.Region, s.cfg.Account, id)
+	}
+	globalARN := func(id string) string { return fmt.Sprintf("arn:aws:rds::%s:global-cluster:%s", s.cfg.Account, id) }
+	switch c.Action {
+	case "DescribeDBClusters":
+		return []authorization{{action: "rds:DescribeDBClusters", resource: clusterARN(c.Form.Get("DBClusterIdentifier"))}}
+	case "DescribeGlobalClusters":
+		return []authorization{{action: "rds:DescribeGlobalClusters", resource: globalARN(c.Form.Get("GlobalClusterIdentifier"))}}
+	case "FailoverGlobalCluster", "SwitchoverGlobalCluster":
+		return []authorization{{action: "rds:" + c.Action, resource: globalARN(c.Form.Get("GlobalClusterIdentifier"))},
+			{action: "rds:" + c.Action, resource: clusterARN(c.Form.Get("TargetDbClusterIdentifier"))}}
+	case "ListTagsForResource":
+		// ResourceName is the ARN whose tags are read (the guard reads
+		// the global cluster's drdrill:allowed).
+		return []authorization{{action: "rds:ListTagsForResource", resource: c.Form.Get("ResourceName")}}
+	}
+	return nil
 }

@@ -5,12 +5,34 @@ import (
 	"encoding/xml"
 	"fmt"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
+	"github.com/aws/smithy-go"
 )
+
+// route53API is Route 53 as the twin serves it (restXml): the two
+// health-check reads.
+var route53API = service{
+	name:      "route53",
+	protocols: []protocol{restXML},
+	xmlns:     route53Namespace,
+	routes: []route{
+		{method: "GET", path: "/2013-04-01/healthcheck/{HealthCheckId}", action: "GetHealthCheck"},
+		{method: "GET", path: "/2013-04-01/healthcheck/{HealthCheckId}/status", action: "GetHealthCheckStatus"},
+	},
+	throttling: APIError{Status: http.StatusBadRequest, Code: "Throttling", Sender: true, Message: "Rate exceeded"},
+	iam:        iamRules{prefix: "route53", required: route53Required},
+	start: func(s *Server) (handler, error) {
+		return &route53Service{checks: s.stack.HealthChecks, alarm: func(region, name string) (cwtypes.StateValue, bool) {
+			if cw := serviceOf[*cloudWatch](s); cw != nil {
+				return cw.state(region, name)
+			}
+			return "", false
+		}}, nil
+	},
+}
 
 // HealthCheck is a Route 53 health check of type CLOUDWATCH_METRIC: its
 // status follows a CloudWatch alarm.
@@ -48,13 +70,8 @@ type route53Service struct {
 	last   map[string]bool // id → the last status computed
 }
 
-func (r *route53Service) serve(w http.ResponseWriter, req *http.Request, reqID string) {
-	rest, ok := strings.CutPrefix(req.URL.Path, "/2013-04-01/healthcheck/")
-	if req.Method != http.MethodGet || !ok || rest == "" {
-		route53Error(w, http.StatusBadRequest, "InvalidInput", fmt.Sprintf("the drdrill AWS twin models GetHealthCheck and GetHealthCheckStatus only, not %s %s", req.Method, req.URL.Path), reqID)
-		return
-	}
-	id, status := strings.CutSuffix(rest, "/status")
+func (r *route53Service) handle(c *call) (smithy.Serializable, *APIError) {
+	id := str(c.Params, "HealthCheckId")
 	var hc *HealthCheck
 	for i := range r.checks {
 		if r.checks[i].ID == id {
@@ -62,12 +79,12 @@ func (r *route53Service) serve(w http.ResponseWriter, req *http.Request, reqID s
 		}
 	}
 	if hc == nil {
-		route53Error(w, http.StatusNotFound, "NoSuchHealthCheck", fmt.Sprintf("A health check with id %s does not exist.", id), reqID)
-		return
+		return nil, &APIError{Status: http.StatusNotFound, Code: "NoSuchHealthCheck", Sender: true, Message: fmt.Sprintf("A health check with id %s does not exist.", id)}
 	}
 	var b bytes.Buffer
 	b.WriteString(xml.Header)
-	if status {
+	switch c.Action {
+	case "GetHealthCheckStatus":
 		healthy, why := r.status(*hc)
 		verdict := "Success"
 		if !healthy {
@@ -80,17 +97,22 @@ func (r *route53Service) serve(w http.ResponseWriter, req *http.Request, reqID s
 				region, i+1, verdict, escape(why), now)
 		}
 		b.WriteString(`</HealthCheckObservations></GetHealthCheckStatusResponse>`)
-	} else {
+	case "GetHealthCheck":
 		fmt.Fprintf(&b, `<GetHealthCheckResponse xmlns="%s"><HealthCheck><Id>%s</Id><CallerReference>terraform-%s</CallerReference><HealthCheckConfig><Type>%s</Type><Inverted>%t</Inverted>`+
 			`<AlarmIdentifier><Region>%s</Region><Name>%s</Name></AlarmIdentifier><InsufficientDataHealthStatus>%s</InsufficientDataHealthStatus></HealthCheckConfig><HealthCheckVersion>1</HealthCheckVersion></HealthCheck></GetHealthCheckResponse>`,
 			route53Namespace, hc.ID, hc.ID, hc.Type, hc.Inverted, hc.AlarmRegion, escape(hc.AlarmName), hc.InsufficientData)
+	default:
+		return nil, unmodelled(c)
 	}
-	w.Header().Set("Content-Type", "text/xml")
-	w.Header().Set("x-amzn-RequestId", reqID)
-	_, _ = w.Write(b.Bytes())
+	return xmlDocument(b.Bytes()), nil
 }
 
-// status is the check's status now, and why.
+// status is the check's status now, and why. With LastKnownStatus the
+// check keeps, through INSUFFICIENT_DATA, the status it last had while the
+// alarm had data — its status, Inverted already applied — and a new check
+// is healthy ("For new health checks that have no last known status, the
+// default status for the health check is healthy": Route 53 API
+// reference, HealthCheckConfig).
 func (r *route53Service) status(hc HealthCheck) (bool, string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -105,25 +127,27 @@ func (r *route53Service) status(hc HealthCheck) (bool, string) {
 	case state == cwtypes.StateValueAlarm:
 		healthy = false
 	default: // INSUFFICIENT_DATA
+		why += ", InsufficientDataHealthStatus " + hc.InsufficientData
 		switch hc.InsufficientData {
 		case "Healthy":
 			healthy = true
 		case "LastKnownStatus":
 			last, seen := r.last[hc.ID]
-			healthy = !seen || last // a new check starts healthy
+			return !seen || last, why + " (the last known status)"
 		default:
 			healthy = false
 		}
-		why += ", InsufficientDataHealthStatus " + hc.InsufficientData
 	}
 	if hc.Inverted {
 		healthy = !healthy
 		why += ", inverted"
 	}
-	if r.last == nil {
-		r.last = map[string]bool{}
+	if ok && state != cwtypes.StateValueInsufficientData {
+		if r.last == nil {
+			r.last = map[string]bool{}
+		}
+		r.last[hc.ID] = healthy
 	}
-	r.last[hc.ID] = healthy
 	return healthy, why
 }
 
@@ -133,10 +157,11 @@ func escape(s string) string {
 	return b.String()
 }
 
-func route53Error(w http.ResponseWriter, status int, code, msg, reqID string) {
-	w.Header().Set("Content-Type", "text/xml")
-	w.Header().Set("x-amzn-RequestId", reqID)
-	w.WriteHeader(status)
-	fmt.Fprintf(w, `%s<ErrorResponse xmlns="%s"><Error><Type>Sender</Type><Code>%s</Code><Message>%s</Message></Error><RequestId>%s</RequestId></ErrorResponse>`,
-		xml.Header, route53Namespace, code, escape(msg), reqID)
+// route53Required: the health-check calls are on the check's ARN (Service
+// Authorization Reference, Amazon Route 53: healthcheck).
+func route53Required(_ *Server, c *call) []authorization {
+	if id, ok := c.Params["HealthCheckId"].(string); ok {
+		return []authorization{{action: "route53:" + c.Action, resource: "arn:aws:route53:::healthcheck/" + id}}
+	}
+	return nil
 }

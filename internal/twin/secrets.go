@@ -8,10 +8,41 @@ import (
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	smschemas "github.com/aws/aws-sdk-go-v2/service/secretsmanager/schemas"
 	"github.com/aws/smithy-go"
 
 	"github.com/drdrill/drdrill/internal/stackspec"
 )
+
+// secretsManagerAPI is Secrets Manager as the twin serves it:
+// GetSecretValue (awsJson1_1).
+var secretsManagerAPI = service{
+	name:       "secretsmanager",
+	protocols:  []protocol{awsJSON11},
+	schema:     smschemas.Secretsmanager,
+	errors:     secretsmanager.TypeRegistry,
+	throttling: APIError{Status: http.StatusBadRequest, Code: "ThrottlingException", Sender: true, Message: "Rate exceeded"},
+	iam: iamRules{prefix: "secretsmanager", required: secretsRequired,
+		denied: APIError{Status: http.StatusBadRequest, Code: "AccessDeniedException", Sender: true}},
+	start: func(s *Server) (handler, error) {
+		return &secretsManager{account: s.cfg.Account, secret: s.stack.Secret, created: time.Now()}, nil
+	},
+}
+
+// secretsRequired: the secret's ARN in the region asked, and kms:Decrypt
+// on its key via Secrets Manager (Secrets Manager User Guide, "Secret
+// encryption and decryption").
+func secretsRequired(s *Server, c *call) []authorization {
+	if c.Action != "GetSecretValue" {
+		return nil
+	}
+	auth := []authorization{{action: "secretsmanager:GetSecretValue", resource: stackspec.SecretARN(c.Region, s.cfg.Account, s.stack.Secret.Name)}}
+	if key := s.stack.SecretKeys[c.Region]; key != "" {
+		auth = append(auth, authorization{action: "kms:Decrypt", resource: key, kms: true,
+			keys: map[string]string{"kms:ViaService": "secretsmanager." + c.Region + ".amazonaws.com"}})
+	}
+	return auth
+}
 
 // Secret is the stack's database secret: created in the primary region
 // with a replica in the secondary (infra/aws database.tf), its value the

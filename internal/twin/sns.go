@@ -1,7 +1,6 @@
 package twin
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -10,9 +9,70 @@ import (
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
+	snsschemas "github.com/aws/aws-sdk-go-v2/service/sns/schemas"
 	snstypes "github.com/aws/aws-sdk-go-v2/service/sns/types"
 	"github.com/aws/smithy-go"
 )
+
+// snsAPI is SNS as the twin serves it (awsQuery): Publish, Subscribe,
+// Unsubscribe, ListSubscriptionsByTopic.
+var snsAPI = service{
+	name:       "sns",
+	protocols:  []protocol{awsQuery},
+	schema:     snsschemas.AmazonSimpleNotificationService,
+	errors:     sns.TypeRegistry,
+	throttling: APIError{Status: http.StatusBadRequest, Code: "Throttling", Sender: true, Message: "Rate exceeded"},
+	iam: iamRules{prefix: "sns", required: snsRequired,
+		denied:    APIError{Status: http.StatusForbidden, Code: "AuthorizationError", Sender: true},
+		kmsDenied: APIError{Status: http.StatusBadRequest, Code: "KMSAccessDenied", Sender: true}},
+	start: func(s *Server) (handler, error) {
+		topics := map[string]bool{}
+		for _, t := range s.stack.Topics {
+			topics[t] = true
+		}
+		return &snsService{account: s.cfg.Account, topics: topics, subs: s.stack.Subscriptions,
+			sqs: func() *sqsService { return serviceOf[*sqsService](s) },
+			// SNS invokes a subscribed function asynchronously ("Using
+			// Lambda with Amazon SNS").
+			invoke: func(fn, source string, payload []byte) {
+				if l := serviceOf[*lambdaService](s); l != nil {
+					l.InvokeAsync(fn, source, payload)
+				}
+			},
+			functionARN: func(name string) string {
+				if l := serviceOf[*lambdaService](s); l != nil {
+					return l.functionARN(name)
+				}
+				return ""
+			}}, nil
+	},
+}
+
+// snsRequired: Publish to a KMS-encrypted topic also needs
+// kms:GenerateDataKey* and kms:Decrypt on its key via SNS (SNS Developer
+// Guide, "Data encryption").
+//
+// Subscribe and ListSubscriptionsByTopic are on the topic; Unsubscribe
+// names a subscription, which is no IAM resource: "*".
+func snsRequired(s *Server, c *call) []authorization {
+	switch c.Action {
+	case "Subscribe", "ListSubscriptionsByTopic":
+		return []authorization{{action: "sns:" + c.Action, resource: c.Form.Get("TopicArn")}}
+	case "Unsubscribe":
+		return []authorization{{action: "sns:Unsubscribe", resource: "*"}}
+	case "Publish":
+	default:
+		return nil
+	}
+	topic := c.Form.Get("TopicArn")
+	auth := []authorization{{action: "sns:Publish", resource: topic}}
+	if key := s.stack.TopicKeys[topic]; key != "" {
+		via := map[string]string{"kms:ViaService": "sns." + c.Region + ".amazonaws.com"}
+		auth = append(auth, authorization{action: "kms:GenerateDataKey", resource: key, keys: via, kms: true},
+			authorization{action: "kms:Decrypt", resource: key, keys: via, kms: true})
+	}
+	return auth
+}
 
 // Subscription delivers a topic's messages to a Lambda function
 // (aws_sns_topic_subscription with protocol "lambda").
@@ -38,10 +98,10 @@ type snsService struct {
 	account string
 	topics  map[string]bool
 	subs    []Subscription
-	invoke  func(ctx context.Context, function, source string, payload []byte)
+	invoke  func(function, source string, payload []byte)
 	// functionARN names a subscribed function by its ARN.
 	functionARN func(name string) string
-	sqs         *sqsService
+	sqs         func() *sqsService
 	qsubs       []queueSubscription
 	mu          sync.Mutex
 	seq         int
@@ -136,8 +196,11 @@ func (s *snsService) publish(topic, subject, message string) Message {
 	qsubs := append([]queueSubscription(nil), s.qsubs...)
 	s.mu.Unlock()
 	for _, q := range qsubs {
-		if q.topic == topic && s.sqs != nil {
-			s.sqs.deliver(q.queueARN, topic, m)
+		if q.topic != topic {
+			continue
+		}
+		if sqs := s.sqs(); sqs != nil {
+			sqs.deliver(q.queueARN, topic, m)
 		}
 	}
 	s.deliver(m, subs)
@@ -153,7 +216,7 @@ func (s *snsService) deliver(m Message, subs []Subscription) {
 			"EventSource": "aws:sns", "EventVersion": "1.0", "EventSubscriptionArn": m.TopicARN + ":drdrill-twin",
 			"Sns": map[string]any{"Type": "Notification", "MessageId": m.ID, "TopicArn": m.TopicARN, "Subject": m.Subject,
 				"Message": m.Message, "Timestamp": m.At.UTC().Format(time.RFC3339Nano)}}}})
-		go s.invoke(context.Background(), sub.Function, "sns", event)
+		s.invoke(sub.Function, "sns", event)
 	}
 }
 

@@ -1,6 +1,7 @@
 package twin
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"path/filepath"
@@ -26,6 +27,17 @@ func FromSpec(spec *stackspec.Spec, labOut outputs.Outputs, lambdaDir string) St
 	st.Topics = []string{spec.PrimaryTopic, spec.SecondaryTopic}
 	st.Networks = networks(spec)
 	st.TopicKeys, st.SecretKeys = spec.TopicKeys, spec.SecretKeys
+	st.KeyPolicies = map[string]*Policy{}
+	for arn, doc := range spec.KeyPolicies {
+		p, err := ParsePolicies([]string{doc})
+		if err != nil {
+			p = &Policy{} // a key policy that does not read allows nothing, as KMS refuses it
+		}
+		st.KeyPolicies[arn] = p
+	}
+	if r, ok := spec.Role("harness"); ok {
+		st.Harness = &Role{Name: r.Name, Policy: parsedOrNothing(r.Policies)}
+	}
 	for _, h := range spec.HealthChecks {
 		st.HealthChecks = append(st.HealthChecks, HealthCheck{ID: healthCheckIDs[h.Resource], Type: h.Type, AlarmName: h.AlarmName,
 			AlarmRegion: h.AlarmRegion, InsufficientData: h.InsufficientDataStatus, Inverted: h.Inverted})
@@ -39,30 +51,29 @@ func FromSpec(spec *stackspec.Spec, labOut outputs.Outputs, lambdaDir string) St
 			stackspec.ClusterEndpoint(spec.SecondaryClusterID, spec.SecondaryRegion) + ":3306": labOut[outputs.SecondaryClusterEndpoint],
 			stackspec.ReaderEndpoint(spec.SecondaryClusterID, spec.SecondaryRegion) + ":3306":  labOut[outputs.SecondaryClusterEndpoint],
 		}
-		regionOf := map[string]string{}
+		regionOf, writerEndpoint := map[string]string{}, map[string]bool{}
 		for h := range hosts {
 			regionOf[h] = spec.SecondaryRegion
 			if strings.HasPrefix(h, spec.PrimaryClusterID+".") {
 				regionOf[h] = spec.PrimaryRegion
 			}
 		}
+		writerEndpoint[stackspec.ClusterEndpoint(spec.PrimaryClusterID, spec.PrimaryRegion)+":3306"] = true
+		writerEndpoint[stackspec.ClusterEndpoint(spec.SecondaryClusterID, spec.SecondaryRegion)+":3306"] = true
 		for _, f := range spec.Functions {
-			env, peered := map[string]string{}, map[string]bool{}
+			env, peered, eps := map[string]string{}, map[string]bool{}, map[string]EndpointRef{}
 			for k, v := range f.Env {
 				if addr, ok := hosts[v]; ok {
 					// Another region's endpoint is reached over the VPC
 					// peering, which the twin runs as its own link.
 					peered[k] = regionOf[v] != f.Region
+					eps[k] = EndpointRef{Region: regionOf[v], Writer: writerEndpoint[v]}
 					v = addr
 				}
 				env[k] = v
 			}
-			policy, err := ParsePolicies(f.Policies)
-			if err != nil || len(f.Policies) == 0 {
-				policy = &Policy{} // a role without a readable policy is allowed nothing, as on AWS
-			}
-			fn := Function{Name: f.Name, Region: f.Region, Env: env, Peered: peered, Timeout: f.Timeout,
-				Policy: policy, Binary: filepath.Join(lambdaDir, strings.TrimSuffix(f.Zip, ".zip"))}
+			fn := Function{Name: f.Name, Region: f.Region, Env: env, Peered: peered, Endpoints: eps, Timeout: f.Timeout,
+				Role: f.Role, Policy: parsedOrNothing(f.Policies), Binary: filepath.Join(lambdaDir, strings.TrimSuffix(f.Zip, ".zip"))}
 			fn.VPC, fn.Subnets = functionSubnets(st.Networks, spec, f)
 			st.Functions = append(st.Functions, fn)
 		}
@@ -78,6 +89,7 @@ func FromSpec(spec *stackspec.Spec, labOut outputs.Outputs, lambdaDir string) St
 			st.Subscriptions = append(st.Subscriptions, Subscription{TopicARN: sub.TopicARN, Function: sub.Function})
 		}
 	}
+	runnerStack(&st, spec)
 	for _, a := range spec.Alarms {
 		st.Alarms = append(st.Alarms, MetricAlarm{Region: a.Region, Name: a.Name, Namespace: a.Namespace, Metric: a.Metric,
 			Dimensions: a.Dimensions, Statistic: a.Statistic, Period: a.Period, EvaluationPeriods: a.EvaluationPeriods,
@@ -85,6 +97,16 @@ func FromSpec(spec *stackspec.Spec, labOut outputs.Outputs, lambdaDir string) St
 			AlarmActions: a.AlarmActions, OKActions: a.OKActions})
 	}
 	return st
+}
+
+// parsedOrNothing is a role's policies, or — when it has none or they do
+// not read — a policy that allows nothing, as on AWS.
+func parsedOrNothing(docs []string) *Policy {
+	p, err := ParsePolicies(docs)
+	if err != nil || len(docs) == 0 {
+		return &Policy{}
+	}
+	return p
 }
 
 // networks are the database networks of both regions, with the ids the
@@ -175,6 +197,8 @@ func Outputs(spec *stackspec.Spec, account string, labOut outputs.Outputs) outpu
 		outputs.PrimaryClusterEndpoint:     labOut[outputs.PrimaryClusterEndpoint],
 		outputs.SecondaryClusterEndpoint:   labOut[outputs.SecondaryClusterEndpoint],
 		outputs.GlobalWriterEndpoint:       labOut[outputs.GlobalWriterEndpoint],
+		"PrimaryReaderEndpoint":            labOut[outputs.PrimaryClusterEndpoint],
+		"SecondaryReaderEndpoint":          labOut[outputs.SecondaryClusterEndpoint],
 		"DatabaseSecretArn":                stackspec.SecretARN(p, account, spec.SecretName),
 		"PrimaryHealthMonitorFunctionName": spec.Locals["fn_monitor_pri"], "SecondaryHealthMonitorFunctionName": spec.Locals["fn_monitor_sec"],
 		"FailoverTriggerFunctionName":     spec.Locals["fn_trigger"],
@@ -187,6 +211,62 @@ func Outputs(spec *stackspec.Spec, account string, labOut outputs.Outputs) outpu
 		"PrimaryDatabaseSubnetIds":    list(nets[0].Subnets...),
 		"SecondaryDatabaseSubnetIds":  list(nets[1].Subnets...),
 		"PrimaryDatabaseNetworkAclId": nets[0].DefaultACL, "SecondaryDatabaseNetworkAclId": nets[1].DefaultACL,
-		outputs.TargetKind: "aws",
+		outputs.TargetKind:    "aws",
+		"RunnerReportsBucket": runnerOutput(spec, func(r *stackspec.Runner) string { return r.Bucket }),
+		"RunnerRepositoryUrl": runnerOutput(spec, func(r *stackspec.Runner) string {
+			repo, _, _ := strings.Cut(r.Task.Container.Image, ":") // REPOSITORY_URL:TAG (the URL has no port)
+			return repo
+		}),
+		"RunnerClusterArn": runnerOutput(spec, func(r *stackspec.Runner) string { return r.Cluster }),
+		"HarnessRoleArn":   harnessRoleARN(spec, account),
 	}
+}
+
+// harnessRoleARN is the harness role's ARN ("" without one).
+func harnessRoleARN(spec *stackspec.Spec, account string) string {
+	if r, ok := spec.Role("harness"); ok {
+		return fmt.Sprintf("arn:aws:iam::%s:role/%s", account, r.Name)
+	}
+	return ""
+}
+
+// Outputs is the outputs file of the stack this twin plays (the function
+// Outputs) with its database endpoints: the global writer endpoint, which
+// follows the writer by DNS, each cluster's writer endpoint, active only
+// in the writer's region, and each cluster's reader endpoint
+// (endpoints.go). Each leads into the lab through the region's client
+// path, which an isolation cuts.
+func (s *Server) Outputs(spec *stackspec.Spec, labOut outputs.Outputs) (outputs.Outputs, error) {
+	out := Outputs(spec, s.cfg.Account, labOut)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	paths, err := clientPaths(ctx, s.data, serviceOf[*rdsService](s).gc.Members)
+	if err != nil {
+		return nil, fmt.Errorf("AWS twin: the regions' client paths: %w", err)
+	}
+	ep := serviceOf[*rdsService](s).endpoints
+	if out[outputs.GlobalWriterEndpoint], err = ep.global(paths); err != nil {
+		return nil, err
+	}
+	for _, m := range []struct{ region, writer, reader string }{
+		{spec.PrimaryRegion, outputs.PrimaryClusterEndpoint, "PrimaryReaderEndpoint"},
+		{spec.SecondaryRegion, outputs.SecondaryClusterEndpoint, "SecondaryReaderEndpoint"},
+	} {
+		if out[m.writer], err = ep.regional(EndpointRef{Region: m.region, Writer: true}, paths[m.region]); err != nil {
+			return nil, err
+		}
+		if out[m.reader], err = ep.regional(EndpointRef{Region: m.region}, paths[m.region]); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// runnerOutput is one of the runner's outputs ("" without the runner, as
+// terraform's one() of an empty list gives).
+func runnerOutput(spec *stackspec.Spec, f func(*stackspec.Runner) string) string {
+	if spec.Runner == nil {
+		return ""
+	}
+	return f(spec.Runner)
 }

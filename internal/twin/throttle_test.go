@@ -30,7 +30,9 @@ func TestThrottlingThroughTheSDK(t *testing.T) {
 	tw := twintest.Start(t, 1)
 	ctx := context.Background()
 	out := tw.Target.Outputs()
-	cfg := tw.SDKConfig(t, out[outputs.PrimaryRegion])
+	// An operator's calls (the administrator's), some outside what the
+	// harness's role may do.
+	cfg := tw.AdminSDKConfig(t, out[outputs.PrimaryRegion])
 	for _, c := range []struct {
 		service, action, code string
 		call                  func() error

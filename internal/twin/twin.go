@@ -1,16 +1,18 @@
-// Package twin is drdrill's AWS twin: an AWS control plane on loopback that
-// answers the unmodified AWS SDK over the real wire protocols, with the
-// embedded lab as its data plane. It models the RDS global-cluster
-// operations (awsQuery) with Aurora's FailoverState over time and the
-// lab's real promotion underneath, STS GetCallerIdentity, Secrets Manager
-// GetSecretValue (awsJson1_1), CloudWatch metrics and metric alarms
-// (rpcv2Cbor) with the global database's lag published from the lab's,
-// Route 53 health checks that follow their alarms (restXml), EC2 network
-// ACLs (ec2Query), Lambda (restJson1, the real handlers behind the Runtime
-// API), SNS (awsQuery) and SQS (awsJson1_0).
-// Answers are written by the SDK's own output types serializing
-// themselves, through the SDK's own encoders where they are public, so
-// every element name comes from the SDK's schemas.
+// Package twin is drdrill's AWS twin: an AWS control plane on loopback
+// that answers the unmodified AWS SDK, and any other client, over the real
+// wire protocols, with the embedded lab as its data plane. It models the
+// RDS global-cluster operations (awsQuery) with Aurora's FailoverState
+// over time and the lab's real promotion underneath, STS
+// GetCallerIdentity, Secrets Manager GetSecretValue (awsJson1_1),
+// CloudWatch metrics and metric alarms (rpcv2Cbor, awsJson1_0, awsQuery)
+// with the global database's lag published from the lab's, Route 53 health
+// checks that follow their alarms (restXml), EC2 network ACLs (ec2Query),
+// Lambda (restJson1, the real handlers behind the Runtime API), SNS
+// (awsQuery) and SQS (awsJson1_0, awsQuery), each answering in the
+// protocol the request came in (service.go: the registry). Answers are
+// written by the SDK's own output types serializing themselves, through
+// the SDK's own encoders where they are public, so every element name
+// comes from the SDK's schemas.
 package twin
 
 import (
@@ -18,6 +20,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -26,10 +29,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	awssdk "github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/sts"
-	"github.com/aws/smithy-go"
 
 	"github.com/drdrill/drdrill/internal/link"
 )
@@ -44,6 +43,19 @@ type Config struct {
 	// LogDir receives each Lambda function's log (what CloudWatch Logs
 	// would hold); default: a temporary directory.
 	LogDir string
+	// RebuildTime, when set, is how long rebuilding an old primary after a
+	// failover takes (unscaled), instead of the time from its data size
+	// (rebuild.go).
+	RebuildTime time.Duration
+	// Image is the OCI layout (`make image`) ECS tasks run from: what the
+	// stack's ECR repository would hold after `make push`.
+	Image string
+	// Seed seeds the twin's draws within AWS's documented variability
+	// (worst.go): the same seed, the same draws. 0 takes one from the clock.
+	Seed int64
+	// Worst bounds that variability; its zero value is AWS at its
+	// documented worst (DefaultWorst).
+	Worst Worst
 }
 
 func (c Config) scaled(d time.Duration) time.Duration {
@@ -75,6 +87,20 @@ type Stack struct {
 	// TopicKeys and SecretKeys are the KMS keys of the topics (by ARN) and
 	// of the secret (by region): what a function's role needs on top.
 	TopicKeys, SecretKeys map[string]string
+	// Buckets are the S3 buckets (the scheduled runner's reports).
+	Buckets []Bucket
+	// Clusters (ARNs), TaskDefinitions and ScheduledTasks are the
+	// scheduled runner: ECS on Fargate, fired by EventBridge Scheduler.
+	Clusters        []string
+	TaskDefinitions []TaskDefinition
+	ScheduledTasks  []ScheduledTask
+	// KeyPolicies are the keys' policies (by key ARN), enforced on every
+	// use of a key: a service publishing to an encrypted topic, a role
+	// using it through SNS or Secrets Manager.
+	KeyPolicies map[string]*Policy
+	// Harness is the harness's own role (infra/aws harness.tf), whose
+	// credentials twin.env gives the harness: nil, the administrator's.
+	Harness *Role
 }
 
 // Schedule invokes a function every Every (an EventBridge rate rule).
@@ -95,15 +121,8 @@ type AlarmRule struct {
 type Server struct {
 	cfg     Config
 	stack   Stack
-	rds     *rdsService
-	cw      *cloudWatch
-	secrets *secretsManager
-	lambda  *lambdaService
-	sns     *snsService
-	ec2     *ec2Service
-	sqs     *sqsService
-	route53 *route53Service
-	busy    sync.Map // function name → an invocation from a schedule is running
+	running []*running          // the registry's services, started
+	byName  map[string]*running // by signing name
 	// throttles: how many more calls of "service.Action" to throttle.
 	throttleMu sync.Mutex
 	throttles  map[string]int
@@ -115,22 +134,16 @@ type Server struct {
 	seq        atomic.Int64
 	stop       chan struct{}
 	loops      sync.WaitGroup
+	rngMu      sync.Mutex
+	rng        *rand.Rand
+	callsMu    sync.Mutex
+	calls      []APICall
 }
 
 // Start serves the twin on addr (e.g. 127.0.0.1:0) for stack over data.
 func Start(addr string, cfg Config, stack Stack, data DataPlane) (*Server, error) {
 	if cfg.Account == "" {
 		cfg.Account = "000000000000"
-	}
-	gc := stack.Global
-	if gc.writer == "" {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		w, err := data.Primary(ctx)
-		cancel()
-		if err != nil {
-			return nil, fmt.Errorf("AWS twin: which region holds the writer: %w", err)
-		}
-		gc.writer = w
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -143,31 +156,21 @@ func Start(addr string, cfg Config, stack Stack, data DataPlane) (*Server, error
 			return nil, err
 		}
 	}
+	if cfg.Seed == 0 {
+		cfg.Seed = time.Now().UnixNano()
+	}
+	cfg.Worst = cfg.Worst.withDefaults()
 	s := &Server{cfg: cfg, stack: stack, ln: ln, data: data, stop: make(chan struct{}), ownLogs: ownLogs,
-		rds:     &rdsService{cfg: cfg, data: data, gc: &gc, tags: stack.Tags},
-		cw:      newCloudWatch(cfg, stack.Alarms),
-		secrets: &secretsManager{account: cfg.Account, secret: stack.Secret, created: time.Now()}}
-	fns, err := s.functions(stack.Functions)
-	if err != nil {
+		rng: rand.New(rand.NewPCG(uint64(cfg.Seed), 0x64726472696c6c))}
+	if err := s.startServices(); err != nil {
+		s.closeServices()
 		s.closePeering()
 		ln.Close()
+		if ownLogs {
+			_ = os.RemoveAll(cfg.LogDir)
+		}
 		return nil, err
 	}
-	s.lambda = newLambdaService(cfg, s.Endpoint, cfg.LogDir, fns)
-	s.ec2 = newEC2(cfg.Account, stack.Networks, data)
-	topics := map[string]bool{}
-	for _, t := range stack.Topics {
-		topics[t] = true
-	}
-	s.sqs = &sqsService{account: cfg.Account, queues: map[string]*queue{}}
-	s.sns = &snsService{account: cfg.Account, topics: topics, subs: stack.Subscriptions, sqs: s.sqs,
-		invoke: func(ctx context.Context, fn, source string, payload []byte) {
-			_, _ = s.lambda.Invoke(ctx, fn, source, payload)
-		},
-		functionARN: s.lambda.functionARN}
-	s.route53 = &route53Service{checks: stack.HealthChecks, alarm: s.cw.state}
-	s.cw.notify = func(topic, subject, message string) { s.sns.publish(topic, subject, message) }
-	s.cw.onChange = s.alarmChanged
 	s.http = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = s.http.Serve(ln) }()
 	s.loops.Add(1)
@@ -184,8 +187,7 @@ func (s *Server) Close() error {
 	close(s.stop)
 	err := s.http.Close()
 	s.loops.Wait()
-	s.rds.async.Wait()
-	s.lambda.close()
+	s.closeServices()
 	s.closePeering()
 	if s.ownLogs {
 		_ = os.RemoveAll(s.cfg.LogDir)
@@ -214,8 +216,21 @@ func (s *Server) functions(in []Function) ([]Function, error) {
 				if err != nil {
 					return nil, fmt.Errorf("AWS twin: %s's path inside the database subnets of %s: %w", f.Name, f.Region, err)
 				}
+				if ref, ok := f.Endpoints[k]; ok {
+					if addr, err = serviceOf[*rdsService](s).endpoints.regional(ref, addr); err != nil {
+						return nil, err
+					}
+				}
 				env[k] = addr
 				continue
+			}
+			if ref, ok := f.Endpoints[k]; ok {
+				// Behind the twin's endpoint: a cluster endpoint is active
+				// only in the writer's region (endpoints.go).
+				var err error
+				if env[k], err = serviceOf[*rdsService](s).endpoints.regional(ref, env[k]); err != nil {
+					return nil, err
+				}
 			}
 			if !cross || env[k] == "" {
 				continue
@@ -275,27 +290,17 @@ func (s *Server) Throttle(service, action string, n int) {
 }
 
 // throttled is the throttling error for a call, if it is to be throttled:
-// the code each service documents for a request rate it refuses.
-func (s *Server) throttled(service, action string) *APIError {
+// the one its service documents for a request rate it refuses.
+func (s *Server) throttled(svc *service, action string) *APIError {
 	s.throttleMu.Lock()
 	defer s.throttleMu.Unlock()
-	k := service + "." + action
+	k := svc.name + "." + action
 	if s.throttles[k] <= 0 {
 		return nil
 	}
 	s.throttles[k]--
-	msg := "Rate exceeded"
-	switch service {
-	case "secretsmanager":
-		return &APIError{Status: http.StatusBadRequest, Code: "ThrottlingException", Sender: true, Message: msg}
-	case "lambda":
-		return &APIError{Status: http.StatusTooManyRequests, Code: "TooManyRequestsException", Sender: true, Message: msg}
-	case "sqs":
-		return &APIError{Status: http.StatusBadRequest, Code: "RequestThrottled", Sender: true, Message: msg}
-	case "ec2":
-		return &APIError{Status: http.StatusServiceUnavailable, Code: "RequestLimitExceeded", Message: "Request limit exceeded."}
-	}
-	return &APIError{Status: http.StatusBadRequest, Code: "Throttling", Sender: true, Message: msg}
+	e := svc.throttling
+	return &e
 }
 
 // CheckPeriod is the functions' schedule as the twin runs it: a scaled
@@ -341,7 +346,9 @@ func (s *Server) publishLoop() {
 			return
 		case now := <-tick.C:
 			s.publishLag(now)
-			s.cw.evaluate(now)
+			if cw := serviceOf[*cloudWatch](s); cw != nil {
+				cw.evaluate(now)
+			}
 			s.runSchedules(now)
 		}
 	}
@@ -350,23 +357,27 @@ func (s *Server) publishLoop() {
 func (s *Server) publishLag(now time.Time) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	rds, cw := serviceOf[*rdsService](s), serviceOf[*cloudWatch](s)
+	if rds == nil || cw == nil {
+		return
+	}
 	regions, err := s.data.Regions(ctx)
 	if err != nil {
 		return // a data plane that cannot answer publishes nothing: missing data
 	}
-	s.rds.mu.Lock()
-	writer := s.rds.gc.writer
-	members := s.rds.gc.Members
-	s.rds.mu.Unlock()
+	rds.mu.Lock()
+	writer := rds.gc.writer
+	members := rds.gc.Members
+	rds.mu.Unlock()
 	for _, m := range members {
 		if m.Region == writer {
 			continue
 		}
 		if st := regions[m.Region]; st.Available && st.LagMs != nil {
 			dims := map[string]string{"DBClusterIdentifier": m.ClusterID}
-			s.cw.put(m.Region, "AWS/RDS", "AuroraGlobalDBReplicationLag", dims, now, *st.LagMs)
+			cw.put(m.Region, "AWS/RDS", "AuroraGlobalDBReplicationLag", dims, now, *st.LagMs)
 			if publishesRPOLag(s.stack.Global.EngineVersion) {
-				s.cw.put(m.Region, "AWS/RDS", "AuroraGlobalDBRPOLag", dims, now, *st.LagMs)
+				cw.put(m.Region, "AWS/RDS", "AuroraGlobalDBRPOLag", dims, now, *st.LagMs)
 			}
 		}
 	}
@@ -389,30 +400,44 @@ func publishesRPOLag(engineVersion string) bool {
 }
 
 // runSchedules invokes the functions whose rate has come round (the
-// schedules in infra/aws are all rate(1 minute), the loop's own tick). An
-// invocation still running from the last tick is not doubled.
+// schedules in infra/aws are all rate(1 minute), the loop's own tick).
+// EventBridge invokes a function asynchronously, whether or not its last
+// invocation has finished: Lambda runs them side by side.
 func (s *Server) runSchedules(now time.Time) {
+	lambda := serviceOf[*lambdaService](s)
+	if lambda == nil {
+		return
+	}
 	for _, sc := range s.stack.Schedules {
 		if sc.Every > RDSLagPeriod {
 			continue // only rate(1 minute) is modelled; others are skipped
 		}
-		if _, running := s.busy.LoadOrStore(sc.Function, true); running {
-			continue
-		}
 		event, _ := json.Marshal(map[string]any{"version": "0", "id": fmt.Sprintf("drdrill-twin-%d", now.UnixNano()),
 			"detail-type": "Scheduled Event", "source": "aws.events", "account": s.cfg.Account, "time": now.UTC().Format(time.RFC3339),
 			"region": sc.Region, "resources": []string{fmt.Sprintf("arn:aws:events:%s:%s:rule/%s", sc.Region, s.cfg.Account, sc.Rule)}, "detail": map[string]any{}})
-		go func(fn string) {
-			defer s.busy.Delete(fn)
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-			defer cancel()
-			_, _ = s.lambda.Invoke(ctx, fn, "schedule", event)
-		}(sc.Function)
+		lambda.InvokeAsync(sc.Function, "schedule", event)
 	}
 }
 
+// InvokeAsync invokes a function asynchronously, as an event source
+// (EventBridge, SNS) does: the event is queued, retried and may be
+// delivered twice as Lambda does (lambda.go).
+func (s *Server) InvokeAsync(function, source string, payload []byte) {
+	if l := serviceOf[*lambdaService](s); l != nil {
+		l.InvokeAsync(function, source, payload)
+	}
+}
+
+// DroppedEvents are the asynchronous events Lambda gave up on (older than
+// six hours, scaled).
+func (s *Server) DroppedEvents() []string { return serviceOf[*lambdaService](s).Dropped() }
+
 // alarmChanged runs the EventBridge rules on alarm state changes.
 func (s *Server) alarmChanged(region, name string, prev, next string) {
+	lambda := serviceOf[*lambdaService](s)
+	if lambda == nil {
+		return
+	}
 	for _, r := range s.stack.AlarmRules {
 		if r.Region != region || !strings.HasPrefix(name, r.NamePrefix) || !slices.Contains(r.States, next) {
 			continue
@@ -422,132 +447,150 @@ func (s *Server) alarmChanged(region, name string, prev, next string) {
 			"time": time.Now().UTC().Format(time.RFC3339), "region": region,
 			"resources": []string{fmt.Sprintf("arn:aws:cloudwatch:%s:%s:alarm:%s", region, s.cfg.Account, name)},
 			"detail":    map[string]any{"alarmName": name, "state": map[string]any{"value": next}, "previousState": map[string]any{"value": prev}}})
-		go func(fn string) { _, _ = s.lambda.Invoke(context.Background(), fn, "alarm", event) }(r.Function)
+		lambda.InvokeAsync(r.Function, "alarm", event)
 	}
 }
 
 // IsolatedRegions are the regions whose database subnets are all on a
 // network ACL that allows nothing; DenyACLs the network ACLs that are not a
 // region's original one (what a rollback must delete).
-func (s *Server) IsolatedRegions() []string { return s.ec2.Isolated() }
+func (s *Server) IsolatedRegions() []string { return serviceOf[*ec2Service](s).Isolated() }
 
 // Queues are the SQS queues that exist; QueueSubscriptions the topics'
 // sqs subscriptions (what an alarm-path rollback must remove).
-func (s *Server) Queues() []string {
-	s.sqs.mu.Lock()
-	defer s.sqs.mu.Unlock()
-	var out []string
-	for u := range s.sqs.queues {
-		out = append(out, u)
+func (s *Server) Queues() []string { return serviceOf[*sqsService](s).urls() }
+
+// QueueSubscriptions: see Queues.
+func (s *Server) QueueSubscriptions() []string { return serviceOf[*snsService](s).QueueSubscriptions() }
+
+// DenyACLs: see IsolatedRegions.
+func (s *Server) DenyACLs() []string { return serviceOf[*ec2Service](s).DenyACLs() }
+
+// Invocations are the Lambda invocations the twin ran (all functions when name is "").
+func (s *Server) Invocations(name string) []Invocation {
+	return serviceOf[*lambdaService](s).Invocations(name)
+}
+
+// AlarmActionFailures are the alarm actions that failed (an alarm history's
+// "Failed to execute action" entries): a notification to an encrypted
+// topic whose key policy does not admit CloudWatch, for one.
+func (s *Server) AlarmActionFailures() []string { return serviceOf[*cloudWatch](s).actionFailures() }
+
+// RefusedDeliveries are the notifications SNS could not deliver to a
+// queue, and why (a queue policy not yet in force, a key policy).
+func (s *Server) RefusedDeliveries() []string {
+	q := serviceOf[*sqsService](s)
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return append([]string(nil), q.undelivered...)
+}
+
+// Messages are what was published to an SNS topic (all topics when "").
+func (s *Server) Messages(topic string) []Message { return serviceOf[*snsService](s).Messages(topic) }
+
+// ServeHTTP dispatches a request: the service its SigV4 scope names
+// (lookup), the protocol the request came in (detection), then throttle,
+// authorise and handle, answering in that protocol.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	reqID := fmt.Sprintf("drdrill-twin-%06d", s.seq.Add(1))
+	region, name, signed := signingScope(r)
+	var svc *service
+	var h handler
+	if rs, ok := s.byName[name]; ok {
+		svc, h = rs.def, rs.h
+	}
+	c := &call{Protocol: detectProtocol(r, svc), ReqID: reqID, Service: name, Region: region}
+	switch {
+	case !signed:
+		respondError(w, nil, c, &APIError{Status: http.StatusForbidden, Code: "MissingAuthenticationToken", Sender: true,
+			Message: "the request is not signed with SigV4: the twin reads the service and region from its credential scope"})
+		return
+	case svc == nil:
+		respondError(w, nil, c, unknownOperation(c.Protocol, "the drdrill AWS twin does not model the %s service", name))
+		return
+	case !svc.accepts(c.Protocol):
+		respondError(w, svc, c, unknownOperation(c.Protocol, "%s does not accept %s requests (it accepts %v)", name, c.Protocol, svc.protocols))
+		return
+	}
+	decoded, e := decodeCall(r, c.Protocol, svc)
+	if e != nil {
+		respondError(w, svc, c, e)
+		return
+	}
+	decoded.Service, decoded.Region, decoded.ReqID = name, region, reqID
+	c = decoded
+	key := accessKey(r)
+	if e := s.throttled(svc, c.Action); e != nil {
+		s.logCall(c, key, e)
+		respondError(w, svc, c, e)
+		return
+	}
+	if e := s.authorize(svc, key, c); e != nil {
+		s.logCall(c, key, e)
+		respondError(w, svc, c, e)
+		return
+	}
+	out, e := h.handle(c)
+	s.logCall(c, key, e)
+	if e != nil {
+		respondError(w, svc, c, e)
+		return
+	}
+	respond(w, svc, c, out)
+}
+
+// APICall is one call the twin answered: the service, action and region,
+// who signed it (a role's name, or "administrator") and the error code it
+// got ("" for none).
+type APICall struct {
+	Service, Action, Region, Principal, Code string
+	At                                       time.Time
+}
+
+func (s *Server) logCall(c *call, key string, e *APIError) {
+	who := "administrator"
+	if p, _ := s.principal(key); p != nil {
+		who = p.role
+	} else if strings.HasPrefix(key, "ASIA") {
+		who = "unknown"
+	}
+	rec := APICall{Service: c.Service, Action: c.Action, Region: c.Region, Principal: who, At: time.Now()}
+	if e != nil {
+		rec.Code = e.Code
+	}
+	s.callsMu.Lock()
+	defer s.callsMu.Unlock()
+	s.calls = append(s.calls, rec)
+	if len(s.calls) > 20_000 {
+		s.calls = append([]APICall(nil), s.calls[len(s.calls)-10_000:]...)
+	}
+}
+
+// Calls are the calls the twin answered of service's action (every one
+// when both are "").
+func (s *Server) Calls(service, action string) []APICall {
+	s.callsMu.Lock()
+	defer s.callsMu.Unlock()
+	var out []APICall
+	for _, c := range s.calls {
+		if (service == "" || c.Service == service) && (action == "" || c.Action == action) {
+			out = append(out, c)
+		}
 	}
 	return out
 }
 
-// QueueSubscriptions: see Queues.
-func (s *Server) QueueSubscriptions() []string { return s.sns.QueueSubscriptions() }
-
-// DenyACLs: see IsolatedRegions.
-func (s *Server) DenyACLs() []string { return s.ec2.DenyACLs() }
-
-// Invocations are the Lambda invocations the twin ran (all functions when name is "").
-func (s *Server) Invocations(name string) []Invocation { return s.lambda.Invocations(name) }
-
-// Messages are what was published to an SNS topic (all topics when "").
-func (s *Server) Messages(topic string) []Message { return s.sns.Messages(topic) }
-
-// ServeHTTP routes a request by the service and region it was signed for.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	reqID := fmt.Sprintf("drdrill-twin-%06d", s.seq.Add(1))
-	region, service, ok := signingScope(r)
-	if !ok {
-		queryErrorResponse(w, &APIError{Status: http.StatusForbidden, Code: "MissingAuthenticationToken", Sender: true,
-			Message: "the request is not signed with SigV4: the twin reads the service and region from its credential scope"}, reqID)
-		return
-	}
-	if service == "route53" {
-		action := "GetHealthCheck"
-		if strings.HasSuffix(r.URL.Path, "/status") {
-			action = "GetHealthCheckStatus"
+// stopContext is a context for work a service runs on its own (a
+// promotion, a rebuild, an asynchronous invocation): cancelled when the
+// twin closes (stop) or when cancel is called.
+func stopContext(stop <-chan struct{}) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		select {
+		case <-stop:
+			cancel()
+		case <-ctx.Done():
 		}
-		if e := s.throttled(service, action); e != nil {
-			route53Error(w, e.Status, e.Code, e.Message, reqID)
-			return
-		}
-		s.route53.serve(w, r, reqID)
-		return
-	}
-	fn, policy := s.lambda.byAccessKey(accessKey(r))
-	p, known := serviceProtocol[service]
-	if !known {
-		queryErrorResponse(w, &APIError{Status: http.StatusBadRequest, Code: "InvalidAction", Sender: true,
-			Message: fmt.Sprintf("the drdrill AWS twin does not model the %s service", service)}, reqID)
-		return
-	}
-	c, e := decodeCall(r, p)
-	if e != nil {
-		respondError(w, p, &call{ReqID: reqID}, e)
-		return
-	}
-	c.Service, c.Region, c.ReqID = service, region, reqID
-	if e := s.throttled(service, c.Action); e != nil {
-		if service == "ec2" {
-			ec2ErrorResponse(w, &ec2Error{status: e.Status, code: e.Code, text: e.Message}, reqID)
-		} else {
-			respondError(w, p, c, e)
-		}
-		return
-	}
-	if policy != nil {
-		// A function's call, signed with its role's credentials: IAM decides.
-		if e := s.authorize(fn, policy, c); e != nil {
-			respondError(w, p, c, e)
-			return
-		}
-	}
-	if service == "ec2" {
-		body, e := s.ec2.handle(c)
-		if e != nil {
-			ec2ErrorResponse(w, e, reqID)
-			return
-		}
-		w.Header().Set("Content-Type", "text/xml")
-		_, _ = w.Write(body)
-		return
-	}
-	var out smithy.Serializable
-	namespace := ""
-	switch service {
-	case "rds":
-		namespace = rdsNamespace
-		out, e = s.rds.handle(c)
-	case "sts":
-		namespace = "https://sts.amazonaws.com/doc/2011-06-15/"
-		out, e = s.sts(c)
-	case "monitoring":
-		out, e = s.cw.handle(c)
-	case "secretsmanager":
-		out, e = s.secrets.handle(c)
-	case "lambda":
-		out, e = s.lambda.handle(c)
-	case "sqs":
-		out, e = s.sqs.handle(c)
-	case "sns":
-		namespace = "http://sns.amazonaws.com/doc/2010-03-31/"
-		out, e = s.sns.handle(c)
-	default:
-		e = unmodelled(c)
-	}
-	if e != nil {
-		respondError(w, p, c, e)
-		return
-	}
-	respond(w, p, c, namespace, out)
-}
-
-func (s *Server) sts(c *call) (smithy.Serializable, *APIError) {
-	if c.Action != "GetCallerIdentity" {
-		return nil, unmodelled(c)
-	}
-	return &sts.GetCallerIdentityOutput{Account: awssdk.String(s.cfg.Account),
-		Arn: awssdk.String("arn:aws:iam::" + s.cfg.Account + ":user/drdrill-twin"), UserId: awssdk.String("AIDADRDRILLTWIN")}, nil
+	}()
+	return ctx, cancel
 }

@@ -34,9 +34,10 @@ func sdkConfig(t *testing.T, endpoint, region string) awssdk.Config {
 }
 
 // The unmodified SDK drives a switchover on the twin: the global cluster
-// shows it in FailoverState for the (scaled) promotion time, a second one
-// meanwhile is refused as AWS refuses it, the lab promotes underneath, and
-// then the writer member has moved and the state is clear.
+// shows it in FailoverState (pending, then switching-over) for the
+// (scaled) promotion time, a second one meanwhile is refused as AWS
+// refuses it, the lab promotes underneath, and then the writer member has
+// moved and the state is clear.
 func TestSwitchoverThroughTheSDK(t *testing.T) {
 	dir, _ := labtest.Start(t)
 	c, err := lab.Connect(dir)
@@ -90,15 +91,21 @@ func TestSwitchoverThroughTheSDK(t *testing.T) {
 		t.Fatal(err)
 	}
 	g = describe()
-	if g.FailoverState == nil || g.FailoverState.Status != "switching-over" || awssdk.ToString(g.FailoverState.ToDbClusterArn) != secondaryARN ||
+	if g.FailoverState == nil || g.FailoverState.Status != rdstypes.FailoverStatusPending || awssdk.ToString(g.FailoverState.ToDbClusterArn) != secondaryARN ||
 		awssdk.ToBool(g.FailoverState.IsDataLossAllowed) || writer(g) != primaryARN {
-		t.Fatalf("during the switchover: %+v (state %+v)", g, g.FailoverState)
+		t.Fatalf("at the start of the switchover: %+v (state %+v)", g, g.FailoverState)
 	}
 	_, err = client.SwitchoverGlobalCluster(ctx, &rds.SwitchoverGlobalClusterInput{GlobalClusterIdentifier: awssdk.String(gc.ID),
 		TargetDbClusterIdentifier: awssdk.String(secondaryARN)})
 	var state *rdstypes.InvalidGlobalClusterStateFault
 	if !errors.As(err, &state) {
 		t.Fatalf("a second switchover while one runs: %v, want the SDK's InvalidGlobalClusterStateFault", err)
+	}
+	for g = describe(); g.FailoverState != nil && g.FailoverState.Status == rdstypes.FailoverStatusPending; g = describe() {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if g.FailoverState == nil || g.FailoverState.Status != "switching-over" || writer(g) != primaryARN {
+		t.Fatalf("after pending: %+v, want switching-over with the writer not moved yet", g.FailoverState)
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	for g = describe(); g.FailoverState != nil; g = describe() {
@@ -129,16 +136,23 @@ func TestSwitchoverThroughTheSDK(t *testing.T) {
 		TargetDbClusterIdentifier: awssdk.String(primaryARN), AllowDataLoss: awssdk.Bool(true)}); err != nil {
 		t.Fatal(err)
 	}
-	if g = describe(); g.FailoverState == nil || g.FailoverState.Status != rdstypes.FailoverStatusFailingOver || !awssdk.ToBool(g.FailoverState.IsDataLossAllowed) {
-		t.Fatalf("during the failover: %+v", g.FailoverState)
+	if g = describe(); g.FailoverState == nil || g.FailoverState.Status != rdstypes.FailoverStatusPending || !awssdk.ToBool(g.FailoverState.IsDataLossAllowed) {
+		t.Fatalf("at the start of the failover: %+v", g.FailoverState)
+	}
+	for g = describe(); g.FailoverState != nil && g.FailoverState.Status == rdstypes.FailoverStatusPending; g = describe() {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if g.FailoverState == nil || g.FailoverState.Status != rdstypes.FailoverStatusFailingOver {
+		t.Fatalf("after pending: %+v, want failing-over", g.FailoverState)
 	}
 	for g = describe(); g.FailoverState != nil; g = describe() {
 		time.Sleep(50 * time.Millisecond)
 	}
 	if writer(g) != primaryARN {
-		srv.rds.mu.Lock()
-		err := srv.rds.gc.lastErr
-		srv.rds.mu.Unlock()
+		rds := serviceOf[*rdsService](srv)
+		rds.mu.Lock()
+		err := rds.gc.lastErr
+		rds.mu.Unlock()
 		t.Fatalf("after the failover back the writer is %s (the lab's promotion: %v)", writer(g), err)
 	}
 	if _, err := c.Recover(ctx); err != nil {
