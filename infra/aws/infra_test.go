@@ -89,7 +89,8 @@ func (m module) text(r hcl.Range) string {
 // harnessOutputs are the outputs drdrill's AWS target reads.
 var harnessOutputs = []string{
 	"PrimaryVPCId", "SecondaryVPCId", "VPCPeeringConnectionId", "GlobalClusterIdentifier", "PrimaryClusterIdentifier",
-	"SecondaryClusterIdentifier", "PrimaryClusterEndpoint", "SecondaryClusterEndpoint", "PrimaryHealthMonitorFunctionName",
+	"SecondaryClusterIdentifier", "PrimaryClusterEndpoint", "SecondaryClusterEndpoint", "PrimaryReaderEndpoint", "SecondaryReaderEndpoint",
+	"PrimaryHealthMonitorFunctionName",
 	"SecondaryHealthMonitorFunctionName", "FailoverTriggerFunctionName", "PrimarySNSTopicArn", "SecondarySNSTopicArn",
 	"ReplicationLagAlarmName", "PrimaryHealthCheckId", "SecondaryHealthCheckId",
 	"GlobalWriterEndpoint", "DatabaseSecretArn", "PrimaryDatabaseSubnetIds", "SecondaryDatabaseSubnetIds",
@@ -302,6 +303,13 @@ func TestBothRegionsCarryTheSameKinds(t *testing.T) {
 		"aws_lambda_permission":               "the trigger has extra invokers",
 		"aws_cloudwatch_metric_alarm":         "CPU/connections alarms watch the writer; the lag and health alarms exist in both",
 	}
+	// The scheduled runner (runner.tf) lives in the secondary region.
+	for _, kind := range []string{"aws_s3_bucket", "aws_s3_bucket_public_access_block", "aws_s3_bucket_ownership_controls",
+		"aws_s3_bucket_server_side_encryption_configuration", "aws_s3_bucket_versioning", "aws_s3_bucket_lifecycle_configuration",
+		"aws_s3_bucket_policy", "aws_s3_object", "aws_ecr_repository", "aws_ecr_lifecycle_policy", "aws_ecs_cluster",
+		"aws_ecs_task_definition", "aws_scheduler_schedule", "aws_internet_gateway", "aws_eip", "aws_nat_gateway"} {
+		oneSided[kind] = "the scheduled runner and its egress live in the secondary region"
+	}
 	kinds := map[string]map[string]bool{"aws.primary": {}, "aws.secondary": {}}
 	for _, b := range m.blocks("resource") {
 		p := b.Body.Attributes["provider"]
@@ -360,6 +368,11 @@ func TestStaticChecksCatchBrokenCopies(t *testing.T) {
 		{"zip nothing builds", "lambda.tf", `"${var.lambda_dir}/failovertrigger.zip"`, `"${var.lambda_dir}/failover_trigger.zip"`, "does not build", checkLambdaFilenamesAreWhatMakeLambdaBuilds},
 		{"monitor in a database subnet", "lambda.tf", `subnet_ids         = aws_subnet.functions_primary[*].id`, `subnet_ids         = aws_subnet.primary[*].id`, "aws_lambda_function.monitor_primary is in aws_subnet.primary", checkFunctionsOutsideIsolatedSubnets},
 		{"endpoint in a database subnet", "network.tf", `subnet_ids          = aws_subnet.functions_secondary[*].id`, `subnet_ids          = aws_subnet.secondary[*].id`, "aws_vpc_endpoint.secondary is in aws_subnet.secondary", checkFunctionsOutsideIsolatedSubnets},
+		{"harness deletes any ACL", "harness.tf", `{ Sid = "DeleteOnlyDrdrillsAcls", Effect = "Allow", Action = ["ec2:DeleteNetworkAcl"], Resource = local.harness_acls,
+      Condition = { StringEquals = { "aws:ResourceTag/managedByDrdrill" = "true" } } },`, `{ Sid = "DeleteOnlyDrdrillsAcls", Effect = "Allow", Action = ["ec2:DeleteNetworkAcl"], Resource = local.harness_acls },`,
+			"grants ec2:DeleteNetworkAcl on arn:aws:ec2:us-east-1:111122223333:network-acl/* without a condition", checkHarnessRole},
+		{"harness assumable by any account's tasks", "harness.tf", `StringEquals = { "aws:SourceAccount" = local.account }`, `StringEquals = {}`, "without aws:SourceAccount", checkHarnessRole},
+		{"monitor probing a writer endpoint", "lambda.tf", `DRDRILL_PEER_ENDPOINT     = "${aws_rds_cluster.primary.reader_endpoint}:3306"`, `DRDRILL_PEER_ENDPOINT     = "${aws_rds_cluster.primary.endpoint}:3306"`, "aws_lambda_function.monitor_secondary's DRDRILL_PEER_ENDPOINT is aws_rds_cluster.primary.endpoint", checkFunctionsUseReaderEndpoints},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -446,6 +459,54 @@ func checkFunctionsOutsideIsolatedSubnets(t reporter, dir string) {
 	}
 	if placed == 0 {
 		t.Fatalf("no function in a VPC and no VPC endpoint in %s: nothing to check", dir)
+	}
+}
+
+// The functions reach the databases through reader endpoints only. A
+// cluster's writer (cluster) endpoint is inactive while the cluster is a
+// secondary ("All secondary Regions also have writer endpoints, but
+// they're inactive": AWS Database Blog, "Automate Amazon Aurora Global
+// Database endpoint management"): a monitor probing one reports its
+// region unhealthy after every switchover, and the region-isolation
+// scenario then never sees it healthy again before its switch-back.
+func TestFunctionsUseReaderEndpoints(t *testing.T) { checkFunctionsUseReaderEndpoints(t, ".") }
+
+var writerEndpointRef = regexp.MustCompile(`aws_rds_cluster\.(\w+)\.endpoint\b`)
+
+func checkFunctionsUseReaderEndpoints(t reporter, dir string) {
+	t.Helper()
+	m := parse(t, dir)
+	probes := 0
+	for _, b := range m.blocks("resource") {
+		if len(b.Labels) != 2 || b.Labels[0] != "aws_lambda_function" {
+			continue
+		}
+		for _, env := range b.Body.Blocks {
+			if env.Type != "environment" {
+				continue
+			}
+			vars, ok := env.Body.Attributes["variables"]
+			if !ok {
+				continue
+			}
+			obj, ok := vars.Expr.(*hclsyntax.ObjectConsExpr)
+			if !ok {
+				continue
+			}
+			for _, item := range obj.Items {
+				name := strings.Trim(m.text(item.KeyExpr.Range()), `"`)
+				value := m.text(item.ValueExpr.Range())
+				if strings.Contains(value, ".reader_endpoint") {
+					probes++
+				}
+				if g := writerEndpointRef.FindStringSubmatch(value); g != nil {
+					t.Errorf("aws_lambda_function.%s's %s is aws_rds_cluster.%s.endpoint, a writer endpoint that is inactive while the cluster is a secondary: use its reader_endpoint", b.Labels[1], name, g[1])
+				}
+			}
+		}
+	}
+	if probes == 0 {
+		t.Fatalf("no function in %s reaches a reader endpoint: nothing to check", dir)
 	}
 }
 

@@ -110,9 +110,11 @@ resource "aws_iam_role_policy" "trigger" {
     Statement = [
       { Effect = "Allow", Action = ["rds:DescribeGlobalClusters", "rds:FailoverGlobalCluster", "rds:SwitchoverGlobalCluster"],
       Resource = [local.global_arn, aws_rds_cluster.primary.arn, aws_rds_cluster.secondary.arn] },
-      { Effect = "Allow", Action = ["rds:DescribeDBClusters"], Resource = [aws_rds_cluster.secondary.arn] },
-      # Both regions' metrics: the secondary monitor's view of the primary
-      # and the primary monitor's view of itself (its second signal).
+      # Either cluster may be the writer or the target: the trigger decides
+      # about whichever is the writer now and fails over to the other.
+      { Effect = "Allow", Action = ["rds:DescribeDBClusters"], Resource = [aws_rds_cluster.primary.arn, aws_rds_cluster.secondary.arn] },
+      # Both regions' metrics: each monitor's view of the other region
+      # and each region's view of itself (the second signal).
       { Effect = "Allow", Action = ["cloudwatch:GetMetricData"], Resource = ["*"] },
       # Its failover decisions, which the drill reads as the detection time.
       { Effect = "Allow", Action = ["cloudwatch:PutMetricData"], Resource = ["*"],
@@ -146,6 +148,14 @@ resource "aws_cloudwatch_log_group" "trigger" {
   retention_in_days = var.log_retention_days
 }
 
+# The monitors probe reader endpoints only: a cluster's writer endpoint is
+# inactive while the cluster is a secondary ("All secondary Regions also
+# have writer endpoints, but they're inactive"; "The reader endpoint isn't
+# affected after a global database failover": AWS Database Blog, "Automate
+# Amazon Aurora Global Database endpoint management"), so a writer-endpoint
+# probe reports a healthy region unhealthy after any switchover. A region's
+# health is its own, whatever its role; the roles come from
+# DescribeGlobalClusters (GlobalClusterMembers[].IsWriter).
 resource "aws_lambda_function" "monitor_primary" {
   provider         = aws.primary
   function_name    = local.fn_monitor_pri
@@ -165,7 +175,7 @@ resource "aws_lambda_function" "monitor_primary" {
     variables = {
       DRDRILL_PEER_REGION       = var.secondary_region
       DRDRILL_CLUSTER_ID        = aws_rds_cluster.primary.cluster_identifier
-      DRDRILL_CLUSTER_ENDPOINT  = "${aws_rds_cluster.primary.endpoint}:3306"
+      DRDRILL_CLUSTER_ENDPOINT  = "${aws_rds_cluster.primary.reader_endpoint}:3306"
       DRDRILL_PEER_ENDPOINT     = "${aws_rds_cluster.secondary.reader_endpoint}:3306"
       DRDRILL_GLOBAL_CLUSTER_ID = aws_rds_global_cluster.global.global_cluster_identifier
       DRDRILL_SECRET_ARN        = aws_secretsmanager_secret.db.arn
@@ -194,7 +204,7 @@ resource "aws_lambda_function" "monitor_secondary" {
       DRDRILL_PEER_REGION       = var.primary_region
       DRDRILL_CLUSTER_ID        = aws_rds_cluster.secondary.cluster_identifier
       DRDRILL_CLUSTER_ENDPOINT  = "${aws_rds_cluster.secondary.reader_endpoint}:3306"
-      DRDRILL_PEER_ENDPOINT     = "${aws_rds_cluster.primary.endpoint}:3306"
+      DRDRILL_PEER_ENDPOINT     = "${aws_rds_cluster.primary.reader_endpoint}:3306"
       DRDRILL_GLOBAL_CLUSTER_ID = aws_rds_global_cluster.global.global_cluster_identifier
       DRDRILL_SECRET_ARN        = local.monitor_policy.secondary.secret
     }
@@ -220,12 +230,14 @@ resource "aws_lambda_function" "trigger" {
   # region's.
   environment {
     variables = {
-      DRDRILL_PRIMARY_REGION     = var.primary_region
-      DRDRILL_GLOBAL_CLUSTER_ID  = aws_rds_global_cluster.global.global_cluster_identifier
-      DRDRILL_TARGET_CLUSTER_ARN = aws_rds_cluster.secondary.arn
-      DRDRILL_SNS_TOPIC_ARN      = aws_sns_topic.secondary.arn
-      DRDRILL_FAILURE_THRESHOLD  = tostring(var.failure_threshold)
-      DRDRILL_DRY_RUN            = tostring(var.failover_dry_run)
+      DRDRILL_GLOBAL_CLUSTER_ID = aws_rds_global_cluster.global.global_cluster_identifier
+      # The members it may act on, in either role: it decides about
+      # whichever is the writer (DescribeGlobalClusters) and fails over to
+      # the other.
+      DRDRILL_CLUSTER_ARNS      = "${aws_rds_cluster.primary.arn},${aws_rds_cluster.secondary.arn}"
+      DRDRILL_SNS_TOPIC_ARN     = aws_sns_topic.secondary.arn
+      DRDRILL_FAILURE_THRESHOLD = tostring(var.failure_threshold)
+      DRDRILL_DRY_RUN           = tostring(var.failover_dry_run)
     }
   }
   depends_on = [aws_cloudwatch_log_group.trigger, aws_iam_role_policy.trigger]

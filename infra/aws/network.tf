@@ -107,11 +107,20 @@ resource "aws_route_table_association" "functions_primary" {
   route_table_id = aws_route_table.primary.id
 }
 
+# The secondary region's function subnets have a route table of their own:
+# the scheduled runner lives there, and its region's NAT route (runner.tf)
+# is theirs alone, never the database subnets'.
+resource "aws_route_table" "functions_secondary" {
+  provider = aws.secondary
+  vpc_id   = aws_vpc.secondary.id
+  tags     = { Name = "${local.name}-secondary-functions" }
+}
+
 resource "aws_route_table_association" "functions_secondary" {
   provider       = aws.secondary
   count          = 3
   subnet_id      = aws_subnet.functions_secondary[count.index].id
-  route_table_id = aws_route_table.secondary.id
+  route_table_id = aws_route_table.functions_secondary.id
 }
 
 resource "aws_vpc_peering_connection" "primary" {
@@ -140,6 +149,13 @@ resource "aws_route" "primary_to_secondary" {
 resource "aws_route" "secondary_to_primary" {
   provider                  = aws.secondary
   route_table_id            = aws_route_table.secondary.id
+  destination_cidr_block    = var.primary_vpc_cidr
+  vpc_peering_connection_id = aws_vpc_peering_connection_accepter.secondary.id
+}
+
+resource "aws_route" "functions_secondary_to_primary" {
+  provider                  = aws.secondary
+  route_table_id            = aws_route_table.functions_secondary.id
   destination_cidr_block    = var.primary_vpc_cidr
   vpc_peering_connection_id = aws_vpc_peering_connection_accepter.secondary.id
 }

@@ -51,6 +51,20 @@ output "SecondaryClusterEndpoint" {
   value       = aws_rds_cluster.secondary.endpoint
 }
 
+# A cluster's writer endpoint is inactive while the cluster is a secondary
+# (AWS Database Blog, "Automate Amazon Aurora Global Database endpoint
+# management"): the harness reads each region through its reader endpoint,
+# which works in either role.
+output "PrimaryReaderEndpoint" {
+  description = "Primary cluster's reader endpoint (reaches the region in either role)."
+  value       = aws_rds_cluster.primary.reader_endpoint
+}
+
+output "SecondaryReaderEndpoint" {
+  description = "Secondary cluster's reader endpoint (reaches the region in either role)."
+  value       = aws_rds_cluster.secondary.reader_endpoint
+}
+
 output "GlobalWriterEndpoint" {
   description = "Aurora global writer endpoint: always routes to the current primary."
   value       = aws_rds_global_cluster.global.endpoint
@@ -154,4 +168,9 @@ output "SecondaryDatabaseNetworkAclId" {
 output "TargetKind" {
   description = "Tells drdrill this outputs file describes an AWS stack."
   value       = "aws"
+}
+
+output "HarnessRoleArn" {
+  description = "drdrill's own role (harness.tf): the scheduled runner's task role, or assumed by var.harness_principal_arns."
+  value       = aws_iam_role.harness.arn
 }

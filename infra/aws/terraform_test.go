@@ -213,7 +213,7 @@ func lambdaZips(t *testing.T) string {
 func TestPlanAssertions(t *testing.T) {
 	_, run := workdir(t, nil)
 	out, err := run("test", "-no-color", "-var", "lambda_dir="+lambdaZips(t))
-	if err != nil || !strings.Contains(out, "2 passed, 0 failed") {
+	if err != nil || !strings.Contains(out, "5 passed, 0 failed") {
 		t.Fatalf("terraform test: %v\n%s", err, out)
 	}
 }

@@ -72,6 +72,10 @@ func (s *Stack) ResolveAlarmPath(ctx context.Context) (AlarmProof, error) {
 	return AlarmProof{Region: s.Secondary.Region, Alarm: alarm, Topic: topic, QueueName: "drdrill-alarm-proof-" + hex.EncodeToString(b)}, nil
 }
 
+// queueSettle is how long a new queue must not be used (SQS API
+// reference, CreateQueue: "at least one second").
+const queueSettle = time.Second
+
 // InjectAlarmPath subscribes a temporary queue to the alarm's topic, forces
 // the alarm to ALARM, and waits until the notification arrives in the queue.
 // Every resource it creates is recorded in p as soon as it exists.
@@ -97,6 +101,12 @@ func (s *Stack) InjectAlarmPath(ctx context.Context, p *AlarmProof, wait time.Du
 	if err := record("the queue " + p.QueueURL); err != nil {
 		return err
 	}
+	// "After you create a queue, you must wait at least one second after
+	// the queue is created to be able to use the queue" (SQS API
+	// reference, CreateQueue). Not cut short by a stop: the rollback's
+	// DeleteQueue is a use too, and a queue that answered it as missing
+	// would be left behind.
+	time.Sleep(queueSettle)
 	attrs, err := r.SQS.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: q.QueueUrl, AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn}})
 	if err != nil {
 		return fmt.Errorf("GetQueueAttributes: %w", err)
@@ -116,19 +126,31 @@ func (s *Stack) InjectAlarmPath(ctx context.Context, p *AlarmProof, wait time.Du
 	if err := record("the subscription " + p.Subscription); err != nil {
 		return err
 	}
-	if _, err := r.AlarmSetter.SetAlarmState(ctx, &cloudwatch.SetAlarmStateInput{AlarmName: &p.Alarm, StateValue: cwtypes.StateValueAlarm,
-		StateReason: awssdk.String("drdrill alarm-path drill: proving the notification reaches " + p.Topic)}); err != nil {
-		return fmt.Errorf("SetAlarmState ALARM: %w", err)
+	force := func(state cwtypes.StateValue) error {
+		if _, err := r.AlarmSetter.SetAlarmState(ctx, &cloudwatch.SetAlarmStateInput{AlarmName: &p.Alarm, StateValue: state,
+			StateReason: awssdk.String("drdrill alarm-path drill: proving the notification reaches " + p.Topic)}); err != nil {
+			return fmt.Errorf("SetAlarmState %s: %w", state, err)
+		}
+		return nil
 	}
+	if err := force(cwtypes.StateValueAlarm); err != nil {
+		return err
+	}
+	// The queue policy just set can take up to 60 seconds to be enforced
+	// (SQS API reference, SetQueueAttributes), and SNS does not retry a
+	// delivery the queue refused: a notification sent before then is
+	// lost. So the alarm is forced again (OK, then ALARM: a new
+	// notification) at growing intervals until one arrives or wait ends.
 	deadline := time.Now().Add(wait)
+	forced, every := time.Now(), 2*s.poll()
+	longPoll := int32(min(max(s.poll()/time.Second, 1), 20)) // ReceiveMessage's WaitTimeSeconds: 1 to 20
 	for time.Now().Before(deadline) {
-		msgs, err := r.SQS.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: q.QueueUrl, WaitTimeSeconds: 10, MaxNumberOfMessages: 10})
+		msgs, err := r.SQS.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: q.QueueUrl, WaitTimeSeconds: longPoll, MaxNumberOfMessages: 10})
 		if err != nil {
 			return fmt.Errorf("receiving from the proof queue: %w", err)
 		}
 		for _, m := range msgs.Messages {
-			body := awssdk.ToString(m.Body)
-			if strings.Contains(body, p.Alarm) && strings.Contains(body, "ALARM") {
+			if alarmNotification(awssdk.ToString(m.Body), p.Alarm) {
 				p.Delivered = true
 				return nil
 			}
@@ -136,8 +158,28 @@ func (s *Stack) InjectAlarmPath(ctx context.Context, p *AlarmProof, wait time.Du
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
+		if time.Since(forced) >= every && time.Now().Add(every).Before(deadline) {
+			if err := force(cwtypes.StateValueOk); err != nil {
+				return err
+			}
+			if err := force(cwtypes.StateValueAlarm); err != nil {
+				return err
+			}
+			forced, every = time.Now(), 2*every
+		}
 	}
 	return fmt.Errorf("no notification of %s reached %s within %v: the alarm path is broken", p.Alarm, p.Topic, wait)
+}
+
+// alarmNotification: body is SNS's envelope of CloudWatch's notification
+// that alarm entered ALARM.
+func alarmNotification(body, alarm string) bool {
+	var env struct{ Message string }
+	var n struct{ AlarmName, NewStateValue string }
+	if json.Unmarshal([]byte(body), &env) != nil || json.Unmarshal([]byte(env.Message), &n) != nil {
+		return false
+	}
+	return n.AlarmName == alarm && n.NewStateValue == string(cwtypes.StateValueAlarm)
 }
 
 // RollbackAlarmPath sets the alarm back to OK (it re-evaluates on its own

@@ -41,6 +41,13 @@ func (s *Stack) Preflight(ctx context.Context, w io.Writer) error {
 		other = s.Out[outputs.PrimaryRegion]
 	}
 	target, _ := s.clusterARN(other)
+	if len(g.resyncing) > 0 {
+		// A switchover is refused until every member is in sync again.
+		problems = append(problems, fmt.Sprintf("global cluster members pending-resync (rebuilt after a failover): %s; the promotion faults wait for them", strings.Join(g.resyncing, ", ")))
+		line("  members:          PENDING-RESYNC %s (being rebuilt after a failover: a switchover is refused until it is in sync)", strings.Join(g.resyncing, ", "))
+	} else {
+		line("  members:          every member in sync (connected)")
+	}
 	line("  planned-switchover  → SwitchoverGlobalCluster to %s (%s)", target, other)
 	line("  unplanned-failover  → FailoverGlobalCluster AllowDataLoss=true to %s (%s)", target, other)
 

@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/drdrill/drdrill/internal/healthmetric"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -18,9 +18,12 @@ import (
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/rds"
+	rdstypes "github.com/aws/aws-sdk-go-v2/service/rds/types"
 	"github.com/aws/aws-sdk-go-v2/service/route53"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go"
 
+	"github.com/drdrill/drdrill/internal/healthmetric"
 	"github.com/drdrill/drdrill/internal/outputs"
 )
 
@@ -95,6 +98,7 @@ type Stack struct {
 var RequiredOutputs = []string{
 	outputs.GlobalClusterIdentifier, outputs.PrimaryRegion, outputs.SecondaryRegion,
 	"PrimaryClusterArn", "SecondaryClusterArn", outputs.GlobalWriterEndpoint, outputs.PrimaryClusterEndpoint, outputs.SecondaryClusterEndpoint,
+	"PrimaryReaderEndpoint", "SecondaryReaderEndpoint",
 	"DatabaseSecretArn", "PrimaryDatabaseSubnetIds", "SecondaryDatabaseSubnetIds", "PrimaryDatabaseNetworkAclId", "SecondaryDatabaseNetworkAclId",
 	"PrimaryHealthMonitorFunctionName", "SecondaryHealthMonitorFunctionName", "FailoverTriggerFunctionName",
 	"PrimaryHealthCheckId", "SecondaryHealthCheckId", "ReplicationLagAlarmName", "PrimarySNSTopicArn", "SecondarySNSTopicArn",
@@ -204,6 +208,8 @@ type globalState struct {
 	writerARN     string
 	members       []string
 	failoverState string
+	failoverTo    string   // ToDbClusterArn of the promotion in FailoverState
+	resyncing     []string // members whose SynchronizationStatus is pending-resync
 	engineVersion string
 }
 
@@ -226,9 +232,15 @@ func (s *Stack) globalCluster(ctx context.Context) (globalState, error) {
 		if awssdk.ToBool(m.IsWriter) {
 			st.writerARN = awssdk.ToString(m.DBClusterArn)
 		}
+		// connected | pending-resync (RDS API reference,
+		// GlobalClusterMember); absent counts as connected.
+		if m.SynchronizationStatus == rdstypes.GlobalClusterMemberSynchronizationStatusPendingResync {
+			st.resyncing = append(st.resyncing, awssdk.ToString(m.DBClusterArn))
+		}
 	}
 	if g.FailoverState != nil {
 		st.failoverState = string(g.FailoverState.Status)
+		st.failoverTo = awssdk.ToString(g.FailoverState.ToDbClusterArn)
 	}
 	return st, nil
 }
@@ -305,107 +317,6 @@ func (s *Stack) ClusterAvailable(ctx context.Context, region string) (bool, stri
 	return st == "available", st, nil
 }
 
-// PromoteWatching is Promote for a fault being injected: the stop
-// conditions are checked at every poll while it waits for the writer, and
-// a firing one ends the wait with an error (the caller's rollback then
-// runs, as FIS stops an experiment).
-func (s *Stack) PromoteWatching(ctx context.Context, region string, allowDataLoss bool, timeout time.Duration) error {
-	return s.promote(ctx, region, allowDataLoss, timeout, s.CheckStopConditions)
-}
-
-// Promote makes region's cluster the global writer: SwitchoverGlobalCluster
-// (no data loss) or FailoverGlobalCluster with AllowDataLoss, sent to the
-// target's region, then waits until FailoverState clears and the roles swapped.
-func (s *Stack) Promote(ctx context.Context, region string, allowDataLoss bool, timeout time.Duration) error {
-	return s.promote(ctx, region, allowDataLoss, timeout, nil)
-}
-
-func (s *Stack) promote(ctx context.Context, region string, allowDataLoss bool, timeout time.Duration, stop func(context.Context) error) error {
-	arn, err := s.clusterARN(region)
-	if err != nil {
-		return err
-	}
-	r, err := s.regional(region)
-	if err != nil {
-		return err
-	}
-	// Never start one while another runs: AWS refuses it
-	// (InvalidGlobalClusterStateFault), and the one running may be moving
-	// the writer somewhere else.
-	if _, err := s.WaitIdle(ctx, timeout); err != nil {
-		return fmt.Errorf("promote %s: %w", region, err)
-	}
-	id := s.Out[outputs.GlobalClusterIdentifier]
-	if allowDataLoss {
-		_, err = r.RDS.FailoverGlobalCluster(ctx, &rds.FailoverGlobalClusterInput{GlobalClusterIdentifier: &id, TargetDbClusterIdentifier: &arn, AllowDataLoss: awssdk.Bool(true)})
-	} else {
-		_, err = r.RDS.SwitchoverGlobalCluster(ctx, &rds.SwitchoverGlobalClusterInput{GlobalClusterIdentifier: &id, TargetDbClusterIdentifier: &arn})
-	}
-	if err != nil {
-		return fmt.Errorf("promote %s: %w", region, err)
-	}
-	return s.waitWriter(ctx, region, timeout, stop)
-}
-
-// WaitIdle polls until no switchover or failover of the global cluster is
-// in progress (FailoverState cleared) and returns the writer region then.
-func (s *Stack) WaitIdle(ctx context.Context, timeout time.Duration) (string, error) {
-	deadline := time.Now().Add(timeout)
-	for {
-		w, state, err := s.WriterRegion(ctx)
-		if err == nil && state == "" {
-			return w, nil
-		}
-		if time.Now().After(deadline) {
-			return "", fmt.Errorf("the global cluster is still %q after %v (writer %s, %v)", state, timeout, w, err)
-		}
-		select {
-		case <-ctx.Done():
-			return "", ctx.Err()
-		case <-time.After(s.poll()):
-		}
-	}
-}
-
-// PollInterval is how often waits poll AWS (DRDRILL_AWS_POLL, default 10 s).
-func (s *Stack) PollInterval() time.Duration { return s.poll() }
-
-func (s *Stack) poll() time.Duration {
-	if s.Poll > 0 {
-		return s.Poll
-	}
-	return 10 * time.Second
-}
-
-// WaitWriter polls until region is the writer and no failover is pending.
-func (s *Stack) WaitWriter(ctx context.Context, region string, timeout time.Duration) error {
-	return s.waitWriter(ctx, region, timeout, nil)
-}
-
-func (s *Stack) waitWriter(ctx context.Context, region string, timeout time.Duration, stop func(context.Context) error) error {
-	poll := s.poll()
-	deadline := time.Now().Add(timeout)
-	for {
-		w, state, err := s.WriterRegion(ctx)
-		if err == nil && w == region && state == "" {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s is not the writer after %v (writer %s, failover state %q, %v)", region, timeout, w, state, err)
-		}
-		if stop != nil {
-			if err := stop(ctx); err != nil {
-				return fmt.Errorf("waiting for %s to become the writer: %w", region, err)
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(poll):
-		}
-	}
-}
-
 // IsolatedSubnets lists the region's database subnets that are not on the
 // stack's own database network ACL (outputs *DatabaseNetworkAclId): a
 // region cut off by a network-ACL isolation, or half restored.
@@ -447,44 +358,109 @@ type Isolation struct {
 	VPC      string            `json:"vpc"`
 	DenyACL  string            `json:"deny_acl"`
 	Original map[string]string `json:"original"` // subnet id → original network ACL id
+	// DenyCreatedNs is when the deny ACL was created: until EC2's
+	// eventual consistency has had its time, "not found" may mean "not yet
+	// visible", not "deleted".
+	DenyCreatedNs int64 `json:"deny_created_ns,omitempty"`
+	// OriginalAssociations and DenyAssociations are each moved subnet's
+	// association ids before and after the move: the restore uses the
+	// latter, and tells a stale DescribeNetworkAcls by the former.
+	OriginalAssociations map[string]string `json:"original_associations,omitempty"`
+	DenyAssociations     map[string]string `json:"deny_associations,omitempty"`
+	// CutAtNs is when the first subnet was moved: a subnet is cut as its
+	// association is replaced, so the fault starts there.
+	CutAtNs int64 `json:"cut_at_ns,omitempty"`
 }
 
 // ResolveIsolation finds a region's database subnets and the network ACL
 // each is on now (read-only): what IsolateRegion will change and
 // RestoreRegion will put back. Nothing found is an error (FIS
-// emptyTargetResolutionMode=fail).
+// emptyTargetResolutionMode=fail). Each subnet must be on the stack's own
+// database ACL (outputs *DatabaseNetworkAclId): DescribeNetworkAcls may
+// still show the ACL of an isolation just rolled back (EC2's eventual
+// consistency), so it is asked again with backoff, and a subnet that stays
+// on another ACL is refused — recording that ACL as the "original" would
+// make the rollback restore a cut.
 func (s *Stack) ResolveIsolation(ctx context.Context, region string) (Isolation, error) {
 	r, err := s.regional(region)
 	if err != nil {
 		return Isolation{}, err
 	}
-	key := "PrimaryDatabaseSubnetIds"
+	key, aclKey := "PrimaryDatabaseSubnetIds", "PrimaryDatabaseNetworkAclId"
 	if region == s.Secondary.Region {
-		key = "SecondaryDatabaseSubnetIds"
+		key, aclKey = "SecondaryDatabaseSubnetIds", "SecondaryDatabaseNetworkAclId"
 	}
 	var subnets []string
 	if err := json.Unmarshal([]byte(s.Out[key]), &subnets); err != nil || len(subnets) == 0 {
 		return Isolation{}, fmt.Errorf("outputs %s=%q: want a non-empty JSON list of subnet ids (FIS emptyTargetResolutionMode=fail)", key, s.Out[key])
 	}
-	acls, err := r.EC2.DescribeNetworkAcls(ctx, &ec2.DescribeNetworkAclsInput{Filters: []ec2types.Filter{{Name: awssdk.String("association.subnet-id"), Values: subnets}}})
-	if err != nil {
-		return Isolation{}, fmt.Errorf("DescribeNetworkAcls: %w", err)
-	}
-	iso := Isolation{Region: region, Original: map[string]string{}}
-	for _, a := range acls.NetworkAcls {
-		iso.VPC = awssdk.ToString(a.VpcId)
-		for _, as := range a.Associations {
-			for _, sn := range subnets {
-				if awssdk.ToString(as.SubnetId) == sn {
+	var iso Isolation
+	err = s.settle(ctx, "resolving the isolation of "+region, []string{codeNotYet}, func() error {
+		acls, err := r.EC2.DescribeNetworkAcls(ctx, &ec2.DescribeNetworkAclsInput{Filters: []ec2types.Filter{{Name: awssdk.String("association.subnet-id"), Values: subnets}}})
+		if err != nil {
+			return fmt.Errorf("DescribeNetworkAcls: %w", err)
+		}
+		iso = Isolation{Region: region, Original: map[string]string{}}
+		for _, a := range acls.NetworkAcls {
+			iso.VPC = awssdk.ToString(a.VpcId)
+			for _, as := range a.Associations {
+				if sn := awssdk.ToString(as.SubnetId); slices.Contains(subnets, sn) {
 					iso.Original[sn] = awssdk.ToString(as.NetworkAclId)
 				}
 			}
 		}
-	}
-	if len(iso.Original) != len(subnets) {
-		return Isolation{}, fmt.Errorf("found network ACL associations for %d of %d subnets %v: refusing (FIS emptyTargetResolutionMode=fail)", len(iso.Original), len(subnets), subnets)
+		if len(iso.Original) != len(subnets) {
+			return notYet("found network ACL associations for %d of %d subnets %v (FIS emptyTargetResolutionMode=fail)", len(iso.Original), len(subnets), subnets)
+		}
+		if own := s.Out[aclKey]; own != "" {
+			for _, sn := range subnets {
+				if iso.Original[sn] != own {
+					return notYet("subnet %s is on network ACL %s, not the stack's %s: an isolation is still held or was not rolled back (`drdrill recover`)", sn, iso.Original[sn], own)
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return Isolation{}, err
 	}
 	return iso, nil
+}
+
+// codeNotYet marks a state AWS has not shown yet (a describe not yet
+// showing a change): settle retries it like a NotFound.
+const codeNotYet = "drdrill.NotYetConsistent"
+
+// notYet is a state not (yet) as expected.
+func notYet(format string, args ...any) error {
+	return &smithy.GenericAPIError{Code: codeNotYet, Message: fmt.Sprintf(format, args...)}
+}
+
+// associationOf is the network ACL and association id a subnet is on, as
+// DescribeNetworkAcls shows it now ("" when it shows none).
+func associationOf(ctx context.Context, r Regional, subnet string) (acl, id string, err error) {
+	out, err := r.EC2.DescribeNetworkAcls(ctx, &ec2.DescribeNetworkAclsInput{Filters: []ec2types.Filter{{Name: awssdk.String("association.subnet-id"), Values: []string{subnet}}}})
+	if err != nil {
+		return "", "", fmt.Errorf("DescribeNetworkAcls %s: %w", subnet, err)
+	}
+	for _, a := range out.NetworkAcls {
+		for _, as := range a.Associations {
+			if awssdk.ToString(as.SubnetId) == subnet {
+				return awssdk.ToString(as.NetworkAclId), awssdk.ToString(as.NetworkAclAssociationId), nil
+			}
+		}
+	}
+	return "", "", nil
+}
+
+// sortedSubnets are the isolation's subnets in a fixed order.
+func (iso Isolation) sortedSubnets() []string {
+	out := make([]string, 0, len(iso.Original))
+	for sn := range iso.Original {
+		out = append(out, sn)
+	}
+	slices.Sort(out)
+	return out
 }
 
 // IsolateRegion cuts a region's database subnets off, like FIS
@@ -493,41 +469,69 @@ func (s *Stack) ResolveIsolation(ctx context.Context, region string) (Isolation,
 // not Aurora's storage replication. iso.DenyACL is set as soon as the ACL
 // exists, so a failure half-way can still be rolled back.
 //
+// EC2 is eventually consistent: the new ACL may be InvalidNetworkAclID.NotFound
+// for a while, and DescribeNetworkAcls may give an association id that
+// has just been replaced (InvalidAssociationID.NotFound); both are retried
+// with backoff (settle). Each subnet is cut as it is moved, so iso.CutAtNs
+// is the moment the first move was sent.
+//
 // progress, if not nil, is called with the isolation as it stands right
-// after the deny ACL is created, before any subnet is moved onto it; an
-// error from it (the ledger could not record it) stops the isolation.
+// after the deny ACL is created, before any subnet is moved onto it, and
+// after each subnet is moved; an error from it (the ledger could not
+// record it) stops the isolation.
 func (s *Stack) IsolateRegion(ctx context.Context, iso *Isolation, progress func(Isolation) error) error {
 	r, err := s.regional(iso.Region)
 	if err != nil {
 		return err
+	}
+	record := func(what string) error {
+		if progress == nil {
+			return nil
+		}
+		if err := progress(*iso); err != nil {
+			return fmt.Errorf("recording %s: %w", what, err)
+		}
+		return nil
 	}
 	deny, err := r.EC2.CreateNetworkAcl(ctx, &ec2.CreateNetworkAclInput{VpcId: &iso.VPC, TagSpecifications: []ec2types.TagSpecification{{
 		ResourceType: ec2types.ResourceTypeNetworkAcl, Tags: []ec2types.Tag{{Key: awssdk.String("managedByDrdrill"), Value: awssdk.String("true")}, {Key: awssdk.String("Name"), Value: awssdk.String("drdrill-isolation-deny-all")}}}}})
 	if err != nil {
 		return fmt.Errorf("CreateNetworkAcl: %w", err)
 	}
-	iso.DenyACL = awssdk.ToString(deny.NetworkAcl.NetworkAclId)
-	if progress != nil {
-		if err := progress(*iso); err != nil {
-			return fmt.Errorf("recording the deny ACL %s before using it: %w", iso.DenyACL, err)
+	iso.DenyACL, iso.DenyCreatedNs = awssdk.ToString(deny.NetworkAcl.NetworkAclId), time.Now().UnixNano()
+	iso.OriginalAssociations, iso.DenyAssociations = map[string]string{}, map[string]string{}
+	if err := record("the deny ACL " + iso.DenyACL + " before using it"); err != nil {
+		return err
+	}
+	for _, sn := range iso.sortedSubnets() {
+		err := s.settle(ctx, "moving "+sn+" onto "+iso.DenyACL, []string{"InvalidNetworkAclID.NotFound", "InvalidAssociationID.NotFound", codeNotYet}, func() error {
+			acl, id, err := associationOf(ctx, r, sn)
+			switch {
+			case err != nil:
+				return err
+			case acl == iso.DenyACL: // moved by an earlier try whose answer was lost
+				iso.DenyAssociations[sn] = id
+				return nil
+			case id == "":
+				return notYet("DescribeNetworkAcls shows no association for subnet %s", sn)
+			}
+			iso.OriginalAssociations[sn] = id
+			sent := time.Now()
+			out, err := r.EC2.ReplaceNetworkAclAssociation(ctx, &ec2.ReplaceNetworkAclAssociationInput{AssociationId: &id, NetworkAclId: &iso.DenyACL})
+			if err != nil {
+				return fmt.Errorf("ReplaceNetworkAclAssociation %s: %w", sn, err)
+			}
+			if iso.CutAtNs == 0 {
+				iso.CutAtNs = sent.UnixNano()
+			}
+			iso.DenyAssociations[sn] = awssdk.ToString(out.NewAssociationId)
+			return nil
+		})
+		if err != nil {
+			return err
 		}
-	}
-	var subnets []string
-	for sn := range iso.Original {
-		subnets = append(subnets, sn)
-	}
-	acls, err := r.EC2.DescribeNetworkAcls(ctx, &ec2.DescribeNetworkAclsInput{Filters: []ec2types.Filter{{Name: awssdk.String("association.subnet-id"), Values: subnets}}})
-	if err != nil {
-		return fmt.Errorf("DescribeNetworkAcls: %w", err)
-	}
-	for _, a := range acls.NetworkAcls {
-		for _, as := range a.Associations {
-			if _, ok := iso.Original[awssdk.ToString(as.SubnetId)]; !ok {
-				continue
-			}
-			if _, err := r.EC2.ReplaceNetworkAclAssociation(ctx, &ec2.ReplaceNetworkAclAssociationInput{AssociationId: as.NetworkAclAssociationId, NetworkAclId: &iso.DenyACL}); err != nil {
-				return fmt.Errorf("ReplaceNetworkAclAssociation %s: %w", awssdk.ToString(as.SubnetId), err)
-			}
+		if err := record(sn + " moved onto " + iso.DenyACL); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -535,42 +539,80 @@ func (s *Stack) IsolateRegion(ctx context.Context, iso *Isolation, progress func
 
 // RestoreRegion puts every subnet back on its original ACL and deletes the
 // deny-all ACL. It is idempotent: subnets already on their original ACL are
-// left alone.
+// left alone. Each moved subnet goes back by the association id its move
+// returned; where that is not known (or not yet propagated) by what
+// DescribeNetworkAcls shows. The restore is done when EC2 deletes the deny
+// ACL — it refuses (DependencyViolation) while any subnet is really on it,
+// whatever a stale describe shows — and DescribeNetworkAcls shows every
+// subnet on its original ACL, so that the next reader (a switch-back's
+// check that the region is reachable) sees it restored. Each step retries
+// EC2's eventual consistency with backoff (settle).
 func (s *Stack) RestoreRegion(ctx context.Context, iso Isolation) error {
 	r, err := s.regional(iso.Region)
 	if err != nil {
 		return err
 	}
-	var subnets []string
-	for sn := range iso.Original {
-		subnets = append(subnets, sn)
+	pending := maps.Clone(iso.DenyAssociations)
+	move := func(sn string) error {
+		orig := iso.Original[sn]
+		if id := pending[sn]; id != "" {
+			_, err := r.EC2.ReplaceNetworkAclAssociation(ctx, &ec2.ReplaceNetworkAclAssociationInput{AssociationId: &id, NetworkAclId: &orig})
+			if err == nil {
+				delete(pending, sn)
+				return nil
+			}
+			if apiCode(err) != "InvalidAssociationID.NotFound" {
+				return fmt.Errorf("restore %s to %s: %w", sn, orig, err)
+			}
+			// Not propagated yet, or replaced since: look.
+		}
+		acl, id, err := associationOf(ctx, r, sn)
+		if err != nil || acl == orig || id == "" {
+			return err
+		}
+		if _, err := r.EC2.ReplaceNetworkAclAssociation(ctx, &ec2.ReplaceNetworkAclAssociationInput{AssociationId: &id, NetworkAclId: &orig}); err != nil &&
+			apiCode(err) != "InvalidAssociationID.NotFound" {
+			return fmt.Errorf("restore %s to %s: %w", sn, orig, err)
+		}
+		delete(pending, sn)
+		return nil
 	}
-	acls, err := r.EC2.DescribeNetworkAcls(ctx, &ec2.DescribeNetworkAclsInput{Filters: []ec2types.Filter{{Name: awssdk.String("association.subnet-id"), Values: subnets}}})
+	young := func() bool { return time.Since(time.Unix(0, iso.DenyCreatedNs)) < s.settleBound() }
+	err = s.settle(ctx, "restoring "+iso.Region+"'s database subnets", []string{"DependencyViolation", "InvalidNetworkAclID.NotFound", codeNotYet}, func() error {
+		for _, sn := range iso.sortedSubnets() {
+			if err := move(sn); err != nil {
+				return err
+			}
+		}
+		if iso.DenyACL == "" {
+			return nil
+		}
+		_, err := r.EC2.DeleteNetworkAcl(ctx, &ec2.DeleteNetworkAclInput{NetworkAclId: &iso.DenyACL})
+		switch {
+		case err == nil:
+			return nil
+		case apiCode(err) == "InvalidNetworkAclID.NotFound" && !young():
+			return nil // deleted by an earlier rollback
+		case apiCode(err) == "DependencyViolation":
+			return notYet("the deny ACL %s is still in use (%v): a subnet's move has not shown yet", iso.DenyACL, err)
+		}
+		return fmt.Errorf("DeleteNetworkAcl %s: %w", iso.DenyACL, err)
+	})
 	if err != nil {
-		return fmt.Errorf("DescribeNetworkAcls: %w", err)
+		return err
 	}
-	var errs []error
-	for _, a := range acls.NetworkAcls {
-		for _, as := range a.Associations {
-			sn := awssdk.ToString(as.SubnetId)
-			orig, ok := iso.Original[sn]
-			if !ok || awssdk.ToString(as.NetworkAclId) == orig {
-				continue
+	return s.settle(ctx, "confirming "+iso.Region+"'s database subnets are restored", []string{codeNotYet}, func() error {
+		for _, sn := range iso.sortedSubnets() {
+			acl, _, err := associationOf(ctx, r, sn)
+			if err != nil {
+				return err
 			}
-			if _, err := r.EC2.ReplaceNetworkAclAssociation(ctx, &ec2.ReplaceNetworkAclAssociationInput{AssociationId: as.NetworkAclAssociationId, NetworkAclId: awssdk.String(orig)}); err != nil {
-				errs = append(errs, fmt.Errorf("restore %s to %s: %w", sn, orig, err))
+			if acl != iso.Original[sn] {
+				return notYet("DescribeNetworkAcls shows subnet %s on %q, not yet on %s", sn, acl, iso.Original[sn])
 			}
 		}
-	}
-	if len(errs) > 0 {
-		return errors.Join(errs...)
-	}
-	if iso.DenyACL != "" {
-		if _, err := r.EC2.DeleteNetworkAcl(ctx, &ec2.DeleteNetworkAclInput{NetworkAclId: &iso.DenyACL}); err != nil && !strings.Contains(err.Error(), "NotFound") {
-			return fmt.Errorf("DeleteNetworkAcl %s: %w", iso.DenyACL, err)
-		}
-	}
-	return nil
+		return nil
+	})
 }
 
 // PauseMonitor sets a health monitor's reserved concurrency to 0 and
@@ -602,21 +644,35 @@ func (s *Stack) PauseMonitor(ctx context.Context, region, function string, progr
 }
 
 // ResumeMonitor restores the previous reserved concurrency.
+//
+// It returns once the monitor reports again: the events Lambda kept while
+// the monitor was stopped come back on Lambda's own retry schedule (up to
+// five minutes apart, for up to six hours: Lambda Developer Guide, "How
+// Lambda handles errors and retries with asynchronous invocation") beside
+// the schedule's new ones, so the monitoring the failover decision rests
+// on is back only when a check stamped after the resume is in CloudWatch.
+// The released checks probe the region as it is now and stamp their own
+// start, and the trigger counts only a fresh, gap-free run of them, so the
+// burst cannot revive the failures of an incident already over.
 func (s *Stack) ResumeMonitor(ctx context.Context, region, function, prev string) error {
 	r, err := s.regional(region)
 	if err != nil {
 		return err
 	}
+	resumed := time.Now()
 	if prev == "" {
 		_, err = r.Lambda.DeleteFunctionConcurrency(ctx, &lambda.DeleteFunctionConcurrencyInput{FunctionName: &function})
+	} else {
+		var n int32
+		if _, err := fmt.Sscan(prev, &n); err != nil {
+			return fmt.Errorf("previous concurrency %q: %w", prev, err)
+		}
+		_, err = r.Lambda.PutFunctionConcurrency(ctx, &lambda.PutFunctionConcurrencyInput{FunctionName: &function, ReservedConcurrentExecutions: &n})
+	}
+	if err != nil {
 		return err
 	}
-	var n int32
-	if _, err := fmt.Sscan(prev, &n); err != nil {
-		return fmt.Errorf("previous concurrency %q: %w", prev, err)
-	}
-	_, err = r.Lambda.PutFunctionConcurrency(ctx, &lambda.PutFunctionConcurrencyInput{FunctionName: &function, ReservedConcurrentExecutions: &n})
-	return err
+	return s.waitReporting(ctx, r, function, resumed)
 }
 
 // WaitMonitorsHealthy waits until the stack's own health monitoring sees

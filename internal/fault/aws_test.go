@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
@@ -38,7 +39,7 @@ const (
 func awsOutputs() outputs.Outputs {
 	return outputs.Outputs{"TargetKind": "aws", "GlobalClusterIdentifier": "drdrill-t-global", "PrimaryRegion": "us-east-1", "SecondaryRegion": "us-west-2",
 		"PrimaryClusterArn": pARN, "SecondaryClusterArn": sARN, "GlobalWriterEndpoint": "g.global.example", "PrimaryClusterEndpoint": "p.example",
-		"SecondaryClusterEndpoint": "s.example", "DatabaseSecretArn": "arn:aws:secretsmanager:us-east-1:111122223333:secret:db",
+		"SecondaryClusterEndpoint": "s.example", "PrimaryReaderEndpoint": "p-ro.example", "SecondaryReaderEndpoint": "s-ro.example", "DatabaseSecretArn": "arn:aws:secretsmanager:us-east-1:111122223333:secret:db",
 		"PrimaryDatabaseSubnetIds": `["subnet-a","subnet-b"]`, "SecondaryDatabaseSubnetIds": `["subnet-x"]`,
 		"PrimaryDatabaseNetworkAclId": "acl-orig", "SecondaryDatabaseNetworkAclId": "acl-sec",
 		"PrimaryHealthMonitorFunctionName": "drdrill-t-health-monitor-primary", "SecondaryHealthMonitorFunctionName": "drdrill-t-health-monitor-secondary",
@@ -59,10 +60,12 @@ type fakeAWS struct {
 	concurrency *int32
 	failRestore bool
 	monitorNet  []string // the health monitors' subnets
+	silent      bool     // the monitors publish nothing
 
 	// alarm path
 	alarmForced string
 	deliver     bool
+	okOnly      bool // the queue hears only the alarm's return to OK
 	queues      map[string]bool
 	subs        map[string]bool
 }
@@ -134,7 +137,10 @@ func (f *fakeAWS) stub() *awstest.Stub {
 	s.On("SQS.SetQueueAttributes", lock(func(awstest.Call) (any, error) { return &sqs.SetQueueAttributesOutput{}, nil }))
 	s.On("SQS.ReceiveMessage", lock(func(awstest.Call) (any, error) {
 		out := &sqs.ReceiveMessageOutput{}
-		if f.deliver && f.alarmForced == "ALARM" {
+		switch {
+		case f.okOnly:
+			out.Messages = []sqstypes.Message{{Body: awssdk.String(`{"Type":"Notification","Subject":"OK: \"drdrill-t-replication-lag-secondary\"","Message":"{\"AlarmName\":\"drdrill-t-replication-lag-secondary\",\"NewStateValue\":\"OK\",\"OldStateValue\":\"ALARM\"}"}`)}}
+		case f.deliver && f.alarmForced == "ALARM":
 			out.Messages = []sqstypes.Message{{Body: awssdk.String(`{"Type":"Notification","Message":"{\"AlarmName\":\"drdrill-t-replication-lag-secondary\",\"NewStateValue\":\"ALARM\"}"}`)}}
 		}
 		return out, nil
@@ -198,6 +204,14 @@ func (f *fakeAWS) stub() *awstest.Stub {
 	s.On("Lambda.DeleteFunctionConcurrency", lock(func(awstest.Call) (any, error) {
 		f.concurrency = nil
 		return &lambda.DeleteFunctionConcurrencyOutput{}, nil
+	}))
+	// A running monitor reports its region's health: a datapoint now.
+	s.On("CloudWatch.GetMetricData", lock(func(awstest.Call) (any, error) {
+		res := cwtypes.MetricDataResult{Id: awssdk.String("m"), StatusCode: cwtypes.StatusCodeComplete}
+		if !f.silent && (f.concurrency == nil || *f.concurrency > 0) {
+			res.Values, res.Timestamps = []float64{1}, []time.Time{time.Now()}
+		}
+		return &cloudwatch.GetMetricDataOutput{MetricDataResults: []cwtypes.MetricDataResult{res}}, nil
 	}))
 	s.On("Route 53.GetHealthCheck", lock(func(awstest.Call) (any, error) {
 		return &route53.GetHealthCheckOutput{HealthCheck: &r53types.HealthCheck{HealthCheckVersion: awssdk.Int64(3),
@@ -359,6 +373,22 @@ func TestMonitorFailurePairRestoresTheExactConcurrency(t *testing.T) {
 		if (prev == nil) != (f.concurrency == nil) || (prev != nil && *f.concurrency != *prev) {
 			t.Fatalf("restored %v, want %v", f.concurrency, prev)
 		}
+		// The rollback returned once the monitor reported again.
+		if q, ok := s.Find("CloudWatch.GetMetricData"); !ok || q.Region != "us-west-2" {
+			t.Fatalf("the rollback did not wait for the secondary monitor to report (%+v)", q)
+		}
+	}
+	// A monitor that does not report once resumed is a failed rollback,
+	// kept in the ledger for recover.
+	f := newFake()
+	f.silent = true
+	tgt, _, l := awsTarget(t, f, "111122223333")
+	h, err := Inject(context.Background(), tgt, l, "monitor-failure", nil, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Rollback(context.Background()); err == nil || !strings.Contains(err.Error(), "does not report") {
+		t.Fatalf("rollback of a monitor that never reports: %v", err)
 	}
 }
 
@@ -492,5 +522,64 @@ func TestAlarmPathProvesDeliveryAndCleansUp(t *testing.T) {
 	}
 	if a, _ := l2.Active(); len(a) != 0 {
 		t.Fatalf("ledger %+v", a)
+	}
+}
+
+// #22 item 6: the harness's own role (infra/aws harness.tf) grants every
+// call the harness makes — the preflight, each AWS fault's injection and
+// rollback, the topology, alarms and observations a drill reads — with
+// what those calls imply (tagging at creation, the secret's key): or the
+// call is AccessDenied on AWS. The twin checks the same role call by call
+// (TestTheHarnessRoleIsEnforcedOnTheHarnessCalls); this check reads the
+// grants without one.
+func TestHarnessRoleGrantsEveryCallTheHarnessMakes(t *testing.T) {
+	ctx := context.Background()
+	f := newFake()
+	tgt, s, l := awsTarget(t, f, "111122223333")
+	st, _ := drdaws.NewStack(ctx, awsOutputs(), s.Options()...)
+	st.AllowedAccounts, st.StopAlarms, st.Poll = []string{"111122223333"}, []string{"drdrill-t-stop"}, 1
+	var b strings.Builder
+	_ = st.Preflight(ctx, &b)
+	for _, c := range []struct {
+		name string
+		p    Params
+	}{{"region-isolation", nil}, {"monitor-failure", nil}, {"alarm-path", Params{"wait": "1s"}}, {"planned-switchover", nil}, {"unplanned-failover", Params{"region": "us-west-2"}}} {
+		h, err := Inject(ctx, tgt, l, c.name, c.p, "test")
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if err := h.Rollback(ctx); err != nil {
+			t.Fatalf("%s rollback: %v", c.name, err)
+		}
+	}
+	_, _ = tgt.Topology(ctx)
+	_, _ = tgt.Alarms(ctx)
+	if db, err := tgt.Writer(); err == nil { // reads the database secret; connects to nothing yet
+		db.Close()
+	}
+	if o, ok := tgt.(target.Observer); ok {
+		o.Observe(ctx)
+	}
+	granted := awstest.GrantedActionsIn(t, "harness.tf", "harness")
+	called := awstest.ActionsCalled(t, s)
+	for _, a := range called {
+		if !awstest.Grants(granted, a) {
+			t.Errorf("aws_iam_role_policy.harness does not grant %s, which the harness calls", a)
+		}
+	}
+	t.Logf("the harness calls %v", called)
+}
+
+// The proof is a notification of the alarm entering ALARM, not any
+// message naming the alarm and "ALARM": the alarm's return to OK (whose
+// OldStateValue is ALARM) proves nothing about the ALARM notification,
+// which SNS may have dropped (a queue policy not yet in force). Before,
+// the OK notification was taken for the proof.
+func TestAlarmPathTakesOnlyTheAlarmNotification(t *testing.T) {
+	f := newFake()
+	f.okOnly = true
+	tgt, _, l := awsTarget(t, f, "111122223333")
+	if _, err := Inject(context.Background(), tgt, l, "alarm-path", Params{"wait": "100ms"}, "test"); err == nil || !strings.Contains(err.Error(), "alarm path is broken") {
+		t.Fatalf("only the OK notification arrived: %v, want the alarm path broken", err)
 	}
 }

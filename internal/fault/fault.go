@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/drdrill/drdrill/internal/ledger"
@@ -69,10 +70,21 @@ type Handle struct {
 	Fault    Failpoint
 	Params   Params
 	Injected time.Time
-	t        target.Target
-	l        *ledger.Ledger
-	by       string
-	done     bool
+	// Recorded is when the ledger recorded it, just before its injection
+	// began: the fault's time in a drill's history, and the time `drdrill
+	// observe` reads from the ledger, so both measure from one instant.
+	Recorded time.Time
+	// Effective is when the fault's effect began, for a fault that says
+	// (Effective): a region isolation's first subnet cut, after the calls
+	// that prepare it. Zero: at Injected.
+	Effective time.Time
+	t         target.Target
+	l         *ledger.Ledger
+	by        string
+	// mu makes a rollback that a stop catches mid-way and the cleanup that
+	// follows it one rollback: the second call waits for the first.
+	mu   sync.Mutex
+	done bool
 }
 
 func newID(name string) string {
@@ -99,15 +111,22 @@ func Inject(ctx context.Context, t target.Target, l *ledger.Ledger, name string,
 		return nil, fmt.Errorf("fault %s: %w", name, err)
 	}
 	h := &Handle{ID: newID(name), Fault: f, Params: p, t: t, l: l, by: by}
-	if err := l.Record(ledger.Entry{ID: h.ID, Fault: name, Params: p, State: ledger.Injecting, By: by}); err != nil {
+	entry := ledger.Entry{ID: h.ID, Fault: name, Params: p, State: ledger.Injecting, By: by, TimeNs: time.Now().UnixNano()}
+	if err := l.Record(entry); err != nil {
 		return nil, fmt.Errorf("fault %s not injected: the ledger could not record it: %w", name, err)
 	}
+	h.Recorded = time.Unix(0, entry.TimeNs)
 	h.Injected = time.Now()
 	// Whatever the fault creates or changes is in the ledger as soon as it
 	// exists (Progress), so a kill -9 at any instant leaves what recover
 	// needs to undo exactly that.
 	ctx = context.WithValue(ctx, progressKey{}, func(q Params) error {
 		return l.Record(ledger.Entry{ID: h.ID, Fault: name, Params: q, State: ledger.Injecting, By: by})
+	})
+	ctx = context.WithValue(ctx, effectiveKey{}, func(at time.Time) {
+		if h.Effective.IsZero() {
+			h.Effective = at
+		}
 	})
 	if err := f.Inject(ctx, t, p); err != nil {
 		rerr := h.Rollback(context.WithoutCancel(ctx))
@@ -131,9 +150,24 @@ func Progress(ctx context.Context, p Params) error {
 	return nil
 }
 
+type effectiveKey struct{}
+
+// Effective records, while a fault is being injected, the moment its
+// effect began, when that is not the start of the injection (a region
+// isolation is in effect from its first subnet moved, not from the calls
+// that prepare it, which eventual consistency can make seconds long). The
+// first call wins; outside Inject it does nothing.
+func Effective(ctx context.Context, at time.Time) {
+	if rec, ok := ctx.Value(effectiveKey{}).(func(time.Time)); ok {
+		rec(at)
+	}
+}
+
 // Rollback undoes the fault and marks it in the ledger; a failed rollback
 // stays in the ledger as rollback-failed for `drdrill recover`.
 func (h *Handle) Rollback(ctx context.Context) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
 	if h.done {
 		return nil
 	}
@@ -141,6 +175,9 @@ func (h *Handle) Rollback(ctx context.Context) error {
 	// database switchover, minutes long.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), target.BoundsOf(h.t).Rollback)
 	defer cancel()
+	// Recorded first: whoever looks while this runs (a stop, `drdrill
+	// recover` after a kill -9) sees it is being undone.
+	_ = h.l.Record(ledger.Entry{ID: h.ID, Fault: h.Fault.Name(), Params: h.Params, State: ledger.RollingBack, By: h.by})
 	if err := h.Fault.Rollback(ctx, h.t, h.Params); err != nil {
 		_ = h.l.Record(ledger.Entry{ID: h.ID, Fault: h.Fault.Name(), Params: h.Params, State: ledger.RollbackFailed, Error: err.Error(), By: h.by})
 		return fmt.Errorf("rollback of %s (%s) failed: %w — it stays in %s; run `drdrill recover`", h.Fault.Name(), h.ID, err, h.l.Path())

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/drdrill/drdrill/internal/target"
 )
@@ -60,8 +61,12 @@ func (RegionIsolation) Inject(ctx context.Context, t target.Target, p Params) er
 	if err != nil {
 		return err
 	}
-	// The deny ACL's id is in the ledger before any subnet moves onto it.
+	// The deny ACL's id is in the ledger before any subnet moves onto it,
+	// and each move as it is made; the fault is in effect from the first.
 	err = si.IsolateRegion(ctx, &iso, func(now target.Isolation) error {
+		if now.CutAtNs != 0 {
+			Effective(ctx, time.Unix(0, now.CutAtNs))
+		}
 		b, _ := json.Marshal(now)
 		p["isolation"] = string(b)
 		return Progress(ctx, p)

@@ -263,6 +263,20 @@ func TestAlarmPathOnTheTwin(t *testing.T) {
 	if !queued || !subscribed {
 		t.Fatalf("the ledger did not record the queue (%v) and the subscription (%v) while injecting:\n%s", queued, subscribed, raw)
 	}
+	// #22 item 5: the proof queue's policy takes up to a minute to be
+	// enforced, so the first ALARM notification was refused and lost; the
+	// proof is a later one, from the alarm forced again. Before, the
+	// alarm was forced once, and the alarm's return to OK was taken for
+	// the proof.
+	alarms := 0
+	for _, m := range tw.Server.Messages(tw.Target.Outputs()["SecondarySNSTopicArn"]) {
+		if strings.HasPrefix(m.Subject, `ALARM: "`+tw.Target.Outputs()[outputs.ReplicationLagAlarmName]+`"`) {
+			alarms++
+		}
+	}
+	if refused := tw.Server.RefusedDeliveries(); len(refused) == 0 || alarms < 2 {
+		t.Fatalf("%d ALARM notifications, refused deliveries %v: want the first refused while the queue policy propagates, and the alarm forced again", alarms, refused)
+	}
 	if err := h.Rollback(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -58,6 +58,7 @@ type Region struct {
 	server      *Server
 	role        Role
 	frozen      bool
+	sync        syncState
 	// client carries application traffic to this region's server.
 	client *link.Link
 	// replIn carries this region's replication stream from the other region.
@@ -74,6 +75,7 @@ type Lab struct {
 	primary *Region
 	ctrl    *controller
 	hb      *labHeartbeat
+	watch   *syncWatch
 	// controlCut: the cross-region control path is cut (a partition that
 	// takes the control plane with it), so the controller, which plays the
 	// failover trigger in the deployment's secondary region, cannot fence
@@ -164,8 +166,10 @@ func Up(ctx context.Context, cfg Config) (l *Lab, err error) {
 	if err := l.waitReplicating(ctx, 30*time.Second); err != nil {
 		return l, err
 	}
+	p.sync.synced, s.sync.synced = true, true
 	l.hb = startLabHeartbeat(l)
 	l.ctrl = startController(l, cfg.Controller)
+	l.watch = startSyncWatch(l)
 	l.event("up", "", fmt.Sprintf("primary %s, secondary %s, writer %s", p.Name, s.Name, l.writer.Addr()))
 	return l, nil
 }
@@ -240,6 +244,9 @@ func (l *Lab) waitReplicating(ctx context.Context, timeout time.Duration) error 
 func (l *Lab) Down() {
 	if l.ctrl != nil {
 		l.ctrl.stop()
+	}
+	if l.watch != nil {
+		l.watch.stop()
 	}
 	if l.hb != nil {
 		l.hb.stop()

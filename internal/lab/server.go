@@ -168,6 +168,9 @@ func (s *Server) closeDBs() {
 // Config is the incarnation's configuration.
 func (s *Server) Config() ServerConfig { return s.cfg }
 
+// DataDir is the incarnation's datadir.
+func (s *Server) DataDir() string { return filepath.Join(s.cfg.Dir, "data") }
+
 // PID is the mariadbd process id.
 func (s *Server) PID() int { return s.cmd.Process.Pid }
 

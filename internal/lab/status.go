@@ -23,7 +23,10 @@ type RegionStatus struct {
 	Replication *ReplicaStatus `json:"replication,omitempty"`
 	GTIDs       *GTIDs         `json:"gtids,omitempty"`
 	LagMs       *float64       `json:"lag_ms,omitempty"`
-	Error       string         `json:"error,omitempty"`
+	// InSync: the primary, or a secondary that has caught up with it since
+	// it last lost sync (EventInSync).
+	InSync bool   `json:"in_sync"`
+	Error  string `json:"error,omitempty"`
 }
 
 // Status is a snapshot of the whole lab.
@@ -48,6 +51,7 @@ type regionSnap struct {
 	s         *Server
 	role      Role
 	frozen    bool
+	synced    bool
 	inc, port int
 }
 
@@ -65,7 +69,7 @@ func (l *Lab) snapshot() ([]regionSnap, string, bool) {
 	}
 	var snaps []regionSnap
 	for _, r := range l.regions {
-		snaps = append(snaps, regionSnap{r, r.server, r.role, r.frozen, r.incarnation, r.port})
+		snaps = append(snaps, regionSnap{r, r.server, r.role, r.frozen, r == l.primary || r.sync.synced, r.incarnation, r.port})
 	}
 	primary := l.primary.Name
 	l.mu.Unlock()
@@ -87,7 +91,7 @@ func (l *Lab) Status(ctx context.Context) Status {
 	}
 	healthy := true
 	for _, sn := range snaps {
-		rs := RegionStatus{Name: sn.r.Name, Role: sn.role, Frozen: sn.frozen, Incarnation: sn.inc, Endpoint: sn.r.client.Addr()}
+		rs := RegionStatus{Name: sn.r.Name, Role: sn.role, Frozen: sn.frozen, InSync: sn.synced, Incarnation: sn.inc, Endpoint: sn.r.client.Addr()}
 		if v, ok := lag[sn.r.Name]; ok {
 			ms := float64(v.Microseconds()) / 1000
 			rs.LagMs = &ms

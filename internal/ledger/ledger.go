@@ -6,9 +6,11 @@ package ledger
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -21,6 +23,7 @@ import (
 const (
 	Injecting      = "injecting" // written before Inject runs: it may be partly injected
 	Injected       = "injected"
+	RollingBack    = "rolling-back" // written before Rollback runs: it may be partly undone
 	RolledBack     = "rolled-back"
 	RollbackFailed = "rollback-failed"
 )
@@ -36,6 +39,10 @@ type Entry struct {
 	Error  string            `json:"error,omitempty"`
 	By     string            `json:"by,omitempty"` // suite, cli, recover
 }
+
+// String names the entry as the stop messages and run records do:
+// "region-crash (102835-region-crash-eb738a, injected)".
+func (e Entry) String() string { return fmt.Sprintf("%s (%s, %s)", e.Fault, e.ID, e.State) }
 
 // Ledger is an append-only, fsynced JSON Lines file.
 type Ledger struct{ path string }
@@ -126,9 +133,45 @@ func (l *Ledger) Active() ([]Entry, error) {
 	}
 	var out []Entry
 	for i := len(all) - 1; i >= 0; i-- {
-		if s := all[i].State; s == Injecting || s == Injected || s == RollbackFailed {
+		if s := all[i].State; s == Injecting || s == Injected || s == RollingBack || s == RollbackFailed {
 			out = append(out, all[i])
 		}
 	}
 	return out, nil
+}
+
+// Changes returns every state change recorded from byte offset on, in the
+// order written, and the offset after the last whole line: a reader that
+// follows the ledger as it grows (`drdrill observe`) passes it back next
+// time. A line still being written is left for then.
+func (l *Ledger) Changes(offset int64) ([]Entry, int64, error) {
+	f, err := os.Open(l.path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, offset, nil
+	}
+	if err != nil {
+		return nil, offset, err
+	}
+	defer f.Close()
+	if _, err := f.Seek(offset, 0); err != nil {
+		return nil, offset, err
+	}
+	b, err := io.ReadAll(f)
+	if err != nil {
+		return nil, offset, err
+	}
+	var out []Entry
+	for {
+		i := bytes.IndexByte(b, '\n')
+		if i < 0 {
+			return out, offset, nil
+		}
+		line := b[:i]
+		b, offset = b[i+1:], offset+int64(i)+1
+		var e Entry
+		if err := json.Unmarshal(line, &e); err != nil || e.ID == "" {
+			return out, offset, fmt.Errorf("fault ledger %s: a corrupt line before byte %d: %v", l.path, offset, err)
+		}
+		out = append(out, e)
+	}
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/aws-sdk-go-v2/service/rds"
+	rdstypes "github.com/aws/aws-sdk-go-v2/service/rds/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/go-sql-driver/mysql"
 
@@ -28,11 +29,20 @@ import (
 
 // Config configures one region's health monitor (from its environment).
 type Config struct {
-	Region          string // this function's region
-	PeerRegion      string
-	ClusterID       string // this region's cluster identifier
-	Endpoint        string // this region's cluster endpoint (host:port) for the SQL probe
-	PeerEndpoint    string // the other region's writer/cluster endpoint, probed across the peering (optional)
+	Region     string // this function's region
+	PeerRegion string
+	ClusterID  string // this region's cluster identifier
+	// Endpoint is this region's reader endpoint (host:port) for the SQL
+	// probe, and PeerEndpoint the other region's, probed across the
+	// peering (optional). Reader endpoints, so that a region's health does
+	// not depend on its role: a cluster's writer endpoint is inactive
+	// while it is a secondary ("All secondary Regions also have writer
+	// endpoints, but they're inactive"; "The reader endpoint isn't
+	// affected after a global database failover": AWS Database Blog,
+	// "Automate Amazon Aurora Global Database endpoint management"). The
+	// role is read from DescribeGlobalClusters.
+	Endpoint        string
+	PeerEndpoint    string
 	GlobalClusterID string
 	SecretARN       string
 	ProbeTimeout    time.Duration
@@ -88,10 +98,15 @@ type Monitor struct {
 
 // Result is what one run found; it is also the function's response.
 type Result struct {
-	Region         string   `json:"region"`
-	ClusterID      string   `json:"cluster_id"`
-	ClusterStatus  string   `json:"cluster_status"`
-	Role           string   `json:"role"` // primary, secondary, unknown
+	Region        string `json:"region"`
+	ClusterID     string `json:"cluster_id"`
+	ClusterStatus string `json:"cluster_status"`
+	Role          string `json:"role"` // primary, secondary, unknown: GlobalClusterMembers[].IsWriter
+	// Sync is the cluster's SynchronizationStatus in the global cluster
+	// (connected, or pending-resync while Aurora rebuilds it after a
+	// failover). It says whether the region is protected, not whether it
+	// is up: it is reported, not part of Healthy.
+	Sync           string   `json:"sync,omitempty"`
 	Healthy        bool     `json:"healthy"`
 	ProbeLatencyMs float64  `json:"probe_latency_ms"`
 	PeerHealthy    *bool    `json:"peer_healthy,omitempty"`
@@ -178,6 +193,10 @@ func (m *Monitor) Run(ctx context.Context) (Result, error) {
 				r.Role = "secondary"
 				if awssdk.ToBool(mem.IsWriter) {
 					r.Role = "primary"
+				}
+				r.Sync = string(mem.SynchronizationStatus)
+				if mem.SynchronizationStatus == rdstypes.GlobalClusterMemberSynchronizationStatusPendingResync {
+					r.Reasons = append(r.Reasons, "pending-resync: Aurora is rebuilding this cluster after a failover; it is not a usable secondary yet")
 				}
 			}
 		}

@@ -22,6 +22,7 @@ import (
 	"github.com/drdrill/drdrill/internal/heartbeat"
 	"github.com/drdrill/drdrill/internal/history"
 	"github.com/drdrill/drdrill/internal/ledger"
+	"github.com/drdrill/drdrill/internal/live"
 	"github.com/drdrill/drdrill/internal/reads"
 	"github.com/drdrill/drdrill/internal/target"
 	"github.com/drdrill/drdrill/internal/workload"
@@ -41,6 +42,14 @@ type Options struct {
 	// ObserveEvery is how often a target that reports its own measurements
 	// (AWS: lag metric, alarms, health checks) is sampled; default 30 s.
 	ObserveEvery time.Duration
+	// Observed marks the history as recorded by `drdrill observe`, which
+	// injects nothing (history.Meta.Observed).
+	Observed bool
+	// Live, when set, is the ledger directory where the scenario publishes
+	// its progress every second for `drdrill status` (internal/live),
+	// starting from Progress (what runs, the scenario's place in the run).
+	Live     string
+	Progress live.Progress
 }
 
 // Scenario is a scenario in progress.
@@ -61,6 +70,9 @@ type Scenario struct {
 	stopped  bool
 	observe  chan struct{} // closed to stop the observer
 	observed sync.WaitGroup
+	// publishing: closed to stop publishing progress (Options.Live).
+	publish   chan struct{}
+	published sync.WaitGroup
 }
 
 // HistoryFile is the history's name in a scenario directory.
@@ -142,7 +154,8 @@ func Start(ctx context.Context, t target.Target, opt Options) (s *Scenario, err 
 	}
 	s.rec, err = history.Create(filepath.Join(opt.Dir, HistoryFile), history.Meta{Run: opt.Run, Scenario: opt.Name,
 		Target: t.Kind(), RateHz: w.Rate, Writers: w.Writers, PrimaryServerID: primarySID, Labels: map[string]string{"first_writer": strconv.Itoa(s.first)},
-		LagResolutionMs: lagRes, PrimaryRegion: primaryRegion, ReadIntervalMs: float64(readInterval(opt.Reads)) / 1e6})
+		LagResolutionMs: lagRes, PrimaryRegion: primaryRegion, Regions: t.Regions(), ReadIntervalMs: float64(readInterval(opt.Reads)) / 1e6,
+		Observed: opt.Observed})
 	if err != nil {
 		return nil, err
 	}
@@ -158,7 +171,45 @@ func Start(ctx context.Context, t target.Target, opt Options) (s *Scenario, err 
 	if ob, ok := t.(target.Observer); ok {
 		s.startObserver(ob)
 	}
+	if opt.Live != "" {
+		s.startPublishing()
+	}
 	return s, nil
+}
+
+// startPublishing writes the scenario's progress every second: the
+// writes and failed writes of the last second, and the totals.
+func (s *Scenario) startPublishing() {
+	s.publish = make(chan struct{})
+	s.published.Add(1)
+	go func() {
+		defer s.published.Done()
+		defer live.Remove(s.opt.Live)
+		p := s.opt.Progress
+		p.Scenario = s.opt.Name
+		start := time.Now()
+		remaining := p.RemainingS
+		var prev workload.Stats
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		for {
+			st := s.wl.Stats()
+			p.OK, p.Failed = st.OK, st.Fail+st.Info
+			p.WritesPerS = float64(st.OK - prev.OK)
+			p.ErrorsPerS = float64(st.Fail + st.Info - prev.Fail - prev.Info)
+			if remaining > 0 {
+				p.RemainingS = max(0, remaining-time.Since(start).Seconds())
+			}
+			p.UpdatedNs = 0
+			_ = live.Publish(s.opt.Live, p)
+			prev = st
+			select {
+			case <-s.publish:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
 }
 
 // startObserver records the platform's own view beside the drill's:
@@ -216,12 +267,21 @@ func (s *Scenario) Workload() *workload.Workload { return s.wl }
 func (s *Scenario) LatestLag() map[string]float64 { return s.hb.Latest() }
 
 // Inject injects a fault and records it in the history; the fault's time
-// (the start of RTO) is the moment just before injection begins.
+// (the start of RTO) is the moment the ledger recorded it, just before its
+// injection began (after its parameters were resolved: on AWS that reads
+// the topology and passes the safety guard, which injects nothing) — the
+// instant `drdrill observe` takes for a fault it finds in the ledger — or,
+// for a fault that says when its effect began, that moment (a region
+// isolation's first subnet cut, after the calls that prepare it, which EC2's
+// eventual consistency can make seconds long).
 func (s *Scenario) Inject(ctx context.Context, name string, p fault.Params) (*fault.Handle, error) {
-	at := s.rec.Now()
 	h, err := fault.Inject(ctx, s.t, s.opt.Ledger, name, p, "suite")
 	if err != nil {
 		return nil, err
+	}
+	at := s.rec.WallToRel(h.Recorded.UnixNano())
+	if !h.Effective.IsZero() {
+		at = s.rec.WallToRel(h.Effective.UnixNano())
 	}
 	s.rec.Event(history.Event{At: at, Source: "fault", Kind: "inject", Fault: name, ID: h.ID, Region: h.Params["region"], Detail: fmt.Sprint(map[string]string(h.Params))})
 	s.handles = append(s.handles, h)
@@ -248,7 +308,8 @@ func (s *Scenario) Mark(kind, detail string) {
 }
 
 // StopTraffic stops the workload and heartbeat; every invoked write is
-// then in the history.
+// then in the history, and the traffic section's end marker says how many
+// (a history cut before it is not judged on its traffic).
 func (s *Scenario) StopTraffic() workload.Stats {
 	if s.stopped {
 		return s.wl.Stats()
@@ -261,6 +322,13 @@ func (s *Scenario) StopTraffic() workload.Stats {
 		close(s.observe)
 		s.observed.Wait()
 	}
+	if s.publish != nil {
+		close(s.publish)
+		s.published.Wait()
+	}
+	if err := s.rec.EndTraffic(); err != nil {
+		s.opt.Logf("history: %v", err)
+	}
 	s.opt.Logf("traffic stopped: %s", st)
 	return st
 }
@@ -268,7 +336,9 @@ func (s *Scenario) StopTraffic() workload.Stats {
 // FinalRead reads this scenario's rows from every reachable region, with
 // each region's role, into the history. A region the topology reports
 // unreachable is skipped and one that cannot be read is noted, neither is
-// fatal; the primary must be readable.
+// fatal; the primary must be readable. Each region's rows end with their
+// count, and the whole final read with an end marker once every region is
+// recorded: a kill mid-read leaves a history that says what it lacks.
 func (s *Scenario) FinalRead(ctx context.Context) error {
 	s.StopTraffic()
 	topo, err := s.t.Topology(ctx)
@@ -276,6 +346,7 @@ func (s *Scenario) FinalRead(ctx context.Context) error {
 		return err
 	}
 	var errs []error
+	read := 0
 	for _, r := range topo.Regions {
 		if !r.Reachable && r.Name != topo.Primary {
 			// A crashed or frozen region would only make the read wait out
@@ -294,7 +365,12 @@ func (s *Scenario) FinalRead(ctx context.Context) error {
 		}
 		if err := s.rec.Rows(rs); err != nil {
 			errs = append(errs, err)
+			continue
 		}
+		read++
+	}
+	if len(errs) == 0 {
+		errs = append(errs, s.rec.EndFinalRead(read))
 	}
 	return errors.Join(errs...)
 }
@@ -345,16 +421,22 @@ func (s *Scenario) RollbackAll(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// Finish copies the controller's events into the history, closes it, reads
-// it back from disk and checks it — the same path `drdrill report` takes.
+// Finish copies the controller's events into the history, with their end
+// marker (or, when the target cannot list them, the reason), closes it,
+// reads it back from disk and checks it — the same path `drdrill report`
+// takes.
 func (s *Scenario) Finish(ctx context.Context) (check.Result, error) {
 	s.StopTraffic()
-	if ev, err := s.t.Events(ctx, s.base); err == nil {
+	ev, err := s.t.Events(ctx, s.base)
+	if err == nil {
 		for _, e := range ev {
 			s.rec.Event(history.Event{At: s.rec.WallToRel(e.TimeNs), Source: "controller", Kind: e.Kind, Region: e.Region, Detail: e.Detail, ServerID: e.ServerID})
 		}
 	} else {
 		s.opt.Logf("controller events unavailable: %v", err)
+	}
+	if err := s.rec.EndControllerEvents(len(ev), err); err != nil {
+		return check.Result{}, err
 	}
 	if err := s.rec.Close(); err != nil {
 		return check.Result{}, err

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -58,13 +59,15 @@ func (a *AWS) Regions() []string {
 	return []string{a.out[outputs.PrimaryRegion], a.out[outputs.SecondaryRegion]}
 }
 
-// Topology reads roles from DescribeGlobalClusters and availability from
-// DescribeDBClusters. Healthy: both clusters available, no failover pending.
+// Topology reads roles and each member's sync from DescribeGlobalClusters
+// and availability from DescribeDBClusters. Healthy: both clusters
+// available and in sync, no failover pending.
 func (a *AWS) Topology(ctx context.Context) (Topology, error) {
-	writer, state, err := a.stack.WriterRegion(ctx)
+	g, err := a.stack.State(ctx)
 	if err != nil {
 		return Topology{}, err
 	}
+	writer, state := g.Writer, g.FailoverState
 	t := Topology{Primary: writer, Healthy: state == ""}
 	var why []string
 	if state != "" {
@@ -72,14 +75,18 @@ func (a *AWS) Topology(ctx context.Context) (Topology, error) {
 	}
 	for _, r := range a.Regions() {
 		ok, status, err := a.stack.ClusterAvailable(ctx, r)
-		reg := Region{Name: r, Role: "secondary", Reachable: ok, Writable: r == writer, Replicating: ok && r != writer && state == ""}
+		resync := slices.Contains(g.Resyncing, r)
+		reg := Region{Name: r, Role: "secondary", Reachable: ok, Writable: r == writer, Replicating: ok && r != writer && state == "" && !resync}
 		if r == writer {
 			reg.Role = "primary"
 		}
-		if err != nil {
+		switch {
+		case err != nil:
 			reg.Detail = err.Error()
-		} else if !ok {
+		case !ok:
 			reg.Detail = "cluster status " + status
+		case resync:
+			reg.Detail = "pending-resync: rebuilt on a new volume after the failover, not in sync yet"
 		}
 		if reg.Detail != "" {
 			why = append(why, r+": "+reg.Detail)
@@ -139,13 +146,18 @@ func (a *AWS) Writer() (*sql.DB, error) {
 	return a.open("DRDRILL_WRITER_ENDPOINT", a.out[outputs.GlobalWriterEndpoint])
 }
 
-// Reader opens a region's cluster endpoint.
+// Reader opens a region's reader endpoint: it reaches the region's
+// cluster in either role, where a cluster's writer endpoint is inactive
+// while the cluster is a secondary ("All secondary Regions also have
+// writer endpoints, but they're inactive"; "The reader endpoint isn't
+// affected after a global database failover": AWS Database Blog,
+// "Automate Amazon Aurora Global Database endpoint management").
 func (a *AWS) Reader(region string) (*sql.DB, error) {
 	switch region {
 	case a.out[outputs.PrimaryRegion]:
-		return a.open("DRDRILL_PRIMARY_ENDPOINT", a.out[outputs.PrimaryClusterEndpoint])
+		return a.open("DRDRILL_PRIMARY_ENDPOINT", a.out["PrimaryReaderEndpoint"])
 	case a.out[outputs.SecondaryRegion]:
-		return a.open("DRDRILL_SECONDARY_ENDPOINT", a.out[outputs.SecondaryClusterEndpoint])
+		return a.open("DRDRILL_SECONDARY_ENDPOINT", a.out["SecondaryReaderEndpoint"])
 	}
 	return nil, fmt.Errorf("unknown region %q (regions: %v)", region, a.Regions())
 }
@@ -154,9 +166,16 @@ func (a *AWS) Reader(region string) (*sql.DB, error) {
 // shows them, polled from the first call on (every DRDRILL_AWS_POLL, which
 // is their resolution): "failover-start" when a FailoverState appears,
 // "promote" when the writer member changes, "failover-end" when the state
-// clears; and "detect" at each moment the stack's failover trigger decided
-// to fail over (its FailoverDecisions metric, to the second), which splits
-// the RTO into detection and promotion as on the lab.
+// clears; after a promotion, "sync-lost" for each other region, then
+// "rejoin" and "in-sync" for each
+// once its cluster is a synchronised secondary of the new writer (its
+// SynchronizationStatus connected: after a failover Aurora first rebuilds
+// the old primary on a new volume, pending-resync, for minutes to hours),
+// and "sync-lost" then "in-sync" for a region seen pending-resync
+// otherwise (when the watch began, say);
+// and "detect" at each moment the stack's failover trigger decided to fail
+// over (its FailoverDecisions metric, to the second), which splits the RTO
+// into detection and promotion as on the lab.
 func (a *AWS) Events(ctx context.Context, after int) ([]Event, error) {
 	a.watchOnce.Do(a.startWatch)
 	a.watchMu.Lock()
@@ -180,43 +199,112 @@ func later(a, b time.Time) time.Time {
 	return b
 }
 
+// globalWatch turns successive reads of the global cluster into events.
+type globalWatch struct {
+	regions   []string
+	prev      drdaws.GlobalState
+	first     bool
+	moved     bool            // the writer moved since the FailoverState appeared
+	awaiting  map[string]bool // regions to see in sync after the last promotion
+	resyncing map[string]bool // regions seen pending-resync, not yet in sync again
+}
+
+// observe returns the events between the last read and g, in order.
+func (w *globalWatch) observe(g drdaws.GlobalState, add func(kind, region, detail string)) {
+	if w.awaiting == nil {
+		w.awaiting, w.resyncing = map[string]bool{}, map[string]bool{}
+	}
+	if !w.first {
+		p := w.prev
+		if g.FailoverState != "" && p.FailoverState == "" {
+			// A promotion starts only with every member in sync: one that
+			// got in sync between two polls is reported before it.
+			w.flush(g, add)
+			w.moved = false
+			add("failover-start", g.Writer, "global cluster FailoverState "+g.FailoverState)
+		}
+		if g.Writer != p.Writer {
+			w.moved = true
+			add("promote", g.Writer, "the global writer is now the "+g.Writer+" cluster")
+			for r := range w.awaiting {
+				delete(w.awaiting, r)
+			}
+			for _, r := range w.regions {
+				if r != g.Writer {
+					// Until it is a synchronised secondary of the new
+					// writer, this region is no failover target.
+					add(EventSyncLost, r, "no longer in sync: the writer moved to the "+g.Writer+" cluster")
+					w.awaiting[r] = true
+				}
+			}
+		}
+		if g.FailoverState == "" && p.FailoverState != "" {
+			detail := "FailoverState cleared"
+			if !w.moved {
+				detail += " without moving the writer (cancelled)"
+			}
+			add("failover-end", g.Writer, detail)
+		}
+	}
+	for _, r := range g.Resyncing {
+		if !w.resyncing[r] && !w.awaiting[r] {
+			add(EventSyncLost, r, "pending-resync: rebuilt before it can be a failover target")
+		}
+		w.resyncing[r] = true
+	}
+	if g.FailoverState == "" {
+		w.flush(g, add)
+	}
+	w.prev, w.first = g, false
+}
+
+// flush reports the regions awaited since the last promotion that are
+// synchronised secondaries in g, and any other that is connected again.
+func (w *globalWatch) flush(g drdaws.GlobalState, add func(kind, region, detail string)) {
+	for _, r := range sortedKeys(w.awaiting) {
+		if r == g.Writer || slices.Contains(g.Resyncing, r) {
+			continue
+		}
+		add("rejoin", r, "a secondary of the "+g.Writer+" cluster, in sync (SynchronizationStatus connected)")
+		add(EventInSync, r, "caught up with the "+g.Writer+" cluster after the promotion")
+		delete(w.awaiting, r)
+		delete(w.resyncing, r)
+	}
+	for _, r := range sortedKeys(w.resyncing) {
+		if r != g.Writer && !slices.Contains(g.Resyncing, r) {
+			add(EventInSync, r, "connected again after pending-resync")
+			delete(w.resyncing, r)
+		}
+	}
+}
+
+func sortedKeys(m map[string]bool) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
 func (a *AWS) startWatch() {
 	a.stopWatch, a.watchDone = make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(a.watchDone)
-		var writer, state, from string // from: the writer when the FailoverState appeared
-		first := true
+		w := &globalWatch{first: true, regions: a.Regions()}
 		since := time.Now()
 		decided := map[int64]bool{}
 		for {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			w, st, err := a.stack.WriterRegion(ctx)
+			g, err := a.stack.State(ctx)
 			cancel()
 			if err == nil {
 				now := time.Now().UnixNano()
-				add := func(kind, region, detail string) {
+				w.observe(g, func(kind, region, detail string) {
 					a.watchMu.Lock()
 					a.events = append(a.events, Event{Seq: len(a.events) + 1, TimeNs: now, Kind: kind, Region: region, Detail: detail})
 					a.watchMu.Unlock()
-				}
-				if !first {
-					if st != "" && state == "" {
-						from = writer
-						add("failover-start", w, "global cluster FailoverState "+st)
-					}
-					if w != writer {
-						add("promote", w, "the global writer is now the "+w+" cluster")
-					}
-					if st == "" && state != "" {
-						add("failover-end", w, "FailoverState cleared")
-						if from != "" && from != w {
-							// The promotion is complete: the old writer's
-							// cluster is a secondary of the new one.
-							add("rejoin", from, "a secondary of the "+w+" cluster since the promotion completed")
-						}
-					}
-				}
-				writer, state, first = w, st, false
+				})
 			}
 			ctx, cancel = context.WithTimeout(context.Background(), 30*time.Second)
 			// Each poll reads back a few minutes (a datapoint can show up
@@ -266,16 +354,28 @@ func (a *AWS) Alarms(ctx context.Context) ([]Alarm, error) {
 }
 
 // Recover: on AWS every fault is undone through the ledger; there is no
-// lab process to heal.
+// lab process to heal. What is left is to wait for AWS: a promotion still
+// running, and an old primary rebuilt after a failover (pending-resync).
 func (a *AWS) Recover(ctx context.Context) ([]string, error) {
-	topo, err := a.Topology(ctx)
+	var did []string
+	if _, err := a.stack.WaitIdle(ctx, AWSBounds.Promotion); err != nil {
+		return nil, fmt.Errorf("recover: waiting for the promotion in progress: %w", err)
+	}
+	waited, err := a.stack.WaitInSync(ctx, AWSBounds.Reprotect, "recover")
 	if err != nil {
 		return nil, err
 	}
-	if !topo.Healthy {
-		return nil, fmt.Errorf("stack not healthy after rolling back the ledger: %s", topo.Detail)
+	if waited >= a.stack.PollInterval() {
+		did = append(did, fmt.Sprintf("waited %v for the global cluster's members to be in sync (an old primary rebuilt after a failover)", waited.Round(time.Millisecond)))
 	}
-	return nil, nil
+	topo, err := a.Topology(ctx)
+	if err != nil {
+		return did, err
+	}
+	if !topo.Healthy {
+		return did, fmt.Errorf("stack not healthy after rolling back the ledger: %s", topo.Detail)
+	}
+	return did, nil
 }
 
 // Failback switches the writer back to the deployment's primary region (RPO 0).
@@ -295,11 +395,12 @@ func (a *AWS) Failback(ctx context.Context) ([]string, error) {
 	if err := a.stack.Guard(ctx); err != nil {
 		return nil, err
 	}
-	moved, err := a.switchBack(ctx, primary, "failing back")
+	var did []string
+	moved, err := a.switchBack(ctx, primary, "failing back", func(s string) { did = append(did, s) })
 	if err != nil || !moved {
-		return nil, err
+		return did, err
 	}
-	return []string{"switched the global writer back to " + primary}, nil
+	return append(did, "switched the global writer back to "+primary), nil
 }
 
 // SwitchBack makes region the writer again by a global switchover. It
@@ -307,11 +408,15 @@ func (a *AWS) Failback(ctx context.Context) ([]string, error) {
 // switchover it undoes is still in progress the writer has not moved yet,
 // and "already back" would be reported before it moves away.
 func (a *AWS) SwitchBack(ctx context.Context, region string) error {
-	_, err := a.switchBack(ctx, region, "switching back")
+	_, err := a.switchBack(ctx, region, "switching back", nil)
 	return err
 }
 
-func (a *AWS) switchBack(ctx context.Context, region, doing string) (bool, error) {
+// switchBack switches the writer over to region once no promotion runs,
+// region's subnets are not cut off and every member is in sync (a
+// switchover needs every member synchronised: after a failover the old
+// primary is rebuilt first). said, if not nil, hears what it waited for.
+func (a *AWS) switchBack(ctx context.Context, region, doing string, said func(string)) (bool, error) {
 	w, err := a.stack.WaitIdle(ctx, AWSBounds.Promotion)
 	if err != nil {
 		return false, err
@@ -330,12 +435,25 @@ func (a *AWS) switchBack(ctx context.Context, region, doing string) (bool, error
 		return false, fmt.Errorf("not %s to %s: its database subnets are still cut off (%s); roll back region-isolation first",
 			doing, region, strings.Join(cut, ", "))
 	}
+	waited, err := a.stack.WaitInSync(ctx, AWSBounds.Reprotect, doing+" to "+region)
+	if err != nil {
+		return false, err
+	}
+	if said != nil && waited >= a.stack.PollInterval() {
+		said(fmt.Sprintf("waited %v for every member to be in sync (an old primary rebuilt after a failover) before %s", waited.Round(time.Millisecond), doing))
+	}
 	return true, a.stack.Promote(ctx, region, false, AWSBounds.Promotion)
 }
 
 // Promote switches the global writer over to region (or fails it over
-// with data loss allowed), watching the stop conditions while it runs.
+// with data loss allowed), watching the stop conditions while it runs. It
+// first waits for every member to be in sync (a switchover is refused
+// while an old primary is rebuilt after a failover).
 func (a *AWS) Promote(ctx context.Context, region string, how Promotion) error {
+	doing := map[bool]string{false: "switching over", true: "failing over"}[how.AllowDataLoss] + " to " + region
+	if _, err := a.stack.WaitInSync(ctx, AWSBounds.Reprotect, doing); err != nil {
+		return err
+	}
 	return a.stack.PromoteWatching(ctx, region, how.AllowDataLoss, AWSBounds.Promotion)
 }
 

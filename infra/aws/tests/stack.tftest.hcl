@@ -20,6 +20,15 @@ mock_provider "aws" {
     target = data.aws_iam_policy_document.lambda_assume
     values = { json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}" }
   }
+  override_resource {
+    target          = aws_rds_cluster.primary
+    override_during = plan
+    values = {
+      arn             = "arn:aws:rds:us-east-1:111122223333:cluster:drdrill-tftest-primary"
+      endpoint        = "drdrill-tftest-primary.cluster-c0tftest.us-east-1.rds.amazonaws.com"
+      reader_endpoint = "drdrill-tftest-primary.cluster-ro-c0tftest.us-east-1.rds.amazonaws.com"
+    }
+  }
 }
 
 mock_provider "aws" {
@@ -27,7 +36,11 @@ mock_provider "aws" {
   override_resource {
     target          = aws_rds_cluster.secondary
     override_during = plan
-    values          = { arn = "arn:aws:rds:us-west-2:111122223333:cluster:drdrill-tftest-secondary" }
+    values = {
+      arn             = "arn:aws:rds:us-west-2:111122223333:cluster:drdrill-tftest-secondary"
+      endpoint        = "drdrill-tftest-secondary.cluster-c0tftest.us-west-2.rds.amazonaws.com"
+      reader_endpoint = "drdrill-tftest-secondary.cluster-ro-c0tftest.us-west-2.rds.amazonaws.com"
+    }
   }
   override_data {
     target = data.aws_availability_zones.secondary
@@ -111,8 +124,15 @@ run "stack" {
     error_message = "the functions use the zips `make lambda` builds"
   }
   assert {
-    condition     = aws_lambda_function.trigger.environment[0].variables["DRDRILL_TARGET_CLUSTER_ARN"] == aws_rds_cluster.secondary.arn
-    error_message = "the trigger targets the secondary cluster"
+    condition     = aws_lambda_function.trigger.environment[0].variables["DRDRILL_CLUSTER_ARNS"] == "arn:aws:rds:us-east-1:111122223333:cluster:drdrill-tftest-primary,arn:aws:rds:us-west-2:111122223333:cluster:drdrill-tftest-secondary"
+    error_message = "the trigger may act on both member clusters: it decides about whichever is the writer and fails over to the other"
+  }
+  assert {
+    condition = (aws_lambda_function.monitor_primary.environment[0].variables["DRDRILL_CLUSTER_ENDPOINT"] == "drdrill-tftest-primary.cluster-ro-c0tftest.us-east-1.rds.amazonaws.com:3306"
+      && aws_lambda_function.monitor_primary.environment[0].variables["DRDRILL_PEER_ENDPOINT"] == "drdrill-tftest-secondary.cluster-ro-c0tftest.us-west-2.rds.amazonaws.com:3306"
+      && aws_lambda_function.monitor_secondary.environment[0].variables["DRDRILL_CLUSTER_ENDPOINT"] == "drdrill-tftest-secondary.cluster-ro-c0tftest.us-west-2.rds.amazonaws.com:3306"
+    && aws_lambda_function.monitor_secondary.environment[0].variables["DRDRILL_PEER_ENDPOINT"] == "drdrill-tftest-primary.cluster-ro-c0tftest.us-east-1.rds.amazonaws.com:3306")
+    error_message = "the monitors probe reader endpoints, which work in either role (a secondary cluster's writer endpoint is inactive)"
   }
   assert {
     condition     = aws_sns_topic.primary.name == "drdrill-tftest-alerts" && aws_sns_topic.secondary.name == "drdrill-tftest-alerts"
@@ -129,6 +149,22 @@ run "stack" {
   assert {
     condition     = output.TargetKind == "aws" && output.PrimaryRegion == "us-east-1" && output.GlobalClusterIdentifier == "drdrill-tftest-global"
     error_message = "outputs must be set"
+  }
+  assert {
+    condition     = aws_iam_role.harness.name == "drdrill-tftest-harness" && length(jsondecode(aws_iam_role.harness.assume_role_policy).Statement) == 1 && jsondecode(aws_iam_role.harness.assume_role_policy).Statement[0].Principal.Service == "ecs-tasks.amazonaws.com" && jsondecode(aws_iam_role.harness.assume_role_policy).Statement[0].Condition.StringEquals["aws:SourceAccount"] == "111122223333"
+    error_message = "the harness's role: the scheduled runner's task role (ECS tasks of this account only), and no one else unless harness_principal_arns says"
+  }
+}
+
+# The principals an operator names may assume the harness's role too.
+run "harness_assumable_by_named_principals" {
+  command = plan
+  variables {
+    harness_principal_arns = ["arn:aws:iam::111122223333:role/ci-dr"]
+  }
+  assert {
+    condition     = length(jsondecode(aws_iam_role.harness.assume_role_policy).Statement) == 2 && jsondecode(aws_iam_role.harness.assume_role_policy).Statement[1].Principal.AWS == ["arn:aws:iam::111122223333:role/ci-dr"]
+    error_message = "harness_principal_arns may assume the harness's role"
   }
 }
 
