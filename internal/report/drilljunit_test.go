@@ -18,9 +18,14 @@ import (
 const DrillRunEnv = "DRDRILL_CHECK_RUN"
 
 func TestDrillJUnitCarriesEveryMeasurement(t *testing.T) {
-	run := os.Getenv(DrillRunEnv)
-	if run == "" {
+	run, set := os.LookupEnv(DrillRunEnv)
+	switch {
+	case !set:
 		t.Skipf("$%s is not set: `make test` sets it to the run its drill just wrote", DrillRunEnv)
+	case run == "":
+		// make test found no run directory to give it: a silent skip
+		// there would pass a junit check that checked nothing.
+		t.Fatalf("$%s is set but empty: the drill wrote no run directory to check", DrillRunEnv)
 	}
 	r, err := Load(filepath.Join(run, JSONFile))
 	if err != nil {
@@ -114,6 +119,15 @@ func TestDrillJUnitCarriesEveryMeasurement(t *testing.T) {
 			v, ok := m[x.Check]
 			if !ok {
 				t.Errorf("%s: report.json has %s but junit.xml does not", sc.Name, x.Check)
+				continue
+			}
+			if x.Unmeasured {
+				if u, err := strconv.Unquote(v); err == nil {
+					v = u // Ginkgo writes a string entry JSON-quoted
+				}
+				if v != "not judged: "+x.NotJudged {
+					t.Errorf("%s: junit.xml %s=%q, report.json says not judged: %s", sc.Name, x.Check, v, x.NotJudged)
+				}
 				continue
 			}
 			got, err := strconv.ParseFloat(v, 64)

@@ -179,8 +179,12 @@ func (s Scenario) TargetsChart() template.HTML {
 			x := 120 + 500*(*m.Target)/scale
 			target = fmt.Sprintf(`<line x1="%.1f" x2="%.1f" y1="2" y2="20" stroke="#000" stroke-width="2"/><text x="%.1f" y="30" class="ml">target %g %s</text>`, x, x, x-30, *m.Target, m.Unit)
 		}
-		rows = append(rows, fmt.Sprintf(`<svg xmlns="http://www.w3.org/2000/svg" width="760" height="34" viewBox="0 0 760 34"><text x="0" y="15">%s</text><rect x="120" y="4" width="%.1f" height="14" fill="%s"/><text x="%.1f" y="15">%.4g %s ±%.3g</text>%s</svg>`,
-			m.Check, 500*m.Measured/scale, color, 126+500*m.Measured/scale, m.Measured, m.Unit, m.Resolution, target))
+		figure := fmt.Sprintf("%.4g %s ±%.3g", m.Measured, m.Unit, m.Resolution)
+		if m.Unmeasured {
+			figure = "not judged"
+		}
+		rows = append(rows, fmt.Sprintf(`<svg xmlns="http://www.w3.org/2000/svg" width="760" height="34" viewBox="0 0 760 34"><text x="0" y="15">%s</text><rect x="120" y="4" width="%.1f" height="14" fill="%s"/><text x="%.1f" y="15">%s</text>%s</svg>`,
+			m.Check, 500*m.Measured/scale, color, 126+500*m.Measured/scale, template.HTMLEscapeString(figure), target))
 	}
 	return template.HTML(strings.Join(rows, "<br>"))
 }
@@ -198,17 +202,31 @@ func htmlMark(v string) string {
 	return strings.ToUpper(v)
 }
 
+// WindowLines are the scenario's disruption windows, one line each, when
+// its history was observed.
+func (s Scenario) WindowLines() []string {
+	if s.Result == nil || !s.Result.Observed {
+		return nil
+	}
+	var out []string
+	for i, w := range s.Result.Windows {
+		out = append(out, w.Summary(i, s.Result.RTO.ResolutionMs))
+	}
+	return out
+}
+
 // WriteHTML writes the self-contained index.html of one run.
 func (r *Report) WriteHTML(w io.Writer) error {
 	return runTemplate.Execute(w, r)
 }
 
 var funcs = template.FuncMap{
-	"mark":  htmlMark,
-	"short": short,
-	"fig":   func(s Scenario, c string) string { return s.figure(c) },
-	"f1":    func(v float64) string { return fmt.Sprintf("%.1f", v) },
-	"style": func() template.CSS { return template.CSS(pageStyle + svgplot.Style) },
+	"columns": columns,
+	"mark":    htmlMark,
+	"short":   short,
+	"fig":     func(s Scenario, c string) string { return s.figure(c) },
+	"f1":      func(v float64) string { return fmt.Sprintf("%.1f", v) },
+	"style":   func() template.CSS { return template.CSS(pageStyle + svgplot.Style) },
 	"deref": func(p *float64) string {
 		if p == nil {
 			return "–"
@@ -234,25 +252,28 @@ var runTemplate = template.Must(template.New("run").Funcs(funcs).Parse(`<!DOCTYP
 <style>{{style}}</style></head><body>
 <h1>drdrill run <code>{{.Run.ID}}</code> — <span class="{{.Verdict}}">{{mark .Verdict}}</span></h1>
 <p class="small">target {{.Run.Target}}{{if .Run.GitCommit}} · commit <code>{{short .Run.GitCommit}}</code>{{end}}{{if .Run.Labels}} · labels <code>{{.Run.Labels}}</code>{{end}} · policy {{.Policy.Source}}{{if .Run.Seed}} · seed {{.Run.Seed}}{{end}}{{range $k, $v := .Run.ToolVersions}} · {{$k}} {{$v}}{{end}}</p>
-{{if .Partial}}<p class="partial"><b>Partial report.</b> {{join .PartialReasons "; "}}</p>{{end}}
+{{if not .Run.Complete}}<p class="partial fail">Run {{.Run.StatusLine}}: not a complete run, not a sign-off.</p>{{end}}
+{{if .PartialReasons}}<p class="partial"><b>Partial report.</b> {{join .PartialReasons "; "}}</p>{{end}}
 {{range .Notes}}<p class="note">{{.}}</p>{{end}}
-<table><tr><th>scenario</th><th>verdict</th><th>lost writes</th><th>RPO ms</th><th>RTO ms</th><th>lag p99 ms</th><th>zombies</th></tr>
-{{range .Scenarios}}<tr><td><a href="#{{.Dir}}">{{.Name}}{{if .Iteration}} #{{.Iteration}}{{end}}</a></td><td class="{{.Verdict}}">{{mark .Verdict}}</td><td>{{fig . "rpo_lost_writes"}}</td><td>{{fig . "rpo_ms"}}</td><td>{{fig . "rto_ms"}}</td><td>{{fig . "lag_p99_ms"}}</td><td>{{fig . "zombie_writes"}}</td></tr>
+<table><tr><th>scenario</th><th>verdict</th>{{range columns}}<th>{{.Column}}</th>{{end}}</tr>
+{{range $s := .Scenarios}}<tr><td><a href="#{{.Dir}}">{{.Name}}{{if .Iteration}} #{{.Iteration}}{{end}}</a></td><td class="{{.Verdict}}">{{mark .Verdict}}</td>{{range columns}}<td>{{fig $s .Key}}</td>{{end}}</tr>
 {{end}}</table>
-<p class="small">Cells read <code>measured ±resolution / target</code>; ✗ marks a breach. RPO is the time span of acknowledged writes missing from the new primary; RTO runs from the fault until writes succeed and keep succeeding for the stability window.</p>
+<p class="small">Cells read <code>measured ±resolution / target</code>; ✗ marks a breach; "not judged" means the history cannot give the figure (each scenario says why). RPO is the time span of acknowledged writes missing from the new primary; RTO runs from the fault until writes succeed and keep succeeding for the stability window after the outage began; re-protection runs from the fault until every other region is in sync again after the last promotion.</p>
 {{if .Specs}}<p>Specs: {{.Specs.Passed}} passed, {{.Specs.Failed}} failed, {{.Specs.Skipped}} skipped.</p>{{range .Specs.Failures}}<p class="fail">{{.}}</p>{{end}}{{end}}
 {{range .Scenarios}}
 <h2 id="{{.Dir}}">{{.Name}}{{if .Iteration}} #{{.Iteration}}{{end}} — <span class="{{.Verdict}}">{{mark .Verdict}}</span></h2>
 {{range .Breaches}}<p class="fail">{{.Message}}</p>{{end}}
 {{range .Notes}}<p class="note">{{.}}</p>{{end}}
-{{with .Result}}<p>{{.Ops.Total}} writes: {{.Ops.OK}} acknowledged, {{.Ops.Fail}} failed, {{.Ops.Info}} unknown ({{.InfoApplied}} found applied, {{.InfoNotApplied}} not). Lost: {{.RPO.LostWrites}} spanning {{f1 .RPO.SpanMs}} ms (±{{f1 .RPO.ResolutionMs}}). Detect {{deref .RTO.DetectMs}} ms, promote {{deref .RTO.PromoteMs}} ms{{if .RTO.Judged}}, RTO {{if .RTO.Recovered}}{{f1 .RTO.Ms}} ms{{else}}<b>not recovered</b>{{end}}{{end}}. Zombie writes: {{.ZombieCount}}.{{range $p, $v := .AckedPerSecond}} Acknowledged {{$p}}: {{$v}}/s.{{end}}</p>
+{{range .Measurements}}{{if .Unmeasured}}<p class="note">{{.Check}} not judged: {{.NotJudged}}</p>{{end}}{{end}}
+{{with .Result}}<p>{{.Ops.Total}} writes: {{.Ops.OK}} acknowledged, {{.Ops.Fail}} failed, {{.Ops.Info}} unknown ({{.InfoApplied}} found applied, {{.InfoNotApplied}} not){{if .FailedButApplied}}; <b>{{.FailedButApplied}} failed writes found applied</b>{{end}}. Lost: {{if .RPO.Judged}}{{.RPO.LostWrites}} spanning {{f1 .RPO.SpanMs}} ms (±{{f1 .RPO.ResolutionMs}}){{with .RPO.Failover}}: {{.ReplicationLostWrites}} acknowledged before the promotion (replication loss, {{f1 .ReplicationLossMs}} ms), {{.SplitBrainLostWrites}} after it (split brain){{end}}{{else}}not judged{{end}}. Detect {{deref .RTO.DetectMs}} ms, promote {{deref .RTO.PromoteMs}} ms{{if .RTO.Judged}}{{with .RTO.OutageStartMs}}, outage began {{f1 .}} ms after the fault{{end}}, RTO {{if .RTO.Recovered}}{{f1 .RTO.Ms}} ms{{else}}<b>not recovered</b>{{end}}{{end}}{{with .ReprotectMs}}, re-protected {{f1 .}} ms after the fault{{end}}. Zombie writes: {{if .ZombiesJudged}}{{.ZombieCount}}{{else}}not judged{{end}}.{{range $p, $v := .AckedPerSecond}} Acknowledged {{$p}}: {{$v}}/s.{{end}}</p>
 {{with .Hypothesis}}<p class="{{if .Consistent}}pass{{else}}fail{{end}}">RPO vs lag: {{.Verdict}}</p>{{end}}{{end}}
+{{with .WindowLines}}<p><b>Disruption windows</b> (each disruption the observation saw, whoever caused it):</p><ul>{{range .}}<li>{{.}}</li>{{end}}</ul>{{end}}
 {{.TargetsChart}}
 {{.WritesChart}}
 {{.LagChart}}
 {{.VisibilityChart}}
 {{with .Result}}{{if .Reads.Judged}}<p>Reads: {{.Reads.Total}} ({{.Reads.Failed}} failed). Vanished: {{.Reads.Vanished}}. Stale after promotion: {{if .Reads.StaleJudged}}{{.Reads.StaleAfterPromotion}}{{if .Reads.StaleAfterPromotion}} (up to {{f1 .Reads.StaleMaxBehindMs}} ms behind){{end}}{{else}}not judged{{end}}. Acknowledged writes never seen by any reader: {{.Reads.NeverSeen}}.</p>{{end}}{{end}}
-{{with .ReadRows}}<table><tr><th>region</th><th>phase</th><th>writes read</th><th>visibility p50 / p99 / max ms</th><th>read every ms</th><th>heartbeat lag p50 / p99 ms</th></tr>{{range .}}<tr><td>{{.Region}}</td><td>{{.Phase}}</td><td>{{.Visibility.N}}</td><td>{{f1 .Visibility.P50}} / {{f1 .Visibility.P99}} / {{f1 .Visibility.Max}}</td><td>{{f1 .ResolutionMs}}</td><td>{{with .Lag}}{{f1 .P50}} / {{f1 .P99}}{{else}}–{{end}}</td></tr>{{end}}</table>{{end}}
+{{with .ReadRows}}<table><tr><th>region</th><th>phase</th><th>writes read</th><th>visibility p50 / p99 / max ms</th><th>± p99</th><th>read every ms</th><th>heartbeat lag p50 / p99 ms (by time)</th><th>± p99</th></tr>{{range .}}<tr><td>{{.Region}}</td><td>{{.Phase}}</td><td>{{.Visibility.N}}</td><td>{{f1 .Visibility.P50}} / {{f1 .Visibility.P99}} / {{f1 .Visibility.Max}}</td><td>{{f1 .Visibility.P99Err}}</td><td>{{f1 .ResolutionMs}}</td><td>{{with .Lag}}{{f1 .P50}} / {{f1 .P99}}{{else}}–{{end}}</td><td>{{with .Lag}}{{f1 .P99Err}}{{else}}–{{end}}</td></tr>{{end}}</table>{{end}}
 {{with .Result}}{{if .Reads.VanishedExamples}}<p><b>First vanished reads</b> (a reader saw the write; later it was gone):</p><table><tr><th>seen in</th><th>writer</th><th>seq</th><th>acknowledged</th><th>seen ms</th><th>gone from</th></tr>{{range .Reads.VanishedExamples}}<tr><td>{{.Region}}</td><td>{{.Writer}}</td><td>{{.Seq}}</td><td>{{.Acked}}</td><td>{{f1 .SeenMs}}</td><td>{{.GoneFrom}}</td></tr>{{end}}</table>{{end}}
 {{if .Reads.StaleExamples}}<p><b>First stale reads after promotion</b> (served by the demoted region without acknowledged writes):</p><table><tr><th>region</th><th>server</th><th>read at ms</th><th>acknowledged writes missing</th><th>behind ms</th></tr>{{range .Reads.StaleExamples}}<tr><td>{{.Region}}</td><td>{{.ServerID}}</td><td>{{f1 .InvokeMs}}</td><td>{{.Missing}}</td><td>{{f1 .BehindMs}}</td></tr>{{end}}</table>{{end}}{{end}}
 {{with .Result}}{{if .RPO.Lost}}<p><b>First lost writes</b> (acknowledged, absent on the new primary):</p><table><tr><th>writer</th><th>seq</th><th>invoked ms</th><th>acknowledged ms</th></tr>{{range .RPO.Lost}}<tr><td>{{.Writer}}</td><td>{{.Seq}}</td><td>{{f1 .InvokeMs}}</td><td>{{f1 .AckMs}}</td></tr>{{end}}</table>{{end}}

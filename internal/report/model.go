@@ -34,7 +34,25 @@ type RunMeta struct {
 	StartedNs    int64             `json:"started_ns,omitempty"`
 	FinishedNs   int64             `json:"finished_ns,omitempty"`
 	Repeat       int               `json:"repeat,omitempty"`
+	// Status is how the run ended: running (written at the start),
+	// completed, interrupted, aborted or timed-out (runstatus.go).
+	Status string `json:"status,omitempty"`
+	// Stop says what stopped a run that did not complete, and where.
+	Stop *Stop `json:"stop,omitempty"`
+	// Mode is how the run measured: drill (its suites injected the faults;
+	// the default) or observe (`drdrill observe`: it injected nothing and
+	// measured whatever was done to the stack).
+	Mode string `json:"mode,omitempty"`
+	// Ended says what ended an observation ("--for 10m0s elapsed",
+	// "SIGINT after 4m12s").
+	Ended string `json:"ended,omitempty"`
 }
+
+// Run modes (RunMeta.Mode).
+const (
+	ModeDrill   = "drill"
+	ModeObserve = "observe"
+)
 
 // RunMetaFile is run.json in a run directory.
 const RunMetaFile = "run.json"
@@ -151,8 +169,9 @@ func Build(runDir string, pol *policy.Policy) (*Report, error) {
 	} else {
 		r.Notes = append(r.Notes, RunMetaFile+" missing: run metadata (commit, tool versions) unknown")
 	}
+	deriveStatus(runDir, &r.Run)
 	histories, err := findHistories(runDir)
-	if err != nil {
+	if err != nil && r.Run.Complete() {
 		return nil, err
 	}
 	switch {
@@ -170,14 +189,16 @@ func Build(runDir string, pol *policy.Policy) (*Report, error) {
 			r.PartialReasons = append(r.PartialReasons, fmt.Sprintf("%s: history unreadable", s.Dir))
 		}
 		for _, n := range s.Notes {
-			if strings.Contains(n, "cut off") {
+			if strings.Contains(n, "cut off") || strings.HasPrefix(n, "incomplete history") {
 				r.Partial = true
 				r.PartialReasons = append(r.PartialReasons, s.Dir+": "+n)
 			}
 		}
 	}
 	r.Ledger = readLedger(runDir, &r.Notes, &r.PartialReasons)
-	r.Partial = r.Partial || len(r.PartialReasons) > 0
+	// An incomplete run is partial: the scenarios after the stop never
+	// ran and the one it hit stopped part-way (its status says so).
+	r.Partial = r.Partial || len(r.PartialReasons) > 0 || !r.Run.Complete()
 	r.Specs = readSpecs(runDir)
 	markFlaky(r)
 	r.Verdict = "pass"
@@ -187,6 +208,9 @@ func Build(runDir string, pol *policy.Policy) (*Report, error) {
 		}
 	}
 	if r.Specs != nil && r.Specs.Failed > 0 {
+		r.Verdict = "fail"
+	}
+	if !r.Run.Complete() {
 		r.Verdict = "fail"
 	}
 	if r.Verdict == "pass" && r.Specs != nil && len(r.Specs.Flaky) > 0 {
@@ -481,14 +505,20 @@ func Load(path string) (*Report, error) {
 		}
 		return nil, err
 	}
+	return Parse(b, path, filepath.Dir(path))
+}
+
+// Parse reads a report.json's content; path names it and runDir is the
+// run to re-render it from, in the errors.
+func Parse(b []byte, path, runDir string) (*Report, error) {
 	var head struct {
 		Schema string `json:"schema"`
 	}
 	if err := json.Unmarshal(b, &head); err != nil {
-		return nil, fmt.Errorf("%s is not valid JSON: %v; re-render it with `drdrill report %s`", path, err, filepath.Dir(path))
+		return nil, fmt.Errorf("%s is not valid JSON: %v; re-render it with `drdrill report %s`", path, err, runDir)
 	}
 	if head.Schema != Schema {
-		return nil, fmt.Errorf("%s has schema %q; this drdrill reads %q: re-render it with `drdrill report %s`", path, head.Schema, Schema, filepath.Dir(path))
+		return nil, fmt.Errorf("%s has schema %q; this drdrill reads %q: re-render it with `drdrill report %s`", path, head.Schema, Schema, runDir)
 	}
 	var r Report
 	if err := json.Unmarshal(b, &r); err != nil {

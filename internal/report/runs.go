@@ -48,6 +48,12 @@ func Render(runDir string, r *Report) error {
 	if err := writeFile(filepath.Join(runDir, HTMLFile), r.WriteHTML); err != nil {
 		return err
 	}
+	if r.Run.Mode == ModeObserve {
+		// No suite ran to write one.
+		if err := writeFile(filepath.Join(runDir, JUnitFile), r.WriteJUnit); err != nil {
+			return err
+		}
+	}
 	_, err = RenderIndex(filepath.Dir(runDir))
 	return err
 }
@@ -95,10 +101,15 @@ func RenderIndex(reportsDir string) ([]RunEntry, error) {
 		runs = append(runs, RunEntry{ID: e.Name(), Verdict: r.Verdict, Partial: r.Partial, Report: r})
 	}
 	sort.Slice(runs, func(i, j int) bool { return runs[i].ID < runs[j].ID })
-	err = writeFile(filepath.Join(reportsDir, HTMLFile), func(w io.Writer) error {
-		return indexTemplate.Execute(w, indexData{Runs: runs, Trends: trends(runs)})
-	})
+	err = writeFile(filepath.Join(reportsDir, HTMLFile), func(w io.Writer) error { return WriteIndex(w, runs) })
 	return runs, err
+}
+
+// WriteIndex writes the runs index page (reports/index.html: every run,
+// with trends across them) for runs found anywhere — a local directory or
+// an S3 prefix; each run's link is relative, RUN-ID/index.html.
+func WriteIndex(w io.Writer, runs []RunEntry) error {
+	return indexTemplate.Execute(w, indexData{Runs: runs, Trends: trends(runs)})
 }
 
 type indexData struct {
@@ -134,8 +145,8 @@ func trends(runs []RunEntry) []ScenarioTrend {
 	per := map[string]map[string][]sample{}
 	var bounds policy.Policy
 	for i, r := range runs {
-		if r.Report == nil {
-			continue
+		if r.Report == nil || !r.Report.Run.Complete() {
+			continue // an interrupted run's figures stop part-way
 		}
 		bounds = r.Report.Policy
 		for _, s := range r.Report.Scenarios {
@@ -243,7 +254,7 @@ var indexTemplate = template.Must(template.New("index").Funcs(funcs).Parse(`<!DO
 <table><tr><th>#</th><th>run</th><th>target</th><th>commit</th><th>policy</th><th>verdict</th><th>scenarios</th><th>headline</th></tr>
 {{range $i, $r := .Runs}}<tr><td>{{inc $i}}</td><td>{{if $r.Report}}<a href="{{$r.ID}}/index.html">{{$r.ID}}</a>{{else}}{{$r.ID}}{{end}}</td><td>{{if $r.Report}}{{$r.Report.Run.Target}}{{end}}</td>
 <td>{{if $r.Report}}<code>{{short $r.Report.Run.GitCommit}}</code>{{end}}</td><td>{{if $r.Report}}{{$r.Report.Policy.Source}}{{end}}</td>
-<td>{{if $r.Error}}<span class="note">{{$r.Error}}</span>{{else}}<span class="{{$r.Verdict}}">{{mark $r.Verdict}}</span>{{if $r.Partial}} (partial){{end}}{{end}}</td>
+<td>{{if $r.Error}}<span class="note">{{$r.Error}}</span>{{else}}<span class="{{$r.Verdict}}">{{mark $r.Verdict}}</span>{{if not $r.Report.Run.Complete}} ({{$r.Report.Run.Status}}){{else if $r.Partial}} (partial){{end}}{{end}}</td>
 <td>{{if $r.Report}}{{len $r.Report.Scenarios}}{{end}}</td><td>{{$r.Headline}}</td></tr>
 {{end}}</table></body></html>
 `))

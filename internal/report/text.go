@@ -5,13 +5,37 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/drdrill/drdrill/internal/check"
 )
+
+// columns are the measures the summary tables show, in the checker's
+// order: the one list (check.Measures) the policy and JUnit use too.
+func columns() []check.Measure {
+	var out []check.Measure
+	for _, m := range check.Measures {
+		if m.Column != "" {
+			out = append(out, m)
+		}
+	}
+	return out
+}
 
 // figure formats a measured value and its target for tables.
 func (s Scenario) figure(check string) string {
 	for _, m := range s.Measurements {
 		if m.Check != check {
 			continue
+		}
+		if m.Unmeasured {
+			v := "not judged"
+			if m.Target != nil {
+				v += fmt.Sprintf(" / %g", *m.Target)
+			}
+			if !m.Met {
+				v += " ✗"
+			}
+			return v
 		}
 		v := fmt.Sprintf("%.0f", m.Measured)
 		if m.Unit == "ms" && m.Measured < 100 {
@@ -62,7 +86,7 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 		meta = append(meta, "labels `"+r.Run.Labels+"`")
 	}
 	meta = append(meta, "policy "+orDash(r.Policy.Source))
-	if r.Run.Seed != 0 {
+	if r.Run.Seed != 0 && r.Run.Mode != ModeObserve {
 		replay := fmt.Sprintf("drdrill drill --seed %d", r.Run.Seed)
 		if r.Run.Labels != "" {
 			replay += fmt.Sprintf(" --labels '%s'", r.Run.Labels)
@@ -70,32 +94,30 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 		meta = append(meta, fmt.Sprintf("seed %d (replay: `%s`)", r.Run.Seed, replay))
 	}
 	fmt.Fprintf(&b, "%s\n\n", strings.Join(meta, " · "))
-	if r.Partial {
+	if !r.Run.Complete() {
+		fmt.Fprintf(&b, "> **Run %s.** Not a complete run: not a sign-off.\n\n", r.Run.StatusLine())
+	}
+	if len(r.PartialReasons) > 0 {
 		fmt.Fprintf(&b, "> **Partial report:** %s\n\n", strings.Join(r.PartialReasons, "; "))
 	}
-	b.WriteString("| scenario | verdict | lost writes | RPO ms | RTO ms | detect ms | lag p99 ms | zombies |\n")
-	b.WriteString("|---|---|---|---|---|---|---|---|\n")
+	cols := columns()
+	b.WriteString("| scenario | verdict |")
+	for _, c := range cols {
+		b.WriteString(" " + c.Column + " |")
+	}
+	b.WriteString("\n|---|---|" + strings.Repeat("---|", len(cols)) + "\n")
 	for _, s := range r.Scenarios {
-		detect := "–"
-		if s.Result != nil && s.Result.RTO.DetectMs != nil {
-			detect = fmt.Sprintf("%.0f", *s.Result.RTO.DetectMs)
+		fmt.Fprintf(&b, "| %s | %s |", s.label(), verdictMark(s.Verdict))
+		for _, c := range cols {
+			b.WriteString(" " + s.figure(c.Key) + " |")
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", s.label(), verdictMark(s.Verdict),
-			s.figure("rpo_lost_writes"), s.figure("rpo_ms"), s.figure("rto_ms"), detect, s.figure("lag_p99_ms"), s.figure("zombie_writes"))
+		b.WriteString("\n")
 	}
-	b.WriteString("\nCells read `measured ±resolution / target`; ✗ marks a breach.\n")
-	if hs := r.hypotheses(); len(hs) > 0 {
-		b.WriteString("\n**RPO vs lag** (AWS's failover hypothesis: the data lost spans no more than the last lag reading before the fault)\n\n")
-		for _, h := range hs {
-			fmt.Fprintf(&b, "- %s\n", h)
-		}
-	}
-	if rs := r.readLines(); len(rs) > 0 {
-		b.WriteString("\n**Reads across the event** (visibility: acknowledgement → first read in the region that returned the write; p99 before the fault, or over a steady run)\n\n")
-		for _, l := range rs {
-			fmt.Fprintf(&b, "- %s\n", l)
-		}
-	}
+	b.WriteString("\nCells read `measured ±resolution / target`; ✗ marks a breach; \"not judged\" means the history cannot give the figure (why is listed below).\n")
+	bullets(&b, "**Not judged** (a breach wherever a target exists)", r.notJudged())
+	bullets(&b, "**Disruption windows** (each disruption the observation saw, whoever caused it: where it came from, and its RTO, re-protection and the writes it lost)", r.windowLines())
+	bullets(&b, "**RPO vs lag** (AWS's failover hypothesis: the data lost spans no more than the last lag reading before the fault)", r.hypotheses())
+	bullets(&b, "**Reads across the event** (visibility: acknowledgement → first read in the region that returned the write; p99 before the fault, or over a steady run)", r.readLines())
 	var breaches []string
 	for _, s := range r.Scenarios {
 		for _, br := range s.Breaches {
@@ -124,17 +146,29 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 // WriteTable writes the one-screen summary the drill prints at the end.
 func (r *Report) WriteTable(w io.Writer) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "SCENARIO\tVERDICT\tLOST\tRPO ms\tRTO ms\tLAG p99 ms\tZOMBIES\n")
+	cols := columns()
+	fmt.Fprintf(tw, "SCENARIO\tVERDICT")
+	for _, c := range cols {
+		fmt.Fprintf(tw, "\t%s", strings.ToUpper(c.Column))
+	}
+	fmt.Fprintln(tw)
 	for _, s := range r.Scenarios {
 		v := s.Verdict
 		if v != "pass" {
 			v = strings.ToUpper(v)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.label(), v, s.figure("rpo_lost_writes"), s.figure("rpo_ms"), s.figure("rto_ms"), s.figure("lag_p99_ms"), s.figure("zombie_writes"))
+		fmt.Fprintf(tw, "%s\t%s", s.label(), v)
+		for _, c := range cols {
+			fmt.Fprintf(tw, "\t%s", s.figure(c.Key))
+		}
+		fmt.Fprintln(tw)
 	}
 	tw.Flush()
+	if !r.Run.Complete() {
+		fmt.Fprintf(w, "run %s: not a complete run, not a sign-off\n", strings.ToUpper(r.Run.Status)+strings.TrimPrefix(r.Run.StatusLine(), r.Run.Status))
+	}
 	fmt.Fprintf(w, "verdict: %s", strings.ToUpper(r.Verdict))
-	if r.Partial {
+	if len(r.PartialReasons) > 0 {
 		fmt.Fprintf(w, " (partial: %s)", strings.Join(r.PartialReasons, "; "))
 	}
 	fmt.Fprintln(w)
@@ -145,6 +179,9 @@ func (r *Report) WriteTable(w io.Writer) {
 	}
 	for _, h := range r.hypotheses() {
 		fmt.Fprintf(w, "  rpo vs lag: %s\n", h)
+	}
+	for _, l := range r.windowLines() {
+		fmt.Fprintf(w, "  %s\n", l)
 	}
 	for _, s := range r.Scenarios {
 		for _, br := range s.Breaches {
@@ -165,6 +202,23 @@ func short(commit string) string {
 		return commit[:12]
 	}
 	return commit
+}
+
+// windowLines are one line per disruption window of each observed scenario.
+func (r *Report) windowLines() []string {
+	var out []string
+	for _, s := range r.Scenarios {
+		if s.Result == nil || !s.Result.Observed {
+			continue
+		}
+		if len(s.Result.Windows) == 0 {
+			out = append(out, s.label()+": no disruption seen")
+		}
+		for i, w := range s.Result.Windows {
+			out = append(out, s.label()+" "+w.Summary(i, s.Result.RTO.ResolutionMs))
+		}
+	}
+	return out
 }
 
 // hypotheses are the per-failover RPO-vs-lag verdict lines.
@@ -194,9 +248,9 @@ func (r *Report) readLines() []string {
 			}
 			lag := "–"
 			if row.Lag != nil {
-				lag = fmt.Sprintf("%.1f", row.Lag.P99)
+				lag = fmt.Sprintf("%.1f ±%.1f", row.Lag.P99, row.Lag.P99Err)
 			}
-			parts = append(parts, fmt.Sprintf("%s visibility p99 %.1f ms ±%.0f (lag p99 %s)", row.Region, row.Visibility.P99, row.ResolutionMs, lag))
+			parts = append(parts, fmt.Sprintf("%s visibility p99 %.1f ms ±%.1f (lag p99 %s)", row.Region, row.Visibility.P99, row.Visibility.P99Err, lag))
 		}
 		stale := "not judged"
 		if rd.StaleJudged {
@@ -205,4 +259,29 @@ func (r *Report) readLines() []string {
 		out = append(out, fmt.Sprintf("%s: %d vanished, %s stale after promotion, %d never seen; %s", s.label(), rd.Vanished, stale, rd.NeverSeen, strings.Join(parts, "; ")))
 	}
 	return out
+}
+
+// notJudged lists, one line per scenario and measure, why a measure that
+// applies could not be judged.
+func (r *Report) notJudged() []string {
+	var out []string
+	for _, s := range r.Scenarios {
+		for _, m := range s.Measurements {
+			if m.Unmeasured {
+				out = append(out, fmt.Sprintf("%s %s: %s", s.label(), m.Check, m.NotJudged))
+			}
+		}
+	}
+	return out
+}
+
+// bullets writes a titled list of lines, or nothing when there are none.
+func bullets(b *strings.Builder, title string, lines []string) {
+	if len(lines) == 0 {
+		return
+	}
+	fmt.Fprintf(b, "\n%s\n\n", title)
+	for _, l := range lines {
+		fmt.Fprintf(b, "- %s\n", l)
+	}
 }

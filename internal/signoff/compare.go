@@ -7,6 +7,8 @@ import (
 	"math/rand/v2"
 	"sort"
 	"strings"
+
+	"github.com/drdrill/drdrill/internal/check"
 )
 
 // Confidence is the two-sided confidence of every comparison.
@@ -22,6 +24,9 @@ const (
 	Improvement = "improvement"
 	Noise       = "noise"
 	TooFew      = "too few runs"
+	// Changed: a real change of a measure with no better direction
+	// (check.Measure.LowerIsBetter false, such as when the outage began).
+	Changed = "changed"
 )
 
 // MinSamples per side before a comparison is labelled at all: with fewer,
@@ -29,7 +34,8 @@ const (
 const MinSamples = 3
 
 // Comparison is one scenario's measure in two sets of runs. Every measure
-// drdrill reports is "lower is better".
+// drdrill reports is "lower is better" but those the measure list says have
+// no better direction (check.Measure.LowerIsBetter).
 type Comparison struct {
 	Scenario, Measure, Unit string
 	Base, New               []float64
@@ -87,6 +93,8 @@ func compareSamples(scenario, measure, unit string, base, next []float64) Compar
 	switch {
 	case len(base) < MinSamples || len(next) < MinSamples:
 		c.Label = TooFew
+	case (c.Low > 0 || c.High < 0) && c.P < 1-Confidence && !lowerIsBetter(measure):
+		c.Label = Changed
 	case c.Low > 0 && c.P < 1-Confidence:
 		c.Label = Regression
 	case c.High < 0 && c.P < 1-Confidence:
@@ -95,6 +103,13 @@ func compareSamples(scenario, measure, unit string, base, next []float64) Compar
 		c.Label = Noise
 	}
 	return c
+}
+
+// lowerIsBetter: the measure list says so (a key it does not know, from an
+// older report, is taken as lower-is-better, as every measure was).
+func lowerIsBetter(measure string) bool {
+	m, ok := check.MeasureByKey(measure)
+	return !ok || m.LowerIsBetter
 }
 
 func seedFor(s string) uint64 {
@@ -202,7 +217,7 @@ func WriteMarkdown(w io.Writer, base, next *Set, cs []Comparison) {
 		}
 	}
 	fmt.Fprintf(w, "\nMethod: difference of medians with a %d-resample percentile bootstrap interval, and a two-sided Mann–Whitney U test; "+
-		"a change is a regression or improvement only when the interval excludes 0 and p < %.2f, with at least %d runs a side. Lower is better for every measure.\n",
+		"a change is a regression or improvement only when the interval excludes 0 and p < %.2f, with at least %d runs a side. Lower is better for every measure but when the outage began (labelled changed).\n",
 		bootstrapResamples, 1-Confidence, MinSamples)
 	if len(reg) > 0 {
 		fmt.Fprintf(w, "\n**Regressions:** %s\n", strings.Join(reg, ", "))

@@ -6,7 +6,7 @@
 package signoff
 
 import (
-	"errors"
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/drdrill/drdrill/internal/report"
+	"github.com/drdrill/drdrill/internal/runstore"
 )
 
 // Sample is one measured value of one scenario in one run (or one REPEAT
@@ -46,45 +47,65 @@ type Set struct {
 	Flaky map[string]int
 }
 
-// Load reads the runs under each path: a run directory (with report.json)
-// or a reports directory holding run directories. Runs whose report.json is
-// missing or unreadable are listed in Excluded, never dropped silently.
+// Load reads the runs under each path: a run (with report.json) or a
+// reports location holding runs, each a local directory or an S3 prefix
+// (s3://bucket/prefix: listed by prefix, and only each run's report.json
+// fetched). Runs whose report.json is missing or unreadable are listed in
+// Excluded, never dropped silently.
 func Load(paths ...string) (*Set, error) {
+	ctx := context.Background()
 	var runs []Run
 	var excluded []string
 	for _, p := range paths {
-		st, err := os.Stat(p)
-		if err != nil || !st.IsDir() {
-			return nil, fmt.Errorf("%s is not a directory: give a run (reports/<run-id>) or a reports directory", p)
-		}
-		dirs := []string{p}
-		if _, err := os.Stat(filepath.Join(p, report.JSONFile)); errors.Is(err, os.ErrNotExist) {
-			dirs = nil
-			ents, _ := os.ReadDir(p)
-			for _, e := range ents {
-				if e.IsDir() {
-					if _, err := os.Stat(filepath.Join(p, e.Name(), report.JSONFile)); err == nil {
-						dirs = append(dirs, filepath.Join(p, e.Name()))
-					} else if m, _ := filepath.Glob(filepath.Join(p, e.Name(), "*", "history.jsonl")); len(m) > 0 {
-						excluded = append(excluded, fmt.Sprintf("%s: no report.json (render it with `drdrill report %s`)", e.Name(), filepath.Join(p, e.Name())))
-					}
-				}
-			}
-			if len(dirs) == 0 {
-				return nil, fmt.Errorf("no runs in %s: neither a run directory (report.json) nor a reports directory with runs", p)
+		if !runstore.IsS3(p) {
+			if st, err := os.Stat(p); err != nil || !st.IsDir() {
+				return nil, fmt.Errorf("%s is not a directory: give a run (reports/<run-id>), a reports directory or an s3://bucket/prefix", p)
 			}
 		}
-		for _, d := range dirs {
-			r, err := report.Load(filepath.Join(d, report.JSONFile))
-			if err != nil {
-				excluded = append(excluded, fmt.Sprintf("%s: %v", filepath.Base(d), err))
+		st, err := runstore.Open(ctx, p)
+		if err != nil {
+			return nil, err
+		}
+		found, err := runstore.Runs(ctx, st)
+		if err != nil {
+			return nil, err
+		}
+		if len(found) == 0 {
+			return nil, fmt.Errorf("no runs in %s: neither a run directory (report.json) nor a reports directory with runs", p)
+		}
+		for _, f := range found {
+			where := joinLocation(p, f.Dir)
+			if f.Report == nil {
+				excluded = append(excluded, fmt.Sprintf("%s: no report.json (render it with `drdrill report %s`)", f.ID, where))
 				continue
 			}
-			runs = append(runs, Run{ID: filepath.Base(d), Target: r.Run.Target, Commit: r.Run.GitCommit, Policy: r.Policy.Source, Report: r})
+			r, err := report.Parse(f.Report, joinLocation(where, report.JSONFile), where)
+			if err != nil {
+				excluded = append(excluded, fmt.Sprintf("%s: %v", f.ID, err))
+				continue
+			}
+			if !r.Run.Complete() {
+				// Its scenarios stopped part-way or never ran: its figures
+				// would pull a distribution toward whatever the stop cut.
+				excluded = append(excluded, fmt.Sprintf("%s: run %s (not a complete run)", f.ID, r.Run.StatusLine()))
+				continue
+			}
+			runs = append(runs, Run{ID: f.ID, Target: r.Run.Target, Commit: r.Run.GitCommit, Policy: r.Policy.Source, Report: r})
 		}
 	}
 	sort.SliceStable(runs, func(i, j int) bool { return runs[i].ID < runs[j].ID })
 	return &Set{Runs: runs, Excluded: excluded}, nil
+}
+
+// joinLocation names a file or run under a location, local or s3://.
+func joinLocation(loc, name string) string {
+	if name == "" {
+		return loc
+	}
+	if runstore.IsS3(loc) {
+		return strings.TrimSuffix(loc, "/") + "/" + name
+	}
+	return filepath.Join(loc, name)
 }
 
 // ForTarget keeps the runs of one target ("" = the newest run's) and

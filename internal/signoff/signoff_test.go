@@ -175,3 +175,16 @@ func TestWindowVerdict(t *testing.T) {
 		t.Fatalf("unmeasured run:\n%s", b.String())
 	}
 }
+
+// A real shift of a measure with no better direction (when the outage
+// began) is "changed", never a regression that fails the gate.
+func TestDirectionlessMeasureIsChangedNotRegressed(t *testing.T) {
+	base := []float64{100, 101, 102, 99, 100, 101}
+	next := []float64{300, 301, 299, 302, 300, 301}
+	if c := compareSamples("region-outage", "outage_start_ms", "ms", base, next); c.Label != Changed {
+		t.Fatalf("outage_start_ms moved from 100 to 300 ms: %s, want %s", c.Label, Changed)
+	}
+	if c := compareSamples("region-outage", "rto_ms", "ms", base, next); c.Label != Regression {
+		t.Fatalf("rto_ms moved from 100 to 300 ms: %s, want %s", c.Label, Regression)
+	}
+}

@@ -90,6 +90,26 @@ func TextWidth(s string, px float64) float64 {
 type rows struct {
 	ends    [][]span
 	maxRows int
+	used    int // rows holding a placed label (reserved spans aside)
+}
+
+// box is a drawn label's extent: labels placed later keep clear of it.
+type box struct{ x0, x1, top, bottom float64 }
+
+// reserve keeps the rows whose labels (baselines first, first+12, …) would
+// cross any of boxes clear of them.
+func (r *rows) reserve(first float64, boxes []box) {
+	for i := 0; i < r.maxRows; i++ {
+		top, bottom := first+12*float64(i)-9, first+12*float64(i)+3
+		for _, bx := range boxes {
+			if top < bx.bottom && bottom > bx.top {
+				for len(r.ends) <= i {
+					r.ends = append(r.ends, nil)
+				}
+				r.ends[i] = append(r.ends[i], span{bx.x0, bx.x1})
+			}
+		}
+	}
 }
 
 type span struct{ from, to float64 }
@@ -108,6 +128,7 @@ func (r *rows) place(from, to float64) int {
 		}
 		if free {
 			r.ends[i] = append(r.ends[i], span{from, to})
+			r.used = max(r.used, i+1)
 			return i
 		}
 	}
@@ -258,9 +279,28 @@ func (c Chart) SVG() string {
 			fmt.Fprintf(&b, `<text x="%.0f" y="%.0f" class="lg">%s</text>`, x+14, y+9, esc(e.name))
 		}
 	}
+	// Threshold labels sit above their line at the right, or below it when
+	// another label already took that spot; they are placed first, and the
+	// window and event labels keep clear of them.
+	var taken []float64
+	hlY := make([]float64, len(c.HLines))
+	var hlBoxes []box
+	for i, hl := range c.HLines {
+		y := sy(hl.At) - 3
+		for _, t := range taken {
+			if math.Abs(t-y) < 12 {
+				y = sy(hl.At) + 12
+			}
+		}
+		taken = append(taken, y)
+		hlY[i] = math.Max(padT+10, y)
+		w := TextWidth(hl.Label, 11)
+		hlBoxes = append(hlBoxes, box{padL + pw - 4 - w, padL + pw - 4, hlY[i] - 10, hlY[i] + 3})
+	}
 	// Fault windows; their labels take the first free row at the top of
 	// the plot, and a label with no room is left to the tooltip.
 	bandRows := rows{maxRows: max(1, int(ph/3/12))}
+	bandRows.reserve(padT+11, hlBoxes)
 	for _, band := range c.Bands {
 		x0, x1 := sx(math.Max(0, band.From)), sx(math.Min(xmax, band.To))
 		color := band.Color
@@ -338,24 +378,15 @@ func (c Chart) SVG() string {
 			fmt.Fprintf(&b, `<circle cx="%.1f" cy="%.1f" r="3" fill="%s"/>`, sx(s.Points[0].X), sy(s.Points[0].Y), s.Color)
 		}
 	}
-	// Threshold labels sit above their line at the right, or below it when
-	// another label already took that spot.
-	var taken []float64
-	for _, hl := range c.HLines {
-		y := sy(hl.At) - 3
-		for _, t := range taken {
-			if math.Abs(t-y) < 12 {
-				y = sy(hl.At) + 12
-			}
-		}
-		taken = append(taken, y)
+	for i, hl := range c.HLines {
 		fmt.Fprintf(&b, `<line x1="%d" x2="%.1f" y1="%.1f" y2="%.1f" stroke="%s" stroke-dasharray="6 3"><title>%s</title></line><text x="%.1f" y="%.1f" class="hl" fill="%s">%s</text>`,
-			padL, padL+pw, sy(hl.At), sy(hl.At), hl.Color, esc(hl.Label), padL+pw-4, math.Max(padT+10, y), hl.Color, esc(hl.Label))
+			padL, padL+pw, sy(hl.At), sy(hl.At), hl.Color, esc(hl.Label), padL+pw-4, hlY[i], hl.Color, esc(hl.Label))
 	}
-	// Event labels: below the fault-window labels, first free row; a label
-	// with no room keeps its line and tooltip.
+	// Event labels: below the fault-window labels, first free row clear of
+	// the threshold labels; a label with no room keeps its line and tooltip.
 	markRows := rows{maxRows: max(1, int(ph/2/12))}
-	top := padT + 11 + 12*float64(len(bandRows.ends))
+	top := padT + 11 + 12*float64(bandRows.used)
+	markRows.reserve(top, hlBoxes)
 	for _, m := range c.Marks {
 		x := sx(m.At)
 		fmt.Fprintf(&b, `<line x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f" stroke="%s" stroke-width="1.2"><title>%s</title></line>`, x, x, padT, padT+ph, m.Color, esc(m.Label))

@@ -3,6 +3,8 @@ package svgplot
 import (
 	"encoding/xml"
 	"io"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -49,6 +51,49 @@ func TestNiceStep(t *testing.T) {
 	for _, c := range []struct{ span, want float64 }{{100, 20}, {7, 2}, {0.9, 0.2}, {4500, 1000}} {
 		if got := niceStep(c.span, 5); got != c.want {
 			t.Errorf("niceStep(%v) = %v, want %v", c.span, got, c.want)
+		}
+	}
+}
+
+// Event labels keep clear of threshold labels. A lag plot whose values
+// reach its alarm line puts the line's label in the top rows, where events
+// near the plot's right edge put theirs: the drill's report drew "alarm
+// 500 ms" over "diverged us-east-1" and "reseed us-east-1" (report-check
+// in make test, once the lab reported re-seeds).
+func TestEventLabelsKeepClearOfThresholdLabels(t *testing.T) {
+	c := Chart{Title: "Replication lag per region", XLabel: "s", YLabel: "ms",
+		Series: []Series{{Name: "us-west-2", Color: "#22d", Points: []XY{{0, 10}, {50, 520}, {100, 30}}}},
+		Marks:  []Mark{{At: 92, Label: "diverged us-east-1", Color: "#000"}, {At: 96, Label: "reseed us-east-1", Color: "#000"}},
+		HLines: []HLine{{At: 500, Label: "alarm 500 ms", Color: "#e377c2"}}}
+	s := c.SVG()
+	wellFormed(t, s)
+	type label struct {
+		text                     string
+		left, right, top, bottom float64
+	}
+	var labels []label
+	re := regexp.MustCompile(`<text x="([0-9.]+)" y="([0-9.]+)" class="(hl|ml)"[^>]*>([^<]*)</text>`)
+	for _, m := range re.FindAllStringSubmatch(s, -1) {
+		x, _ := strconv.ParseFloat(m[1], 64)
+		y, _ := strconv.ParseFloat(m[2], 64)
+		// A glyph box: ascent 0.8 and descent 0.25 of the font size.
+		w := TextWidth(m[4], 10)
+		l := label{text: m[4], left: x, right: x + w, top: y - 8, bottom: y + 2.5}
+		if m[3] == "hl" { // 11 px, anchored at its end
+			w = TextWidth(m[4], 11)
+			l = label{text: m[4], left: x - w, right: x, top: y - 8.8, bottom: y + 2.75}
+		}
+		labels = append(labels, l)
+	}
+	if len(labels) != 3 {
+		t.Fatalf("%d labels drawn, want the threshold's and both events': %v", len(labels), labels)
+	}
+	for i := range labels {
+		for j := i + 1; j < len(labels); j++ {
+			a, b := labels[i], labels[j]
+			if a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom {
+				t.Errorf("%q (%.0f–%.0f, %.0f–%.0f) overlaps %q (%.0f–%.0f, %.0f–%.0f)", a.text, a.left, a.right, a.top, a.bottom, b.text, b.left, b.right, b.top, b.bottom)
+			}
 		}
 	}
 }
