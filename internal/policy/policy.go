@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strings"
 
 	"go.yaml.in/yaml/v3"
 
@@ -22,57 +23,47 @@ var defaultLab []byte
 //go:embed default-aws.yaml
 var defaultAWS []byte
 
-// Limits are the targets for one scenario; nil means no target. Each is a
-// plain bound on one run or bounds on the distribution over runs (Bound).
-type Limits struct {
-	RPOLostWrites *Bound `yaml:"rpo_lost_writes,omitempty" json:"rpo_lost_writes,omitempty"`
-	RPOMs         *Bound `yaml:"rpo_ms,omitempty" json:"rpo_ms,omitempty"`
-	RTOMs         *Bound `yaml:"rto_ms,omitempty" json:"rto_ms,omitempty"`
-	LagP99Ms      *Bound `yaml:"lag_p99_ms,omitempty" json:"lag_p99_ms,omitempty"`
-	ZombieWrites  *Bound `yaml:"zombie_writes,omitempty" json:"zombie_writes,omitempty"`
-	// ReadVisibilityP99Ms bounds, in every region, the p99 time from an
-	// acknowledgement to the first read there that returned the write
-	// (writes acknowledged before the fault, or all of them in a steady run).
-	ReadVisibilityP99Ms *Bound `yaml:"read_visibility_p99_ms,omitempty" json:"read_visibility_p99_ms,omitempty"`
-	// VanishedReads bounds the writes a reader saw that later vanished.
-	VanishedReads *Bound `yaml:"vanished_reads,omitempty" json:"vanished_reads,omitempty"`
-	// StaleReadsAfterPromotion bounds the reads a demoted region served
-	// without writes already acknowledged.
-	StaleReadsAfterPromotion *Bound `yaml:"stale_reads_after_promotion,omitempty" json:"stale_reads_after_promotion,omitempty"`
-}
+// Limits are the targets for one scenario, by measure key
+// (check.Measures); a measure without one has no target. Each is a plain
+// bound on one run or bounds on the distribution over runs (Bound).
+type Limits map[string]*Bound
 
-// Measures are the policy keys, in display order.
-var Measures = []string{"rpo_lost_writes", "rpo_ms", "rto_ms", "lag_p99_ms", "zombie_writes",
-	"read_visibility_p99_ms", "vanished_reads", "stale_reads_after_promotion"}
+// Measures are the policy keys, in display order: check.Measures' keys.
+var Measures = measureKeys()
+
+func measureKeys() []string {
+	out := make([]string, len(check.Measures))
+	for i, m := range check.Measures {
+		out[i] = m.Key
+	}
+	return out
+}
 
 // Bound returns the limit for a measure by its policy key.
-func (l Limits) Bound(measure string) *Bound {
-	if f := l.field(measure); f != nil {
-		return *f
-	}
-	return nil
-}
+func (l Limits) Bound(measure string) *Bound { return l[measure] }
 
-// field is the Limits field holding a measure's bound (nil: no such key).
-func (l *Limits) field(measure string) **Bound {
-	switch measure {
-	case "rpo_lost_writes":
-		return &l.RPOLostWrites
-	case "rpo_ms":
-		return &l.RPOMs
-	case "rto_ms":
-		return &l.RTOMs
-	case "lag_p99_ms":
-		return &l.LagP99Ms
-	case "zombie_writes":
-		return &l.ZombieWrites
-	case "read_visibility_p99_ms":
-		return &l.ReadVisibilityP99Ms
-	case "vanished_reads":
-		return &l.VanishedReads
-	case "stale_reads_after_promotion":
-		return &l.StaleReadsAfterPromotion
+// UnmarshalYAML takes a mapping of measure key to bound, rejecting a key
+// that names no measure with the list of those that do.
+func (l *Limits) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.MappingNode {
+		return fmt.Errorf("line %d: targets are a mapping of measure to bound, e.g. rto_ms: 5000", n.Line)
 	}
+	out := Limits{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if _, ok := check.MeasureByKey(k.Value); !ok {
+			return fmt.Errorf("line %d: unknown measure %q (known: %s)", k.Line, k.Value, strings.Join(Measures, ", "))
+		}
+		if _, dup := out[k.Value]; dup {
+			return fmt.Errorf("line %d: %s given twice", k.Line, k.Value)
+		}
+		b := &Bound{}
+		if err := v.Decode(b); err != nil {
+			return fmt.Errorf("%s: %w", k.Value, err)
+		}
+		out[k.Value] = b
+	}
+	*l = out
 	return nil
 }
 
@@ -116,7 +107,7 @@ func Parse(b []byte, source string) (Policy, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
 	if err := dec.Decode(&p); err != nil {
-		return Policy{}, fmt.Errorf("policy %s: %v (keys: version, default, scenarios.<name>.{rpo_lost_writes, rpo_ms, rto_ms, lag_p99_ms, zombie_writes, read_visibility_p99_ms, vanished_reads, stale_reads_after_promotion}, each a number or bounds such as {p95: 5000, max: 10000})", source, err)
+		return Policy{}, fmt.Errorf("policy %s: %v (keys: version, default, scenarios.<name>.<measure>, each a number, bounds such as {p95: 5000, max: 10000}, or report)", source, err)
 	}
 	if p.Version != 1 {
 		return Policy{}, fmt.Errorf("policy %s: version %d; this drdrill reads version 1", source, p.Version)
@@ -136,14 +127,16 @@ func Parse(b []byte, source string) (Policy, error) {
 func (l Limits) validate() error {
 	for _, m := range Measures {
 		b := l.Bound(m)
-		if b == nil {
-			continue
-		}
-		if b.Report {
+		if b == nil || b.Report {
 			continue
 		}
 		if err := (&Bound{}).set(b.Stats); err != nil {
 			return fmt.Errorf("%s: %w", m, err)
+		}
+	}
+	for k := range l {
+		if _, ok := check.MeasureByKey(k); !ok {
+			return fmt.Errorf("unknown measure %q (known: %s)", k, strings.Join(Measures, ", "))
 		}
 	}
 	return nil
@@ -151,10 +144,12 @@ func (l Limits) validate() error {
 
 // For returns a scenario's limits: its own, falling back to the default's.
 func (p Policy) For(scenario string) Limits {
-	l := p.Scenarios[scenario]
+	l := Limits{}
 	for _, m := range Measures {
-		if f := l.field(m); *f == nil {
-			*f = p.Default.Bound(m)
+		if b := p.Scenarios[scenario].Bound(m); b != nil {
+			l[m] = b
+		} else if b := p.Default.Bound(m); b != nil {
+			l[m] = b
 		}
 	}
 	return l
@@ -180,81 +175,84 @@ type Measurement struct {
 	Resolution float64  `json:"resolution"`
 	Unit       string   `json:"unit"`
 	Met        bool     `json:"met"`
-	// Unmeasured: the run could not measure it (no final read, never
-	// recovered); Measured is then meaningless.
-	Unmeasured bool `json:"unmeasured,omitempty"`
+	// Unmeasured: the run could not measure or judge it (no complete final
+	// read, never recovered, a section of the history missing); Measured
+	// is then meaningless and NotJudged says why.
+	Unmeasured bool   `json:"unmeasured,omitempty"`
+	NotJudged  string `json:"not_judged,omitempty"`
 	// Over names the distribution bounds that only a window of runs can
 	// judge (`drdrill verdict --window N`), e.g. "{p95: 5000}".
 	Over string `json:"distribution_bound,omitempty"`
 }
 
-// Judge compares a check result with the limits. Figures the result could
-// not judge (no final read, not recovered) are breaches when a target exists:
-// an unmeasured RPO must never pass a sign-off. A single run is judged
-// against each bound's max (the plain form); percentile bounds need a
-// window of runs and are left to `drdrill verdict --window`.
+// Judge compares a check result with the limits, measure by measure
+// (check.Measures). A figure the result could not judge is a breach when a
+// target exists, naming why: an unmeasured RPO must never pass a sign-off.
+// A single run is judged against each bound's max (the plain form);
+// percentile bounds need a window of runs and are left to `drdrill
+// verdict --window`. A measure that does not apply to the history is left
+// out.
 func (l Limits) Judge(scenario string, r check.Result) ([]Measurement, []Breach) {
 	var ms []Measurement
 	var bs []Breach
-	add := func(name string, measured float64, bound *Bound, resolution float64, unit string, judged bool, why string) {
-		var target *float64
-		if v, ok := bound.Max(); ok {
-			target = &v
+	for _, measure := range check.Measures {
+		v := measure.Read(&r)
+		if !v.Applies {
+			continue
 		}
-		m := Measurement{Check: name, Measured: measured, Target: target, Resolution: resolution, Unit: unit, Met: true, Unmeasured: !judged}
+		name, unit, bound := measure.Key, measure.Unit, l.Bound(measure.Key)
+		var target *float64
+		if t, ok := bound.Max(); ok {
+			target = &t
+		}
+		m := Measurement{Check: name, Measured: v.V, Target: target, Resolution: v.Resolution, Unit: unit, Met: true, Unmeasured: !v.Judged}
+		if !v.Judged {
+			m.Measured, m.Resolution, m.NotJudged = 0, 0, v.Why
+		}
 		if bound != nil && !bound.Report && (len(bound.Stats) > 1 || target == nil) {
 			m.Over = bound.String()
 		}
 		if target != nil {
 			switch {
-			case !judged:
+			case !v.Judged:
 				m.Met = false
 				bs = append(bs, Breach{Check: name, Target: *target, Unit: unit,
-					Message: fmt.Sprintf("%s %s: not measured (%s); target %g %s", scenario, name, why, *target, unit)})
-			case measured > *target:
+					Message: fmt.Sprintf("%s %s: not judged (%s); target %g %s", scenario, name, v.Why, *target, unit)})
+			case v.V > *target:
 				m.Met = false
-				bs = append(bs, Breach{Check: name, Measured: measured, Target: *target, Resolution: resolution, Unit: unit,
-					Message: fmt.Sprintf("%s %s: measured %.4g %s (±%.3g) exceeds the target %g %s", scenario, name, measured, unit, resolution, *target, unit)})
+				bs = append(bs, Breach{Check: name, Measured: v.V, Target: *target, Resolution: v.Resolution, Unit: unit,
+					Message: fmt.Sprintf("%s %s: measured %.4g %s (±%.3g) exceeds the target %g %s", scenario, name, v.V, unit, v.Resolution, *target, unit)})
 			}
 		}
 		ms = append(ms, m)
 	}
-	add("rpo_lost_writes", float64(r.RPO.LostWrites), l.RPOLostWrites, 0, "writes", r.RPO.Judged, "no final read of the primary")
-	add("rpo_ms", r.RPO.SpanMs, l.RPOMs, r.RPO.ResolutionMs, "ms", r.RPO.Judged, "no final read of the primary")
-	if r.RTO.Judged {
-		add("rto_ms", r.RTO.Ms, l.RTOMs, r.RTO.ResolutionMs, "ms", r.RTO.Recovered, "writes never succeeded for a whole stability window")
-	}
-	add("zombie_writes", float64(r.ZombieCount), l.ZombieWrites, 0, "writes", r.ZombiesJudged, "the target does not report which server was the primary when")
-	if l.LagP99Ms != nil {
-		worst, judged := 0.0, false
-		for _, phases := range r.Lag {
-			for _, phase := range []string{"steady", "before"} {
-				if p, ok := phases[phase]; ok && p.N > 0 {
-					judged = true
-					worst = max(worst, p.P99)
-				}
-			}
-		}
-		add("lag_p99_ms", worst, l.LagP99Ms, r.LagResolutionMs, "ms", judged, "no lag samples before the fault")
-	}
-	// A history from before drdrill read its regions has no reads: the read
-	// measures do not apply to it (re-judging an old run must not fail it).
-	if r.Reads.Judged {
-		worst, res, judged := 0.0, 0.0, false
-		for region, phases := range r.Reads.Visibility {
-			for _, phase := range []string{"steady", "before"} {
-				if p, ok := phases[phase]; ok && p.N > 0 {
-					judged = true
-					worst = max(worst, p.P99)
-					res = max(res, r.Reads.ResolutionMs[region])
-				}
-			}
-		}
-		add("read_visibility_p99_ms", worst, l.ReadVisibilityP99Ms, res, "ms", judged, "no write was read back before the fault")
-		add("vanished_reads", float64(r.Reads.Vanished), l.VanishedReads, 0, "writes", true, "")
-		add("stale_reads_after_promotion", float64(r.Reads.StaleAfterPromotion), l.StaleReadsAfterPromotion, 0, "reads",
-			r.Reads.StaleJudged, "the history does not say which region was the primary first")
-	}
 	sort.Slice(bs, func(i, j int) bool { return bs[i].Check < bs[j].Check })
 	return ms, bs
+}
+
+// DefaultSource is the built-in policy file for a target kind, as
+// written (comments included): `drdrill policy show` prints it as the
+// starting point of a policy of one's own.
+func DefaultSource(kind string) []byte {
+	if kind == "aws" {
+		return defaultAWS
+	}
+	return defaultLab
+}
+
+// UnknownScenarios are the scenarios a policy names that are not in
+// known: a misspelt scenario's bounds would never apply.
+func (p Policy) UnknownScenarios(known []string) []string {
+	var out []string
+	for name := range p.Scenarios {
+		found := false
+		for _, k := range known {
+			found = found || k == name
+		}
+		if !found {
+			out = append(out, name)
+		}
+	}
+	sort.Strings(out)
+	return out
 }

@@ -16,20 +16,20 @@ func TestBuiltInPoliciesParse(t *testing.T) {
 	for _, kind := range []string{"lab", "aws"} {
 		p := Default(kind)
 		l := p.For("planned-switchover")
-		if v, ok := l.RPOLostWrites.Max(); !ok || v != 0 {
+		if v, ok := l.Bound("rpo_lost_writes").Max(); !ok || v != 0 {
 			t.Fatalf("%s: switchover limits %+v", kind, l)
 		}
 	}
 	// Zombies are measurable on the lab only (promotions name the server).
-	if z, ok := Default("lab").For("partition").ZombieWrites.Max(); !ok || z != 0 {
+	if z, ok := Default("lab").For("partition").Bound("zombie_writes").Max(); !ok || z != 0 {
 		t.Fatal("the lab policy must require zero zombie writes")
 	}
-	if Default("aws").For("partition").ZombieWrites != nil {
+	if Default("aws").For("partition").Bound("zombie_writes") != nil {
 		t.Fatal("the aws policy must not claim a zombie target it cannot measure")
 	}
-	aws, _ := Default("aws").For("region-outage").RTOMs.Max()
-	lab, _ := Default("lab").For("region-outage").RTOMs.Max()
-	iso, _ := Default("aws").For("region-isolation").RTOMs.Max()
+	aws, _ := Default("aws").For("region-outage").Bound("rto_ms").Max()
+	lab, _ := Default("lab").For("region-outage").Bound("rto_ms").Max()
+	iso, _ := Default("aws").For("region-isolation").Bound("rto_ms").Max()
 	if aws != 300000 || lab != 5000 || iso != 300000 {
 		t.Fatal("region-outage RTO targets: aws 5 min, lab 5 s")
 	}
@@ -38,16 +38,17 @@ func TestBuiltInPoliciesParse(t *testing.T) {
 func TestBadPolicyFilesAreClearErrors(t *testing.T) {
 	dir := t.TempDir()
 	cases := map[string]struct{ body, want string }{
-		"typo":     {"version: 1\nscenarios:\n  region-outage:\n    rto_msec: 5\n", "rto_msec"},
-		"type":     {"version: 1\ndefault:\n  rto_ms: fast\n", "fast"},
-		"version":  {"version: 2\n", "version 2"},
-		"negative": {"version: 1\nscenarios:\n  x:\n    rpo_ms: -1\n", "must not be negative"},
-		"not yaml": {"version: [1\n", "policy"},
-		"stat":     {"version: 1\nscenarios:\n  x:\n    rto_ms: {p96: 5}\n", `unknown statistic "p96"`},
-		"stat val": {"version: 1\nscenarios:\n  x:\n    rto_ms: {p95: soon}\n", `p95: "soon" is not a number`},
-		"stat neg": {"version: 1\nscenarios:\n  x:\n    rto_ms: {max: -3}\n", "non-negative"},
-		"empty":    {"version: 1\nscenarios:\n  x:\n    rto_ms: {}\n", "empty bound"},
-		"list":     {"version: 1\nscenarios:\n  x:\n    rto_ms: [1, 2]\n", "a bound is a number or a mapping"},
+		"typo":      {"version: 1\nscenarios:\n  region-outage:\n    rto_msec: 5\n", `line 4: unknown measure "rto_msec" (known: rpo_lost_writes, rpo_ms,`},
+		"typo dflt": {"version: 1\ndefault:\n  reprotect: 5\n", `unknown measure "reprotect" (known: `},
+		"type":      {"version: 1\ndefault:\n  rto_ms: fast\n", "fast"},
+		"version":   {"version: 2\n", "version 2"},
+		"negative":  {"version: 1\nscenarios:\n  x:\n    rpo_ms: -1\n", "must not be negative"},
+		"not yaml":  {"version: [1\n", "policy"},
+		"stat":      {"version: 1\nscenarios:\n  x:\n    rto_ms: {p96: 5}\n", `unknown statistic "p96"`},
+		"stat val":  {"version: 1\nscenarios:\n  x:\n    rto_ms: {p95: soon}\n", `p95: "soon" is not a number`},
+		"stat neg":  {"version: 1\nscenarios:\n  x:\n    rto_ms: {max: -3}\n", "non-negative"},
+		"empty":     {"version: 1\nscenarios:\n  x:\n    rto_ms: {}\n", "empty bound"},
+		"list":      {"version: 1\nscenarios:\n  x:\n    rto_ms: [1, 2]\n", "a bound is a number or a mapping"},
 	}
 	for name, c := range cases {
 		p := filepath.Join(dir, name+".yaml")
@@ -64,11 +65,13 @@ func TestBadPolicyFilesAreClearErrors(t *testing.T) {
 
 func TestJudge(t *testing.T) {
 	var r check.Result
+	fault := 100.0
+	r.FaultMs = &fault
 	r.RPO = check.RPO{Judged: true, LostWrites: 7, SpanMs: 35, ResolutionMs: 5}
 	r.RTO = check.RTO{Judged: true, Recovered: true, Ms: 1200, ResolutionMs: 5}
 	r.Lag = map[string]map[string]check.Percentiles{"us-west-2": {"before": {N: 10, P99: 40}, "during": {N: 10, P99: 9000}}}
 	zero, rto, lag := Plain(0), Plain(1000), Plain(50)
-	_, bs := Limits{RPOLostWrites: zero, RTOMs: rto, LagP99Ms: lag}.Judge("region-outage", r)
+	_, bs := Limits{"rpo_lost_writes": zero, "rto_ms": rto, "lag_p99_ms": lag}.Judge("region-outage", r)
 	if len(bs) != 2 || bs[0].Check != "rpo_lost_writes" || bs[1].Check != "rto_ms" {
 		t.Fatalf("breaches %+v", bs)
 	}
@@ -76,13 +79,15 @@ func TestJudge(t *testing.T) {
 		t.Fatalf("message %q", bs[1].Message)
 	}
 	r.RTO.Recovered = false
-	_, bs = Limits{RTOMs: rto}.Judge("x", r)
-	if len(bs) != 1 || !strings.Contains(bs[0].Message, "not measured") {
+	r.NotJudged = map[string]string{"rto_ms": "writes never succeeded for a whole stability window"}
+	_, bs = Limits{"rto_ms": rto}.Judge("x", r)
+	if len(bs) != 1 || !strings.Contains(bs[0].Message, "x rto_ms: not judged (writes never succeeded for a whole stability window); target 1000 ms") {
 		t.Fatalf("unrecovered RTO must breach: %+v", bs)
 	}
 	r.RPO.Judged = false
-	_, bs = Limits{RPOLostWrites: zero}.Judge("x", r)
-	if len(bs) != 1 || !strings.Contains(bs[0].Message, "no final read") {
+	r.NotJudged["rpo_lost_writes"] = "the history has no final read of the primary"
+	_, bs = Limits{"rpo_lost_writes": zero}.Judge("x", r)
+	if len(bs) != 1 || !strings.Contains(bs[0].Message, "not judged (the history has no final read of the primary)") {
 		t.Fatalf("unjudged RPO must breach: %+v", bs)
 	}
 }
@@ -96,10 +101,12 @@ func TestDistributionBounds(t *testing.T) {
 		t.Fatal(err)
 	}
 	l := p.For("region-outage")
-	if l.RTOMs.String() != "{p95: 5000, max: 10000}" || l.RPOLostWrites.String() != "0" || l.LagP99Ms.String() != "900" {
-		t.Fatalf("parsed %v %v %v", l.RTOMs, l.RPOLostWrites, l.LagP99Ms)
+	if l.Bound("rto_ms").String() != "{p95: 5000, max: 10000}" || l.Bound("rpo_lost_writes").String() != "0" || l.Bound("lag_p99_ms").String() != "900" {
+		t.Fatalf("parsed %v", l)
 	}
 	var r check.Result
+	fault := 100.0
+	r.FaultMs = &fault
 	r.RPO = check.RPO{Judged: true, LostWrites: 0, SpanMs: 35, ResolutionMs: 5}
 	r.RTO = check.RTO{Judged: true, Recovered: true, Ms: 7000, ResolutionMs: 5}
 	r.Lag = map[string]map[string]check.Percentiles{"us-west-2": {"before": {N: 10, P99: 40}}}
@@ -127,7 +134,7 @@ func TestDistributionBounds(t *testing.T) {
 	if err := json.Unmarshal(b, &back); err != nil {
 		t.Fatal(err)
 	}
-	if got := back.For("region-outage"); got.RTOMs.String() != l.RTOMs.String() || got.LagP99Ms.String() != "900" {
+	if got := back.For("region-outage"); got.Bound("rto_ms").String() != l.Bound("rto_ms").String() || got.Bound("lag_p99_ms").String() != "900" {
 		t.Fatalf("round trip: %s → %v", b, got)
 	}
 }
@@ -146,13 +153,19 @@ func TestReadMeasuresJudgedOnlyWithReads(t *testing.T) {
 		t.Fatal(err)
 	}
 	var r check.Result
-	if ms, bs := p.For("x").Judge("x", r); len(bs) != 0 || len(ms) != 3 {
-		t.Fatalf("without reads: measurements %+v, breaches %+v", ms, bs)
+	ms, bs := p.For("x").Judge("x", r)
+	for _, m := range ms {
+		if strings.Contains(m.Check, "read") {
+			t.Fatalf("without reads, %s was judged: %+v", m.Check, m)
+		}
+	}
+	if len(bs) != 0 {
+		t.Fatalf("without reads: breaches %+v", bs)
 	}
 	r.Reads = check.Reads{Judged: true, StaleJudged: true, Vanished: 3, StaleAfterPromotion: 2,
-		Visibility:   map[string]map[string]check.Percentiles{"us-west-2": {"before": {N: 10, P99: 150}, "during": {N: 5, P99: 9000}}},
+		Visibility:   map[string]map[string]check.Percentiles{"us-west-2": {"before": {N: 10, P99: 150, P99Err: 50}, "during": {N: 5, P99: 9000}}},
 		ResolutionMs: map[string]float64{"us-west-2": 50}}
-	_, bs := p.For("x").Judge("x", r)
+	_, bs = p.For("x").Judge("x", r)
 	var got []string
 	for _, b := range bs {
 		got = append(got, fmt.Sprintf("%s=%g±%g", b.Check, b.Measured, b.Resolution))
@@ -187,7 +200,38 @@ func TestReportFormOverridesTheDefault(t *testing.T) {
 		t.Fatal(err)
 	}
 	var back Policy
-	if err := json.Unmarshal(b, &back); err != nil || !back.Scenarios["shows-zombies"].ZombieWrites.Report {
+	if err := json.Unmarshal(b, &back); err != nil || !back.Scenarios["shows-zombies"].Bound("zombie_writes").Report {
 		t.Fatalf("round trip: %v %s", err, b)
+	}
+}
+
+// Every measure in the checker's list is a policy key, judged through the
+// list: a bound on re-protection reads the checker's figure, and a history
+// not re-protected within it breaches the bound with the reason.
+func TestEveryMeasureIsAPolicyKey(t *testing.T) {
+	for _, m := range check.Measures {
+		if _, err := Parse([]byte("version: 1\ndefault:\n  "+m.Key+": 1\n"), "test"); err != nil {
+			t.Errorf("%s: %v", m.Key, err)
+		}
+	}
+	at := 4200.0
+	var r check.Result
+	fault := 0.0
+	r.FaultMs, r.ReprotectMs = &fault, &at
+	ms, bs := Limits{"reprotect_ms": Plain(3000)}.Judge("region-outage", r)
+	if len(bs) != 1 || !strings.Contains(bs[0].Message, "reprotect_ms: measured 4200 ms") {
+		t.Fatalf("breaches %+v", bs)
+	}
+	found := false
+	for _, m := range ms {
+		found = found || m.Check == "reprotect_ms" && m.Measured == 4200
+	}
+	if !found {
+		t.Fatalf("measurements %+v lack reprotect_ms", ms)
+	}
+	r.ReprotectMs = nil
+	r.NotJudged = map[string]string{"reprotect_ms": "not re-protected within the history: no in-sync event of us-east-1 after the last promotion"}
+	if _, bs := (Limits{"reprotect_ms": Plain(3000)}).Judge("region-outage", r); len(bs) != 1 || !strings.Contains(bs[0].Message, "not re-protected within the history") {
+		t.Fatalf("not re-protected: breaches %+v", bs)
 	}
 }
