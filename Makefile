@@ -8,9 +8,10 @@ BUILD := build
 LABELS ?=
 REPEAT ?= 1
 STATICCHECK_VERSION := v0.8.2
+ACTIONLINT_VERSION := v1.7.12
 export CGO_ENABLED ?= 0
 
-.PHONY: all deps build build-aws drill test test-go test-drill test-twin-drill test-junit test-report-check lint bench report-check lambda lambda-check validate outputs clean
+.PHONY: all deps build build-aws image image-check push drill test test-go test-drill test-twin-drill test-junit test-report-check lint bench report-check lambda lambda-check validate outputs clean
 
 all: build
 
@@ -23,7 +24,7 @@ deps:
 ## a drill compiles nothing and runs from any directory
 build: | deps
 	@mkdir -p $(BUILD)
-	$(GO) build -o $(BUILD)/drdrill ./cmd/drdrill
+	$(GO) build -buildvcs=auto -o $(BUILD)/drdrill ./cmd/drdrill  # the commit, for `drdrill version` and run.json
 	$(GO) build -o $(BUILD)/ginkgo github.com/onsi/ginkgo/v2/ginkgo
 	$(GO) test -c -o $(BUILD)/drill.test ./suites/drill
 	@for f in $(LAMBDAS); do $(GO) build -tags lambda.norpc -o $(BUILD)/lambda-host/$$f ./lambda/$$f || exit 1; done
@@ -51,11 +52,32 @@ lambda-check: lambda
 	@for f in $(LAMBDAS); do cmp $(BUILD)/lambda/$$f.zip $(BUILD)/lambda-again/$$f.zip || { echo "lambda-check: $$f.zip differs between two builds" >&2; exit 1; }; done
 	@echo "lambda-check: both zips are byte-identical across builds"
 
+## image: the scheduled runner's OCI image (drdrill, ginkgo, drill.test; static,
+## non-root, no shell, CA certificates) as an OCI layout in build/image, built
+## without a container daemon; the same tree gives the same digest
+IMAGE_PLATFORMS ?= linux/amd64,linux/arm64
+image: | deps
+	$(GO) run ./cmd/drdrill-image build --out $(BUILD)/image --bin-dir $(BUILD)/image-bin --platforms $(IMAGE_PLATFORMS)
+
+## image-check: two builds give the same digest
+image-check:
+	@$(MAKE) --no-print-directory image >/dev/null
+	@first=$$($(GO) run ./cmd/drdrill-image digest --layout $(BUILD)/image); rm -rf $(BUILD)/image-bin; \
+	  $(MAKE) --no-print-directory image >/dev/null; \
+	  second=$$($(GO) run ./cmd/drdrill-image digest --layout $(BUILD)/image); \
+	  if [ "$$first" != "$$second" ]; then echo "image-check: two builds differ: $$first and $$second" >&2; exit 1; fi; \
+	  echo "image-check: both builds are $$first ($(IMAGE_PLATFORMS))"
+
+## push: IMAGE=REGISTRY/REPOSITORY:TAG (ECR: aws ecr get-login-password | make push IMAGE=… REGISTRY_USERNAME=AWS)
+push:
+	@test -n "$(IMAGE)" || { echo "make push: give IMAGE=REGISTRY/REPOSITORY:TAG (infra/aws's RunnerRepositoryUrl output, and a tag)" >&2; exit 2; }
+	$(GO) run ./cmd/drdrill-image push --layout $(BUILD)/image $(if $(REGISTRY_USERNAME),--username $(REGISTRY_USERNAME) --password-stdin) $(IMAGE)
+
 ## validate: terraform fmt, init with the schema-only stand-in provider, validate,
 ## the mutation tests, the plan tests and the backend and version pins (skips with
 ## one line without terraform/tofu or the schemas; under CI=true that is a failure)
 validate:
-	$(GO) test -count=1 -v -run 'Formatted|SchemaValidatedOffline|ValidateRejects|PlanAssertions|Static|BackendAndVersionPins|CIRefuses|Hygiene' ./infra/aws/
+	$(GO) test -count=1 -v -run 'Formatted|SchemaValidatedOffline|ValidateRejects|PlanAssertions|Static|BackendAndVersionPins|CIRefuses|Hygiene|Runner' ./infra/aws/
 
 ## outputs: cfn-outputs/flat-outputs.json from the applied stack's `terraform output -json`
 outputs: build
@@ -64,11 +86,14 @@ outputs: build
 ## drill: lab up → suites (LABELS=…, REPEAT=N) → reports/<run-id>/ → lab down (always)
 ## TARGET=aws: Terratest deploy → outputs → drill → teardown (SKIP_deploy=1, SKIP_teardown=1)
 ## TARGET=twin: the AWS target against the AWS twin on this machine (docs/twin.md)
+## The recipes exec: make passes SIGTERM (and only SIGTERM) to its recipe's
+## process, and the drill must be that process (or the script that hands
+## signals on to it), not a shell that dies and leaves the drill running.
 drill: build $(if $(filter aws,$(TARGET)),build-aws)
 ifeq ($(TARGET),twin)
-	BUILD=$(BUILD) LABELS='$(LABELS)' scripts/twin-drill.sh --repeat $(REPEAT) --policy '$(POLICY)' --flake-attempts $(or $(FLAKE_ATTEMPTS),0)
+	BUILD=$(BUILD) LABELS='$(LABELS)' exec scripts/twin-drill.sh --repeat $(REPEAT) --policy '$(POLICY)' --flake-attempts $(or $(FLAKE_ATTEMPTS),0)
 else
-	$(BUILD)/drdrill drill --labels '$(LABELS)' --repeat $(REPEAT) --policy '$(POLICY)' --target $(or $(TARGET),lab) --flake-attempts $(or $(FLAKE_ATTEMPTS),0)
+	exec $(BUILD)/drdrill drill --labels '$(LABELS)' --repeat $(REPEAT) --policy '$(POLICY)' --target $(or $(TARGET),lab) --flake-attempts $(or $(FLAKE_ATTEMPTS),0)
 endif
 
 ## test: lint, unit and real-process tests, and the drill suites against a real
@@ -80,6 +105,7 @@ test:
 	@$(STAGE) build $(MAKE) --no-print-directory build build-aws
 	@$(STAGE) lint $(MAKE) --no-print-directory lint
 	@$(STAGE) lambda-check $(MAKE) --no-print-directory lambda-check
+	@$(STAGE) image-check $(MAKE) --no-print-directory image-check IMAGE_PLATFORMS=linux/$$($(GO) env GOARCH)
 	@$(STAGE) go-test $(MAKE) --no-print-directory test-go
 	@$(STAGE) drill $(MAKE) --no-print-directory test-drill
 	@$(STAGE) twin-drill $(MAKE) --no-print-directory test-twin-drill
@@ -89,6 +115,7 @@ test:
 	@awk -F'\t' 'BEGIN { print "make test: stage timings" } { printf "  %-14s %8s s  %s\n", $$1, $$2, $$3; t += $$2 } END { printf "  %-14s %8.1f s\n", "total", t }' $(BUILD)/stages.tsv
 
 test-go:
+	@scripts/ensure-awscli.sh
 	@scripts/leftovers.sh snapshot $(BUILD)/leftovers.before
 	$(GO) test -count=1 -timeout 25m ./...
 	@scripts/leftovers.sh check $(BUILD)/leftovers.before
@@ -96,11 +123,11 @@ test-go:
 ## the whole catalogue, twice on one lab: every fault rolls back to a steady state.
 ## A spec that fails once on a busy machine is retried and reported flaky.
 test-drill:
-	$(BUILD)/drdrill drill --reports $(BUILD)/test-reports --repeat 2 --flake-attempts 2
+	exec $(BUILD)/drdrill drill --reports $(BUILD)/test-reports --repeat 2 --flake-attempts 2
 
 ## the AWS target end to end against the AWS twin (scaled AWS durations)
 test-twin-drill:
-	BUILD=$(BUILD) scripts/twin-drill.sh --reports $(BUILD)/twin-reports --flake-attempts 2
+	BUILD=$(BUILD) exec scripts/twin-drill.sh --reports $(BUILD)/twin-reports --flake-attempts 2
 
 ## the junit.xml of the drill just run carries every measured value, equal to report.json's
 test-junit:
@@ -119,6 +146,7 @@ lint:
 	  if [ -n "$$out" ]; then echo "gofmt would change: $$out" >&2; exit 1; fi
 	$(GO) vet ./...
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
+	$(GO) run github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION) -config-file docs/ci/actionlint.yaml docs/ci/github/*.yml
 
 ## bench: one line per figure, `drdrill-bench <name> <value> <unit>`
 bench: build

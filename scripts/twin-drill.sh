@@ -15,4 +15,21 @@ set -a
 set +a
 # The AWS scenarios (docs/twin.md); the lab-only ones would skip.
 labels=${LABELS:-"steady-state || planned-switchover || failback || region-isolation || alarm-path || monitor-failure"}
-"$BUILD/drdrill" drill --outputs "$dir/flat-outputs.json" --labels "$labels" "$@"
+# The drill runs as a child that gets every stop signal this script gets
+# (make passes SIGTERM to its recipe, a scheduler signals this process): a
+# shell killed while it waits would run its EXIT trap — the twin down —
+# under a drill that is still running, and the drill would never hear of
+# the stop. drdrill turns the first signal into one orderly interrupt and
+# absorbs the rest; the script waits until it has rolled back and exited.
+"$BUILD/drdrill" drill --outputs "$dir/flat-outputs.json" --labels "$labels" "$@" &
+drill=$!
+for sig in INT TERM HUP QUIT; do
+	# shellcheck disable=SC2064
+	trap "kill -s $sig $drill 2>/dev/null || true" "$sig"
+done
+status=0
+while :; do
+	wait "$drill" && status=0 || status=$?
+	kill -0 "$drill" 2>/dev/null || break # a trap interrupted wait; the drill runs on
+done
+exit "$status"

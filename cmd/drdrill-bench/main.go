@@ -26,6 +26,7 @@ import (
 	"github.com/drdrill/drdrill/internal/lab"
 	"github.com/drdrill/drdrill/internal/link"
 	"github.com/drdrill/drdrill/internal/monitor"
+	"github.com/drdrill/drdrill/internal/refcheck"
 	"github.com/drdrill/drdrill/internal/report"
 	"github.com/drdrill/drdrill/internal/target"
 	"github.com/drdrill/drdrill/internal/trigger"
@@ -48,8 +49,16 @@ func rssMB(pid int) float64 {
 	return 0
 }
 
+// onFail undoes, newest first, what a failing figure would otherwise leave
+// behind (os.Exit runs no deferred call): a lab left up keeps two mariadbd
+// and a supervisor running after the bench.
+var onFail []func()
+
 func fail(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "drdrill-bench: "+format+"\n", args...)
+	for i := len(onFail) - 1; i >= 0; i-- {
+		onFail[i]()
+	}
 	os.Exit(1)
 }
 
@@ -67,6 +76,7 @@ func main() {
 	}
 	if want("checker") {
 		benchChecker()
+		benchReferenceChecker()
 	}
 	if want("lambda") {
 		benchLambdaInit()
@@ -208,12 +218,37 @@ func benchChecker() {
 	figure("checker_peak_rss_mb", float64(ru.Maxrss/1024), "MB")
 }
 
+// benchReferenceChecker times the reference checker (internal/refcheck,
+// deliberately simple and slow) on a 100,000-operation synthetic history,
+// reading included, so that the differential tests' cost is known.
+func benchReferenceChecker() {
+	dir, err := os.MkdirTemp("", "drdrill-bench-")
+	if err != nil {
+		fail("%v", err)
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "history.jsonl")
+	if err := history.WriteSynthetic(path, 4, 25_000); err != nil {
+		fail("%v", err)
+	}
+	start := time.Now()
+	h, err := history.ReadFile(path)
+	if err != nil {
+		fail("%v", err)
+	}
+	f := refcheck.Check(h, 0)
+	if f["rpo_lost_writes"].Value != 120 {
+		fail("reference checker: %+v lost writes on the synthetic history, want 120", f["rpo_lost_writes"])
+	}
+	figure("reference_checker_100k_ops_ms", float64(time.Since(start).Milliseconds()), "ms")
+}
+
 // benchLambdaInit times each function's cold-start path (configuration and
 // SDK clients; no network), the best of 20.
 func benchLambdaInit() {
-	env := map[string]string{"AWS_REGION": "us-west-2", "DRDRILL_PEER_REGION": "us-east-1", "DRDRILL_PRIMARY_REGION": "us-east-1",
+	env := map[string]string{"AWS_REGION": "us-west-2", "DRDRILL_PEER_REGION": "us-east-1",
 		"DRDRILL_CLUSTER_ID": "c", "DRDRILL_CLUSTER_ENDPOINT": "c:3306", "DRDRILL_GLOBAL_CLUSTER_ID": "g",
-		"DRDRILL_SECRET_ARN": "arn:aws:secretsmanager:us-west-2:1:secret:s", "DRDRILL_TARGET_CLUSTER_ARN": "arn:aws:rds:us-west-2:1:cluster:c",
+		"DRDRILL_SECRET_ARN": "arn:aws:secretsmanager:us-west-2:1:secret:s", "DRDRILL_CLUSTER_ARNS": "arn:aws:rds:us-east-1:1:cluster:p,arn:aws:rds:us-west-2:1:cluster:c",
 		"DRDRILL_SNS_TOPIC_ARN": "arn:aws:sns:us-west-2:1:t"}
 	os.Setenv("AWS_ACCESS_KEY_ID", "AKIDBENCH")
 	os.Setenv("AWS_SECRET_ACCESS_KEY", "bench")
@@ -303,13 +338,16 @@ func benchLab(drdrill string) {
 	if out, err := exec.Command(drdrill, "lab", "up", "--dir", dir).CombinedOutput(); err != nil {
 		fail("lab up: %v\n%s", err, out)
 	}
-	defer exec.Command(drdrill, "lab", "down", "--dir", dir).Run()
+	down := func() { _ = exec.Command(drdrill, "lab", "down", "--dir", dir).Run() }
+	onFail = append(onFail, down)
+	defer down()
 	t, err := target.Open(filepath.Join(dir, lab.OutputsFile))
 	if err != nil {
 		fail("%v", err)
 	}
 	lagAndRSS(t, dir)
 	maxRate(t, dir)
+	benchReseed(t)
 }
 
 // lagAndRSS runs 200 writes/s for 10 s over the 35 ms link.

@@ -13,6 +13,7 @@ import (
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/rds"
+	rdstypes "github.com/aws/aws-sdk-go-v2/service/rds/types"
 
 	"github.com/drdrill/drdrill/internal/outputs"
 )
@@ -48,7 +49,8 @@ func twinDown(drdrill, dir string) {
 }
 
 // benchTwin: the twin's idle memory, the AWS scenarios it models through
-// the AWS target (scaled), and one switchover at AWS's own duration.
+// the AWS target (scaled), the time to re-protection after a failover
+// (scaled), and one switchover at AWS's own duration.
 func benchTwin(drdrill string) {
 	dir, env, pid := twinUp(drdrill, "0.02")
 	time.Sleep(5 * time.Second) // the Lambdas cold-started, a few minutes of metrics
@@ -64,6 +66,7 @@ func benchTwin(drdrill string) {
 		fail("twin drill: %v\n%s", err, out)
 	}
 	figure("twin_drill_s", math.Round(time.Since(start).Seconds()*10)/10, "s")
+	figure("twin_reprotect_s", math.Round(reprotect(dir, env).Seconds()*10)/10, "s")
 	twinDown(drdrill, dir)
 
 	// Unscaled: SwitchoverGlobalCluster until the writer has moved and
@@ -74,17 +77,8 @@ func benchTwin(drdrill string) {
 	if err != nil {
 		fail("%v", err)
 	}
-	for _, kv := range env {
-		k, v, _ := strings.Cut(kv, "=")
-		os.Setenv(k, v)
-	}
+	c, id := rdsOf(out, env)
 	ctx := context.Background()
-	cfg, err := config.LoadDefaultConfig(ctx, config.WithRegion(out[outputs.SecondaryRegion]))
-	if err != nil {
-		fail("%v", err)
-	}
-	c := rds.NewFromConfig(cfg)
-	id := out[outputs.GlobalClusterIdentifier]
 	start = time.Now()
 	if _, err := c.SwitchoverGlobalCluster(ctx, &rds.SwitchoverGlobalClusterInput{GlobalClusterIdentifier: &id, TargetDbClusterIdentifier: awssdk.String(out["SecondaryClusterArn"])}); err != nil {
 		fail("switchover: %v", err)
@@ -104,4 +98,53 @@ func benchTwin(drdrill string) {
 		}
 		time.Sleep(time.Second)
 	}
+}
+
+// rdsOf is an RDS client of the twin whose environment is env, in the
+// secondary region, and the global cluster's id.
+func rdsOf(out outputs.Outputs, env []string) (*rds.Client, string) {
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		os.Setenv(k, v)
+	}
+	cfg, err := config.LoadDefaultConfig(context.Background(), config.WithRegion(out[outputs.SecondaryRegion]))
+	if err != nil {
+		fail("%v", err)
+	}
+	return rds.NewFromConfig(cfg), out[outputs.GlobalClusterIdentifier]
+}
+
+// reprotect is the time to re-protection on the twin in dir (scaled): from
+// FailoverGlobalCluster with data loss to the secondary until the global
+// cluster is idle and every member is in sync again — the old primary
+// rebuilt after the failover — polled every 100 ms. It leaves the writer
+// in the secondary region.
+func reprotect(dir string, env []string) time.Duration {
+	out, err := outputs.Read(filepath.Join(dir, "flat-outputs.json"))
+	if err != nil {
+		fail("%v", err)
+	}
+	c, id := rdsOf(out, env)
+	ctx := context.Background()
+	start := time.Now()
+	if _, err := c.FailoverGlobalCluster(ctx, &rds.FailoverGlobalClusterInput{GlobalClusterIdentifier: &id,
+		TargetDbClusterIdentifier: awssdk.String(out["SecondaryClusterArn"]), AllowDataLoss: awssdk.Bool(true)}); err != nil {
+		fail("failover: %v", err)
+	}
+	for time.Since(start) < 5*time.Minute {
+		g, err := c.DescribeGlobalClusters(ctx, &rds.DescribeGlobalClustersInput{GlobalClusterIdentifier: &id})
+		if err == nil && len(g.GlobalClusters) == 1 && g.GlobalClusters[0].FailoverState == nil {
+			moved, synced := false, true
+			for _, m := range g.GlobalClusters[0].GlobalClusterMembers {
+				moved = moved || (awssdk.ToBool(m.IsWriter) && awssdk.ToString(m.DBClusterArn) == out["SecondaryClusterArn"])
+				synced = synced && m.SynchronizationStatus != rdstypes.GlobalClusterMemberSynchronizationStatusPendingResync
+			}
+			if moved && synced {
+				return time.Since(start)
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	fail("the twin did not re-protect the global cluster within 5 minutes of a failover")
+	return 0
 }

@@ -1,26 +1,32 @@
 package main
 
 import (
+	"bytes"
 	"context"
-	"flag"
+	"fmt"
+	"io"
 	"os"
 	"time"
+
+	"github.com/spf13/cobra"
 
 	drdaws "github.com/drdrill/drdrill/internal/aws"
 	"github.com/drdrill/drdrill/internal/outputs"
 )
 
-func init() {
-	register("aws preflight", "resolve and print every AWS target and fault; inject nothing (exit 1 if not ready)", awsPreflight)
+func newAWSCmd() *cobra.Command {
+	c := groupCmd("aws", "the deployed AWS stack (infra/aws)")
+	pre := &cobra.Command{Use: "preflight", Short: "resolve and print every AWS target and fault; inject nothing (exit 1 if not ready)", Args: noArgs("aws preflight takes --outputs FILE")}
+	file := outputsFlag(pre.Flags())
+	pre.Flags().Lookup("outputs").DefValue = "cfn-outputs/flat-outputs.json"
+	*file = "cfn-outputs/flat-outputs.json"
+	pre.RunE = func(*cobra.Command, []string) error { return awsPreflight(*file) }
+	c.AddCommand(pre)
+	return c
 }
 
-func awsPreflight(args []string) error {
-	fs := flag.NewFlagSet("aws preflight", flag.ContinueOnError)
-	file := fs.String("outputs", "cfn-outputs/flat-outputs.json", "the deployed stack's outputs file")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	out, err := outputs.Read(*file)
+func awsPreflight(file string) error {
+	out, err := outputs.Read(file)
 	if err != nil {
 		return err
 	}
@@ -30,5 +36,28 @@ func awsPreflight(args []string) error {
 	if err != nil {
 		return err
 	}
-	return st.Preflight(ctx, os.Stdout)
+	w := &notReadyWatch{w: os.Stdout}
+	if err := st.Preflight(ctx, w); err != nil {
+		if w.notReady {
+			// The check said no (a verdict), as opposed to a preflight
+			// that could not run.
+			fmt.Fprintf(os.Stderr, "drdrill aws preflight: %v\n", err)
+			return exitError{exitVerdict}
+		}
+		return err
+	}
+	return nil
+}
+
+// notReadyWatch passes the preflight's lines through and notes its verdict.
+type notReadyWatch struct {
+	w        io.Writer
+	notReady bool
+}
+
+func (n *notReadyWatch) Write(p []byte) (int, error) {
+	if bytes.Contains(p, []byte("verdict: NOT READY")) {
+		n.notReady = true
+	}
+	return n.w.Write(p)
 }

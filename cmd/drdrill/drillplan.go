@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/onsi/ginkgo/v2/types"
-	"golang.org/x/sys/unix"
 
 	"github.com/drdrill/drdrill/internal/lab"
 	"github.com/drdrill/drdrill/internal/policy"
@@ -35,12 +34,12 @@ func planDrill(outputsFile, policyFile, labels, suites string) (drillPlan, error
 	var p drillPlan
 	if outputsFile != "" {
 		if _, err := target.CheckOutputs(outputsFile); err != nil {
-			return p, oneLine(err)
+			return p, usageError{oneLine(err).Error()}
 		}
 	}
 	if policyFile != "" {
 		if _, err := policy.Load(policyFile); err != nil {
-			return p, oneLine(err)
+			return p, usageError{oneLine(err).Error()}
 		}
 		abs, err := filepath.Abs(policyFile)
 		if err != nil {
@@ -56,7 +55,7 @@ func planDrill(outputsFile, policyFile, labels, suites string) (drillPlan, error
 	if v, ok := os.LookupEnv("DRDRILL_RATE"); ok {
 		var rate float64
 		if _, err := fmt.Sscan(v, &rate); err != nil || rate <= 0 {
-			return p, fmt.Errorf("$DRDRILL_RATE=%q is not a positive number of writes per second: unset it or use --rate", v)
+			return p, usageError{fmt.Sprintf("$DRDRILL_RATE=%q is not a positive number of writes per second: unset it or use --rate", v)}
 		}
 	}
 	var err error
@@ -124,13 +123,12 @@ func colour(f *os.File) bool {
 	if _, set := os.LookupEnv("NO_COLOR"); set {
 		return false
 	}
-	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
-	return err == nil
+	return isTerminal(f)
 }
 
 // runLifecycle hands `drill --target aws` to drdrill-lifecycle, passing the
 // drill flags through for its drill stage.
-func runLifecycle(infraDir string, args []string) error {
+func runLifecycle(infraDir string, drillArgs []string) error {
 	exe, err := os.Executable()
 	if err != nil {
 		return err
@@ -140,18 +138,6 @@ func runLifecycle(infraDir string, args []string) error {
 		if bin, err = exec.LookPath("drdrill-lifecycle"); err != nil {
 			return errors.New("drdrill-lifecycle not found beside drdrill or on PATH: build it with `make build-aws` (or run `make drill TARGET=aws`)")
 		}
-	}
-	var drillArgs []string
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		name := strings.TrimLeft(strings.SplitN(a, "=", 2)[0], "-")
-		if name == "target" || name == "infra" {
-			if !strings.Contains(a, "=") {
-				i++
-			}
-			continue
-		}
-		drillArgs = append(drillArgs, a)
 	}
 	cmd := exec.Command(bin, append([]string{"--infra", infraDir, "--drdrill", exe, "--"}, drillArgs...)...)
 	cmd.Stdout, cmd.Stderr, cmd.Stdin = os.Stdout, os.Stderr, os.Stdin

@@ -19,13 +19,16 @@ import (
 // These tests drive the real binaries: drdrill itself and the compiled drill
 // suite, against real labs, as a user or a CI job would.
 
-var bin, suiteBin string
+// e2eDir holds the binaries and whatever else the tests build once per
+// test binary (the runner image); TestMain removes it at the end.
+var bin, suiteBin, e2eDir string
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "drdrill-e2e-")
 	if err != nil {
 		panic(err)
 	}
+	e2eDir = dir
 	bin = filepath.Join(dir, "drdrill")
 	suiteBin = filepath.Join(dir, "drill.test")
 	// The layout `make build` makes: drdrill, ginkgo and the compiled suite
@@ -246,7 +249,7 @@ func TestVerdictGatesAndReportRerenders(t *testing.T) {
 	}
 	bad := filepath.Join(t.TempDir(), "bad.yaml")
 	os.WriteFile(bad, []byte("version: 1\nscenarios:\n  region-outage:\n    rto: 1\n"), 0o644)
-	if r := run(t, nil, "verdict", "--policy", bad, runDir); r.code == 0 || !strings.Contains(r.out, "field rto not found") {
+	if r := run(t, nil, "verdict", "--policy", bad, runDir); r.code == 0 || !strings.Contains(r.out, `unknown measure "rto"`) {
 		t.Fatalf("bad policy: exit %d\n%s", r.code, r.out)
 	}
 	out := mustRun(t, "report", runDir)
@@ -270,6 +273,7 @@ func TestAWSGuardsRefuseByDefault(t *testing.T) {
 	out := map[string]string{"TargetKind": "aws", "GlobalClusterIdentifier": "g", "PrimaryRegion": "us-east-1", "SecondaryRegion": "us-west-2",
 		"PrimaryClusterArn": "arn:aws:rds:us-east-1:1:cluster:p", "SecondaryClusterArn": "arn:aws:rds:us-west-2:1:cluster:s", "GlobalWriterEndpoint": "g.example",
 		"PrimaryClusterEndpoint": "p.example", "SecondaryClusterEndpoint": "s.example", "DatabaseSecretArn": "arn:aws:secretsmanager:us-east-1:1:secret:db",
+		"PrimaryReaderEndpoint": "p-ro.example", "SecondaryReaderEndpoint": "s-ro.example",
 		"PrimaryDatabaseSubnetIds": `["subnet-a"]`, "SecondaryDatabaseSubnetIds": `["subnet-x"]`, "PrimaryDatabaseNetworkAclId": "acl-1", "SecondaryDatabaseNetworkAclId": "acl-2",
 		"PrimaryHealthMonitorFunctionName": "m1", "SecondaryHealthMonitorFunctionName": "m2", "FailoverTriggerFunctionName": "tr",
 		"PrimaryHealthCheckId": "h1", "SecondaryHealthCheckId": "h2", "ReplicationLagAlarmName": "lag", "PrimarySNSTopicArn": "t1", "SecondarySNSTopicArn": "t2"}
@@ -483,5 +487,27 @@ func TestRecoverAfterKillDashNineMidSwitchoverOnTheTwin(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("the lab under the twin after recover:\n%s", s)
 		}
+	}
+}
+
+// A twin that cannot start once its lab is up (here: an endpoint address
+// that cannot be listened on) takes its lab down, and `twin up` says why
+// at once, from the twin's log, leaving nothing running. Before, the lab
+// stayed up and `twin up` waited out its --timeout (2 minutes) to say only
+// that the endpoint had not started.
+func TestTwinUpThatCannotStartSaysWhyAtOnce(t *testing.T) {
+	needMariaDB(t)
+	dir := filepath.Join(t.TempDir(), "twin")
+	t.Cleanup(func() { run(t, nil, "twin", "down", "--dir", dir) })
+	start := time.Now()
+	r := run(t, nil, "twin", "up", "--dir", dir, "--stack", "../../infra/aws", "--lambdas=false", "--addr", "256.0.0.1:0", "--timeout", "90s")
+	if r.code == 0 || !strings.Contains(r.out, "stopped before its AWS endpoint answered") || !strings.Contains(r.out, "listen on 256.0.0.1:0") {
+		t.Fatalf("twin up with an address it cannot listen on: exit %d\n%s", r.code, r.out)
+	}
+	if took := time.Since(start); took > 60*time.Second {
+		t.Fatalf("twin up took %v to give up: it waited for a twin that had already stopped", took)
+	}
+	if left := labProcesses(filepath.Join(dir, "lab")); len(left) > 0 {
+		t.Fatalf("processes left after a twin that could not start: %v", left)
 	}
 }

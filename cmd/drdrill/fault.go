@@ -3,33 +3,63 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
-	"os/signal"
-	"path/filepath"
 	"strings"
-	"syscall"
+	"sync"
 	"text/tabwriter"
 	"time"
 
+	"github.com/spf13/cobra"
+
+	"github.com/drdrill/drdrill/internal/abort"
 	"github.com/drdrill/drdrill/internal/fault"
-	"github.com/drdrill/drdrill/internal/lab"
-	"github.com/drdrill/drdrill/internal/ledger"
 	"github.com/drdrill/drdrill/internal/target"
 )
 
-func init() {
-	register("fault list", "list the fault catalogue and the faults the ledger shows as injected", faultList)
-	register("fault inject", "inject a fault by name (--for DURATION rolls it back after)", faultInject)
-	register("fault rollback", "roll back a fault by ledger id (default: the newest)", faultRollback)
-	register("recover", "roll back every fault the ledger still shows and heal the stack (idempotent)", recoverCmd)
+func newFaultCmd() *cobra.Command {
+	c := groupCmd("fault", "the fault catalogue: list, inject, roll back (each fault through the fsynced ledger first)")
+	list := &cobra.Command{Use: "list", Short: "list the fault catalogue and the faults the ledger shows as injected", Args: noArgs("fault list takes --dir or --outputs")}
+	inject := &cobra.Command{Use: "inject FAULT", Short: "inject a fault by name (--for DURATION rolls it back after; Ctrl-C rolls back early)",
+		Args: func(_ *cobra.Command, args []string) error {
+			switch {
+			case len(args) == 0:
+				return usageError{"which fault? `drdrill fault list` shows the catalogue"}
+			case len(args) > 1:
+				return usageError{fmt.Sprintf("unexpected %q: inject one fault at a time", args[1])}
+			}
+			return nil
+		},
+		ValidArgsFunction: func(_ *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
+			if len(args) > 0 {
+				return nil, cobra.ShellCompDirectiveNoFileComp
+			}
+			var names []string
+			for _, f := range fault.Catalogue() {
+				names = append(names, f.Name()+"\t"+f.Description())
+			}
+			return names, cobra.ShellCompDirectiveNoFileComp
+		}}
+	rollback := &cobra.Command{Use: "rollback [ID]", Short: "roll back a fault by ledger id (default: the newest)", Args: maxArgs(1, "roll back one fault id at a time")}
+	faultList(list)
+	faultInject(inject)
+	faultRollback(rollback)
+	c.AddCommand(list, inject, rollback)
+	return c
+}
+
+func newRecoverCmd() *cobra.Command {
+	c := &cobra.Command{Use: "recover", Short: "roll back every fault the ledger still shows and heal the stack (idempotent)", Args: noArgs("recover takes --dir or --outputs")}
+	sf := newStackFlags(c.Flags())
+	c.RunE = func(*cobra.Command, []string) error { return recoverRun(sf) }
+	return c
 }
 
 // paramFlags collects repeated --param key=value.
 type paramFlags map[string]string
 
 func (p paramFlags) String() string { return fmt.Sprint(map[string]string(p)) }
+func (p paramFlags) Type() string   { return "key=value" }
 func (p paramFlags) Set(v string) error {
 	k, val, ok := strings.Cut(v, "=")
 	if !ok || k == "" {
@@ -39,55 +69,12 @@ func (p paramFlags) Set(v string) error {
 	return nil
 }
 
-// outputsFlag is --outputs: attach to a deployed stack (AWS) instead of a lab.
-var outputsFlag = func(fs *flag.FlagSet) *string {
-	return fs.String("outputs", "", "outputs file of a deployed stack (e.g. cfn-outputs/flat-outputs.json); its ledger lives beside it")
+func faultList(c *cobra.Command) {
+	sf := newStackFlags(c.Flags())
+	c.RunE = func(*cobra.Command, []string) error { return faultListRun(sf) }
 }
 
-// stackFlags are --dir (a lab) and --outputs (a deployed stack), shared by
-// the game-day commands.
-type stackFlags struct{ dir, outputs *string }
-
-func newStackFlags(fs *flag.FlagSet) stackFlags { return stackFlags{dirFlag(fs), outputsFlag(fs)} }
-
-// open resolves --dir and opens the target and its ledger. A bad --dir is a
-// usageError; any other error means the target could not be opened.
-func (f stackFlags) open() (string, target.Target, *ledger.Ledger, error) {
-	dir, err := absDir(*f.dir)
-	if err != nil {
-		return "", nil, nil, err
-	}
-	t, l, err := openTarget(dir, *f.outputs)
-	return dir, t, l, err
-}
-
-// openTarget opens --outputs if given, else the lab in dir.
-func openTarget(dir, outputsFile string) (target.Target, *ledger.Ledger, error) {
-	if outputsFile != "" {
-		t, err := target.Open(outputsFile)
-		if err != nil {
-			return nil, nil, err
-		}
-		return t, ledger.Open(filepath.Dir(outputsFile)), nil
-	}
-	return openDir(dir)
-}
-
-// openDir opens the target and ledger of the lab in dir.
-func openDir(dir string) (target.Target, *ledger.Ledger, error) {
-	t, err := target.Open(filepath.Join(dir, lab.OutputsFile))
-	if err != nil {
-		return nil, nil, err
-	}
-	return t, ledger.Open(dir), nil
-}
-
-func faultList(args []string) error {
-	fs := flag.NewFlagSet("fault list", flag.ContinueOnError)
-	sf := newStackFlags(fs)
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
+func faultListRun(sf stackFlags) error {
 	dir, t, l, terr := sf.open()
 	var ue usageError
 	if errors.As(terr, &ue) {
@@ -128,62 +115,99 @@ func faultList(args []string) error {
 	return nil
 }
 
-func faultInject(args []string) error {
-	fs := flag.NewFlagSet("fault inject", flag.ContinueOnError)
-	sf := newStackFlags(fs)
-	region := fs.String("region", "", "region to hit (default depends on the fault)")
-	dur := fs.Duration("for", 0, "roll the fault back after this long (Ctrl-C rolls back early); 0 leaves it injected")
+func faultInject(c *cobra.Command) {
+	sf := newStackFlags(c.Flags())
+	region := c.Flags().String("region", "", "region to hit (default depends on the fault)")
+	dur := c.Flags().Duration("for", 0, "roll the fault back after this long (Ctrl-C rolls back early); 0 leaves it injected")
 	params := paramFlags{}
-	fs.Var(params, "param", "fault parameter key=value (repeatable), e.g. latency_ms=700")
-	// Accept the fault name before or after the flags.
-	var name string
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		name, args = args[0], args[1:]
-	}
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if name == "" && fs.NArg() > 0 {
-		name = fs.Arg(0)
-	}
-	if name == "" {
-		return usageError{"which fault? `drdrill fault list` shows the catalogue"}
-	}
+	c.Flags().Var(params, "param", "fault parameter key=value (repeatable), e.g. latency_ms=700")
+	c.RunE = func(_ *cobra.Command, args []string) error { return faultInjectRun(sf, args[0], *region, *dur, params) }
+}
+
+func faultInjectRun(sf stackFlags, name, region string, dur time.Duration, params paramFlags) error {
 	if _, err := fault.Lookup(name); err != nil {
 		return usageError{err.Error()}
 	}
-	if *dur < 0 {
+	if dur < 0 {
 		return usageError{"--for must not be negative"}
 	}
-	if *region != "" {
-		params["region"] = *region
+	if region != "" {
+		params["region"] = region
 	}
 	dir, t, l, err := sf.open()
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), target.BoundsOf(t).Inject)
-	h, err := fault.Inject(ctx, t, l, name, fault.Params(params), "cli")
+	b, kind := target.BoundsOf(t), t.Kind()
+	ledgerDir, recoverCmd := sf.ledgerDir(dir), sf.recoverCmd(dir)
+	// A stop — a signal, `drdrill abort` — at any instant, the injection
+	// included, ends in a rollback: mid-injection it cancels the injection
+	// (fault.Inject undoes what it did), afterwards it ends the wait.
+	ctx, cancelInject := context.WithCancel(context.Background())
+	defer cancelInject()
+	var stopMu sync.Mutex
+	var stoppedBy string // the signal's name, or "abort"
+	stopNow := func(by string) {
+		stopMu.Lock()
+		defer stopMu.Unlock()
+		if stoppedBy == "" {
+			stoppedBy = by
+			cancelInject()
+		}
+	}
+	stop := newStopper(func() string { return rollbackNotice(l, b, kind, recoverCmd) }, func(sig os.Signal) {
+		fmt.Printf("\n%s: rolling back %s now; %s\n", signalName(sig), name, rollbackNotice(l, b, kind, recoverCmd))
+		stopNow(signalName(sig))
+	})
+	defer stop.Close()
+	started := time.Now()
+	if dur > 0 {
+		if reg, err := abort.Register(ledgerDir, fmt.Sprintf("fault inject %s --for %v", name, dur)); err == nil {
+			defer reg.Close()
+			poll, stopPoll := pollEvery(b.StopPoll)
+			defer stopPoll()
+			go func() {
+				for {
+					select {
+					case <-ctx.Done():
+						return
+					case <-poll:
+						if r, ok := abort.Pending(ledgerDir, started); ok {
+							reg.Acknowledge()
+							fmt.Printf("%s: rolling back %s now\n", r, name)
+							stopNow("abort")
+							return
+						}
+					}
+				}
+			}()
+		}
+	}
+	ictx, cancel := context.WithTimeout(ctx, b.Inject)
+	h, err := fault.Inject(ictx, t, l, name, fault.Params(params), "cli")
 	cancel()
+	stopMu.Lock()
+	by := stoppedBy
+	stopMu.Unlock()
 	if err != nil {
+		if by != "" {
+			fmt.Printf("stopped by %s mid-injection: %s was rolled back (%v)\n", by, name, err)
+			return exitError{stopExit(by)}
+		}
 		return err
 	}
 	fmt.Printf("injected %s as %s %v\n", name, h.ID, map[string]string(h.Params))
-	if *dur == 0 {
-		fmt.Printf("it stays injected: `drdrill fault rollback %s --dir %s` or `drdrill recover --dir %s`\n", h.ID, dir, dir)
+	if dur == 0 && by == "" {
+		fmt.Printf("it stays injected: `drdrill fault rollback %s %s` or `%s`\n", h.ID, strings.TrimPrefix(recoverCmd, "drdrill recover "), recoverCmd)
 		return nil
 	}
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	defer signal.Stop(sigs)
-	end := time.Now().Add(*dur)
+	end := time.Now().Add(dur)
 	tick := time.NewTicker(5 * time.Second)
 	defer tick.Stop()
 wait:
-	for time.Now().Before(end) {
+	for by == "" && time.Now().Before(end) {
 		select {
-		case <-sigs:
-			fmt.Println("interrupted: rolling back now")
+		case <-ctx.Done():
 			break wait
 		case <-tick.C:
 			fmt.Printf("%s injected, %.0f s left\n", name, time.Until(end).Seconds())
@@ -194,26 +218,41 @@ wait:
 		return err
 	}
 	fmt.Printf("rolled back %s (%s) after %v\n", name, h.ID, time.Since(h.Injected).Round(time.Millisecond))
+	stopMu.Lock()
+	by = stoppedBy
+	stopMu.Unlock()
+	if by != "" {
+		return exitError{stopExit(by)}
+	}
 	return nil
 }
 
-func faultRollback(args []string) error {
-	fs := flag.NewFlagSet("fault rollback", flag.ContinueOnError)
-	sf := newStackFlags(fs)
-	var id string
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		id, args = args[0], args[1:]
+// stopExit is the exit code of a command stopped by a signal (by its
+// name) or by "abort".
+func stopExit(by string) int {
+	if by == "abort" {
+		return exitAborted
 	}
-	if err := fs.Parse(args); err != nil {
-		return err
+	return exitForSignalName(by)
+}
+
+func faultRollback(c *cobra.Command) {
+	sf := newStackFlags(c.Flags())
+	c.RunE = func(_ *cobra.Command, args []string) error {
+		id := ""
+		if len(args) > 0 {
+			id = args[0]
+		}
+		return faultRollbackRun(sf, id)
 	}
-	if id == "" && fs.NArg() > 0 {
-		id = fs.Arg(0)
-	}
-	_, t, l, err := sf.open()
+}
+
+func faultRollbackRun(sf stackFlags, id string) error {
+	dir, t, l, err := sf.open()
 	if err != nil {
 		return err
 	}
+	defer shieldRollback(l, target.BoundsOf(t), t.Kind(), sf.recoverCmd(dir))()
 	e, err := fault.RollbackByID(context.Background(), t, l, id, "cli")
 	if err != nil {
 		return err
@@ -222,16 +261,12 @@ func faultRollback(args []string) error {
 	return nil
 }
 
-func recoverCmd(args []string) error {
-	fs := flag.NewFlagSet("recover", flag.ContinueOnError)
-	sf := newStackFlags(fs)
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	_, t, l, err := sf.open()
+func recoverRun(sf stackFlags) error {
+	dir, t, l, err := sf.open()
 	if err != nil {
 		return err
 	}
+	defer shieldRollback(l, target.BoundsOf(t), t.Kind(), sf.recoverCmd(dir))()
 	ctx, cancel := context.WithTimeout(context.Background(), target.BoundsOf(t).Recover)
 	defer cancel()
 	did, err := fault.Recover(ctx, t, l)

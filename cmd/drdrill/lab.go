@@ -3,8 +3,8 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -12,15 +12,34 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
 	"github.com/drdrill/drdrill/internal/lab"
 	"github.com/drdrill/drdrill/internal/outputs"
 )
 
-func init() {
-	register("lab up", "start the two-region lab in the background and wait until it replicates", labUp)
-	register("lab run", "run the lab in the foreground (Ctrl-C stops everything)", labRun)
-	register("lab down", "stop the lab and everything it started", labDown)
-	register("lab status", "show roles, writability, replication and lag", labStatus)
+func newLabCmd() *cobra.Command {
+	c := groupCmd("lab", "the embedded two-region lab: two MariaDB servers, GTID replication over fault-injecting links, a failover controller")
+	c.AddCommand(
+		&cobra.Command{Use: "up", Short: "start the two-region lab in the background and wait until it replicates", Args: noArgs("lab up takes flags only")},
+		&cobra.Command{Use: "run", Short: "run the lab in the foreground (Ctrl-C stops everything)", Args: noArgs("lab run takes flags only")},
+		&cobra.Command{Use: "down", Short: "stop the lab and everything it started", Args: noArgs("lab down takes --dir only")},
+		&cobra.Command{Use: "status", Short: "show the lab's roles, servers, writability, replication, lag, links and controller (exit 3 if not healthy)", Args: noArgs("lab status takes flags only")},
+	)
+	for _, sub := range c.Commands() {
+		switch sub.Name() {
+		case "up":
+			labUp(sub)
+		case "run":
+			labRun(sub)
+		case "down":
+			labDown(sub)
+		case "status":
+			labStatus(sub)
+		}
+	}
+	return c
 }
 
 func sortedKeys[V any](m map[string]V) []string {
@@ -30,25 +49,6 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
-}
-
-// defaultLabDir is where the lab lives unless --dir says otherwise.
-func defaultLabDir() string {
-	if d := os.Getenv("DRDRILL_LAB_DIR"); d != "" {
-		return d
-	}
-	return ".drdrill/lab"
-}
-
-func dirFlag(fs *flag.FlagSet) *string {
-	return fs.String("dir", defaultLabDir(), "lab directory (control socket, outputs, logs; $DRDRILL_LAB_DIR)")
-}
-
-func absDir(d string) (string, error) {
-	if strings.TrimSpace(d) == "" {
-		return "", usageError{"--dir must not be empty"}
-	}
-	return filepath.Abs(d)
 }
 
 type labFlags struct {
@@ -61,7 +61,7 @@ type labFlags struct {
 	exitWith  *int
 }
 
-func newLabFlags(fs *flag.FlagSet) labFlags {
+func newLabFlags(fs *pflag.FlagSet) labFlags {
 	d := lab.DefaultControllerConfig()
 	return labFlags{
 		dir:       dirFlag(fs),
@@ -73,6 +73,9 @@ func newLabFlags(fs *flag.FlagSet) labFlags {
 		exitWith:  fs.Int("exit-with", 0, "stop the lab when this process exits (used by `drdrill drill`)"),
 	}
 }
+
+// hideInternal hides the flags drdrill passes itself (--exit-with).
+func hideInternal(fs *pflag.FlagSet) { _ = fs.MarkHidden("exit-with") }
 
 func (f labFlags) validate() error {
 	if *f.latency < 0 || *f.interval <= 0 || *f.timeout <= 0 || *f.threshold < 1 {
@@ -93,16 +96,19 @@ func (f labFlags) args(dir string) []string {
 	return a
 }
 
-func labUp(args []string) error {
-	fs := flag.NewFlagSet("lab up", flag.ContinueOnError)
-	lf := newLabFlags(fs)
-	wait := fs.Duration("timeout", 2*time.Minute, "how long to wait for the lab to replicate")
-	if err := fs.Parse(args); err != nil {
-		return err
+func labUp(c *cobra.Command) {
+	lf := newLabFlags(c.Flags())
+	hideInternal(c.Flags())
+	wait := c.Flags().Duration("timeout", 2*time.Minute, "how long to wait for the lab to replicate")
+	c.RunE = func(*cobra.Command, []string) error {
+		if err := lf.validate(); err != nil {
+			return err
+		}
+		return labUpRun(lf, *wait)
 	}
-	if err := lf.validate(); err != nil {
-		return err
-	}
+}
+
+func labUpRun(lf labFlags, wait time.Duration) error {
 	dir, err := absDir(*lf.dir)
 	if err != nil {
 		return err
@@ -112,7 +118,7 @@ func labUp(args []string) error {
 		return err
 	}
 	start := time.Now()
-	info, err := lab.StartBackground(dir, exe, lf.args(dir), *wait)
+	info, err := lab.StartBackground(dir, exe, lf.args(dir), wait)
 	if err != nil {
 		return err
 	}
@@ -126,35 +132,38 @@ func labUp(args []string) error {
 	return nil
 }
 
-func labRun(args []string) error {
-	fs := flag.NewFlagSet("lab run", flag.ContinueOnError)
-	lf := newLabFlags(fs)
-	if err := fs.Parse(args); err != nil {
-		return err
+func labRun(c *cobra.Command) {
+	lf := newLabFlags(c.Flags())
+	hideInternal(c.Flags())
+	c.RunE = func(*cobra.Command, []string) error {
+		if err := lf.validate(); err != nil {
+			return err
+		}
+		return labRunRun(lf)
 	}
-	if err := lf.validate(); err != nil {
-		return err
-	}
+}
+
+func labRunRun(lf labFlags) error {
 	dir, err := absDir(*lf.dir)
 	if err != nil {
 		return err
 	}
 	ctrl := lab.ControllerConfig{Interval: *lf.interval, Timeout: *lf.timeout, Threshold: *lf.threshold, AutoFailover: !*lf.noAuto}
 	start := time.Now()
-	return lab.Supervise(context.Background(), lab.Options{Dir: dir, CrossRegionLatency: *lf.latency, Controller: ctrl, ExitWith: *lf.exitWith},
+	return lab.Supervise(supervisorContext(), lab.Options{Dir: dir, CrossRegionLatency: *lf.latency, Controller: ctrl, ExitWith: *lf.exitWith},
 		func(info lab.Info, out outputs.Outputs) {
 			fmt.Printf("lab ready in %v (pid %d): writer %s, control socket %s — Ctrl-C stops it\n",
 				time.Since(start).Round(time.Millisecond), info.PID, out[outputs.GlobalWriterEndpoint], info.Socket)
 		})
 }
 
-func labDown(args []string) error {
-	fs := flag.NewFlagSet("lab down", flag.ContinueOnError)
-	d := dirFlag(fs)
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	dir, err := absDir(*d)
+func labDown(c *cobra.Command) {
+	d := dirFlag(c.Flags())
+	c.RunE = func(*cobra.Command, []string) error { return labDownRun(*d) }
+}
+
+func labDownRun(d string) error {
+	dir, err := absDir(d)
 	if err != nil {
 		return err
 	}
@@ -170,16 +179,16 @@ func labDown(args []string) error {
 	return err
 }
 
-func labStatus(args []string) error {
-	fs := flag.NewFlagSet("lab status", flag.ContinueOnError)
-	d := dirFlag(fs)
-	asJSON := fs.Bool("json", false, "print the full status as JSON")
-	watch := fs.Bool("watch", false, "refresh until interrupted")
-	every := fs.Duration("interval", time.Second, "refresh interval with --watch")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	dir, err := absDir(*d)
+func labStatus(c *cobra.Command) {
+	d := dirFlag(c.Flags())
+	asJSON := c.Flags().Bool("json", false, "print the full status as JSON")
+	watch := c.Flags().Bool("watch", false, "refresh until interrupted: redrawn on a terminal; into a pipe or a file, a status only when it changed")
+	every := c.Flags().Duration("interval", time.Second, "refresh interval with --watch")
+	c.RunE = func(*cobra.Command, []string) error { return labStatusRun(*d, asJSON, watch, every) }
+}
+
+func labStatusRun(d string, asJSON, watch *bool, every *time.Duration) error {
+	dir, err := absDir(d)
 	if err != nil {
 		return err
 	}
@@ -187,6 +196,10 @@ func labStatus(args []string) error {
 	if err != nil {
 		return err
 	}
+	// Watched on a terminal, the screen is redrawn; elsewhere (a pipe, a
+	// file) there are no escape codes and a status is written only when it
+	// differs from the last one but for its time.
+	terminal, last := isTerminal(os.Stdout), ""
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		st, err := c.Status(ctx)
@@ -198,14 +211,20 @@ func labStatus(args []string) error {
 			b, _ := json.MarshalIndent(st, "", "  ")
 			fmt.Println(string(b))
 		} else {
-			if *watch {
-				fmt.Print("\033[H\033[2J")
+			var b strings.Builder
+			printStatus(&b, st)
+			_, rest, _ := strings.Cut(b.String(), "  ") // the time leads the first line
+			switch {
+			case *watch && terminal:
+				fmt.Print("\033[H\033[2J" + b.String())
+			case !*watch || rest != last:
+				fmt.Print(b.String())
 			}
-			printStatus(st)
+			last = rest
 		}
 		if !*watch {
 			if !st.Healthy {
-				return exitError{3}
+				return exitError{exitUnhealthy}
 			}
 			return nil
 		}
@@ -213,13 +232,13 @@ func labStatus(args []string) error {
 	}
 }
 
-func printStatus(st lab.Status) {
+func printStatus(out io.Writer, st lab.Status) {
 	health := "healthy"
 	if !st.Healthy {
 		health = "NOT healthy"
 	}
-	fmt.Printf("%s  primary %s  %s  writer %s -> %s\n", time.Unix(0, st.TimeNs).Format("15:04:05.000"), st.Primary, health, st.Writer.Listen, st.Writer.Upstream)
-	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(out, "%s  primary %s  %s  writer %s -> %s\n", time.Unix(0, st.TimeNs).Format("15:04:05.000"), st.Primary, health, st.Writer.Listen, st.Writer.Upstream)
+	w := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(w, "REGION\tROLE\tSERVER\tWRITABLE\tREPLICATION\tLAG\tGTID")
 	for _, r := range st.Regions {
 		server := "down"
@@ -265,9 +284,9 @@ func printStatus(st lab.Status) {
 			faults = append(faults, k.Name+" "+strings.Join(f, " "))
 		}
 	}
-	fmt.Printf("links: %s\n", strings.Join(faults, "; "))
+	fmt.Fprintf(out, "links: %s\n", strings.Join(faults, "; "))
 	for _, a := range st.Alarms {
-		fmt.Printf("alarm %s: %s (%.0f ms, threshold %.0f ms)\n", a.Name, a.State, a.Value, a.Threshold)
+		fmt.Fprintf(out, "alarm %s: %s (%.0f ms, threshold %.0f ms)\n", a.Name, a.State, a.Value, a.Threshold)
 	}
 	ctrl := "running"
 	if st.Controller.Paused {
@@ -277,5 +296,5 @@ func printStatus(st lab.Status) {
 	if st.Controller.LastDecision.Action != "" {
 		last = st.Controller.LastDecision.String()
 	}
-	fmt.Printf("controller: %s; last decision: %s\n", ctrl, last)
+	fmt.Fprintf(out, "controller: %s; last decision: %s\n", ctrl, last)
 }

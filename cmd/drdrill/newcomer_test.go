@@ -33,7 +33,7 @@ func TestDrillRejectsBadInputsBeforeLaunching(t *testing.T) {
 		{[]string{"--outputs", filepath.Join(dir, "missing.json")}, []string{"missing.json", "does not exist", "drdrill lab up"}},
 		{[]string{"--outputs", incomplete}, []string{incomplete, "GlobalWriterEndpoint", "drdrill lab up"}},
 		{[]string{"--outputs", unknownKind}, []string{unknownKind, `unknown TargetKind "gcp"`}},
-		{[]string{"--policy", badPolicy}, []string{badPolicy, "field rto not found"}},
+		{[]string{"--policy", badPolicy}, []string{badPolicy, `unknown measure "rto"`}},
 		{[]string{"--policy", filepath.Join(dir, "nope.yaml")}, []string{"nope.yaml", "does not exist"}},
 		{[]string{"--labels", "smoke && ("}, []string{"--labels", "not a valid Ginkgo label filter"}},
 		{[]string{"--target", "gcp"}, []string{"--target", "want lab or aws"}},

@@ -2,47 +2,54 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strconv"
+	"strings"
+	"syscall"
 	"time"
 
-	"github.com/drdrill/drdrill/internal/lab"
-	"github.com/drdrill/drdrill/internal/ledger"
-	"github.com/drdrill/drdrill/internal/outputs"
-	"github.com/drdrill/drdrill/internal/scenario"
-	"github.com/drdrill/drdrill/internal/stackspec"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
 	"github.com/drdrill/drdrill/internal/target"
 	"github.com/drdrill/drdrill/internal/twin"
-	"github.com/drdrill/drdrill/internal/workload"
 )
 
-func init() {
-	register("twin up", "start the AWS twin (an AWS API endpoint on 127.0.0.1 over a lab) in the background; writes DIR/flat-outputs.json", twinUp)
-	register("twin run", "run the AWS twin in the foreground (Ctrl-C stops it)", twinRun)
-	register("twin down", "stop the AWS twin and its lab", twinDown)
-	register("twin status", "show the AWS twin's endpoint, global cluster writer and lab", twinStatus)
+func newTwinCmd() *cobra.Command {
+	c := groupCmd("twin", "the AWS twin: the AWS APIs on 127.0.0.1 over a lab, for the unchanged AWS target (docs/twin.md)")
+	up := &cobra.Command{Use: "up", Short: "start the AWS twin (an AWS API endpoint on 127.0.0.1 over a lab) in the background; writes DIR/flat-outputs.json", Args: noArgs("twin up takes flags only")}
+	tf := newTwinFlags(up.Flags())
+	wait := up.Flags().Duration("timeout", 2*time.Minute, "how long to wait for the twin and its lab")
+	up.RunE = func(*cobra.Command, []string) error { return twinUp(tf, *wait) }
+	run := &cobra.Command{Use: "run", Short: "run the AWS twin in the foreground (Ctrl-C stops it)", Args: noArgs("twin run takes flags only")}
+	rf := newTwinFlags(run.Flags())
+	run.Flags().String("lab-dir", "", "the embedded lab's directory (always DIR/lab; on the command line so `drdrill lab` tools recognise the process)")
+	_ = run.Flags().MarkHidden("lab-dir")
+	run.RunE = func(*cobra.Command, []string) error { return twinRun(rf) }
+	down := &cobra.Command{Use: "down", Short: "stop the AWS twin and its lab", Args: noArgs("twin down takes --dir only")}
+	downDir := twinDirFlag(down.Flags())
+	down.RunE = func(*cobra.Command, []string) error { return twinDown(*downDir) }
+	status := &cobra.Command{Use: "status", Short: "show the AWS twin's endpoint, its global cluster's writer (through its RDS API) and its lab's primary", Args: noArgs("twin status takes --dir only")}
+	statusDir := twinDirFlag(status.Flags())
+	status.RunE = func(*cobra.Command, []string) error { return twinStatus(*statusDir) }
+	c.AddCommand(up, run, down, status)
+	return c
 }
 
-// TwinInfo is DIR/twin.json: how to reach a running twin.
-type TwinInfo struct {
-	PID       int     `json:"pid"`
-	Endpoint  string  `json:"endpoint"`
-	Account   string  `json:"account"`
-	TimeScale float64 `json:"time_scale"`
-	Outputs   string  `json:"outputs"`
+// twinDirFlag is the twin's --dir.
+func twinDirFlag(fs *pflag.FlagSet) *string {
+	return fs.String("dir", ".drdrill/twin", "twin directory (outputs, env, its lab in DIR/lab)")
 }
-
-const twinInfoFile, twinEnvFile = "twin.json", "twin.env"
 
 type twinFlags struct {
-	dir, stack, suffix, addr, account, lambdaDir *string
-	scale                                        *float64
-	lambdas                                      *bool
+	dir, stack, suffix, addr, account, lambdaDir, image *string
+	vars                                                stackVars
+	scale                                               *float64
+	lambdas                                             *bool
+	rebuild                                             *time.Duration
 }
 
 // defaultLambdaDir is where `make build` puts the functions' handlers
@@ -55,13 +62,13 @@ func defaultLambdaDir() string {
 	return filepath.Join(filepath.Dir(exe), "lambda-host")
 }
 
-func newTwinFlags(fs *flag.FlagSet) twinFlags {
+func newTwinFlags(fs *pflag.FlagSet) twinFlags {
 	def := 1.0
 	if v, err := strconv.ParseFloat(os.Getenv("DRDRILL_TWIN_TIME_SCALE"), 64); err == nil && v > 0 {
 		def = v
 	}
 	return twinFlags{
-		dir:       fs.String("dir", ".drdrill/twin", "twin directory (outputs, env, its lab in DIR/lab)"),
+		dir:       twinDirFlag(fs),
 		stack:     fs.String("stack", "infra/aws", "the Terraform module the twin plays (alarms, names, tags are read from it)"),
 		suffix:    fs.String("environment-suffix", "twin", "the stack's environment_suffix variable"),
 		addr:      fs.String("addr", "127.0.0.1:0", "address of the AWS API endpoint (loopback only)"),
@@ -69,255 +76,166 @@ func newTwinFlags(fs *flag.FlagSet) twinFlags {
 		scale:     fs.Float64("time-scale", def, "multiply every AWS duration (1 = AWS's own; $DRDRILL_TWIN_TIME_SCALE)"),
 		lambdaDir: fs.String("lambda-dir", defaultLambdaDir(), "the Lambda handlers built for this machine (healthmonitor, failovertrigger; `make build` builds them)"),
 		lambdas:   fs.Bool("lambdas", true, "run the stack's Lambda functions on their schedules"),
+		rebuild:   fs.Duration("rebuild-time", 0, "how long rebuilding an old primary after a failover takes, unscaled (default: from its data size, 5m + 1m per GiB)"),
+		image:     fs.String("image", "", "the scheduled runner's OCI layout (`make image`: build/image), which its ECS tasks run; without it a scheduled task fails to pull"),
+		vars:      varFlag(fs),
 	}
 }
 
 func (f twinFlags) args(dir string) []string {
 	// --lab-dir names the embedded lab's directory, by which `lab.Stop`
 	// and `lab.RunningPID` recognise this process as its supervisor.
-	return []string{"twin", "run", "--dir", dir, "--lab-dir", filepath.Join(dir, "lab"), "--stack", *f.stack, "--environment-suffix", *f.suffix, "--addr", *f.addr,
+	return append([]string{"twin", "run", "--dir", dir, "--lab-dir", twin.LabDir(dir), "--stack", *f.stack, "--environment-suffix", *f.suffix, "--addr", *f.addr,
 		"--account", *f.account, "--time-scale", strconv.FormatFloat(*f.scale, 'g', -1, 64),
-		"--lambda-dir", *f.lambdaDir, "--lambdas=" + strconv.FormatBool(*f.lambdas)}
+		"--lambda-dir", *f.lambdaDir, "--lambdas=" + strconv.FormatBool(*f.lambdas), "--rebuild-time", f.rebuild.String(), "--image", *f.image}, f.vars.args()...)
 }
 
-// handlers is the directory of the functions' handlers, or "" to run none;
-// a missing build is an error naming the fix.
-func (f twinFlags) handlers() (string, error) {
-	if !*f.lambdas {
-		return "", nil
-	}
-	dir, err := filepath.Abs(*f.lambdaDir)
-	if err != nil {
-		return "", err
-	}
-	for _, b := range []string{"healthmonitor", "failovertrigger"} {
-		if _, err := os.Stat(filepath.Join(dir, b)); err != nil {
-			return "", fmt.Errorf("twin: the Lambda handler %s is not built in %s: run `make build` (or pass --lambda-dir, or --lambdas=false to run no functions)", b, dir)
-		}
-	}
-	return dir, nil
-}
-
-func (f twinFlags) validate() (string, error) {
+// options checks the flags and gives the twin's options: a bad flag, a
+// stack that does not load or handlers not built are one line each.
+func (f twinFlags) options() (twin.Options, error) {
 	if *f.scale <= 0 {
-		return "", usageError{"--time-scale must be positive (1 = AWS's own durations)"}
+		return twin.Options{}, usageError{"--time-scale must be positive (1 = AWS's own durations)"}
+	}
+	if *f.rebuild < 0 {
+		return twin.Options{}, usageError{"--rebuild-time must not be negative (0 = from the data size)"}
 	}
 	if len(*f.account) != 12 {
-		return "", usageError{"--account must be a 12-digit AWS account id"}
+		return twin.Options{}, usageError{"--account must be a 12-digit AWS account id"}
 	}
-	return absDir(*f.dir)
+	dir, err := absDir(*f.dir)
+	if err != nil {
+		return twin.Options{}, err
+	}
+	stack, err := filepath.Abs(*f.stack)
+	if err != nil {
+		return twin.Options{}, err
+	}
+	o := twin.Options{Dir: dir, Stack: stack, Suffix: *f.suffix, Addr: *f.addr, Account: *f.account, TimeScale: *f.scale, RebuildTime: *f.rebuild, Vars: f.vars}
+	if *f.image != "" {
+		if o.Image, err = filepath.Abs(*f.image); err != nil {
+			return twin.Options{}, err
+		}
+	}
+	if *f.lambdas {
+		if o.LambdaDir, err = twin.CheckHandlers(*f.lambdaDir); err != nil {
+			return twin.Options{}, err
+		}
+	}
+	return o, nil
 }
 
-func twinUp(args []string) error {
-	fs := flag.NewFlagSet("twin up", flag.ContinueOnError)
-	tf := newTwinFlags(fs)
-	wait := fs.Duration("timeout", 2*time.Minute, "how long to wait for the twin and its lab")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	dir, err := tf.validate()
+func twinUp(tf twinFlags, wait time.Duration) error {
+	o, err := tf.options()
 	if err != nil {
 		return err
 	}
-	stack, err := filepath.Abs(*tf.stack)
-	if err != nil {
+	// Fail on a bad stack before anything starts.
+	if _, err := o.LoadStack(); err != nil {
 		return err
 	}
-	*tf.stack = stack
-	// Fail on a bad stack or missing handlers before anything starts.
-	if _, err := stackspec.Load(stack, *tf.account, map[string]string{"environment_suffix": *tf.suffix}); err != nil {
-		return fmt.Errorf("twin: %w", err)
-	}
-	if d, err := tf.handlers(); err != nil {
-		return err
-	} else if d != "" {
-		*tf.lambdaDir = d
+	*tf.stack = o.Stack
+	if o.LambdaDir != "" {
+		*tf.lambdaDir = o.LambdaDir
 	}
 	exe, err := os.Executable()
 	if err != nil {
 		return err
 	}
-	_ = os.Remove(filepath.Join(dir, twinInfoFile))
 	start := time.Now()
-	if _, err := lab.StartBackground(filepath.Join(dir, "lab"), exe, tf.args(dir), *wait); err != nil {
-		return fmt.Errorf("twin: %w", err)
-	}
-	var info TwinInfo
-	for deadline := time.Now().Add(*wait); ; time.Sleep(20 * time.Millisecond) {
-		if info, err = readTwinInfo(dir); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("twin: the lab is up but the AWS endpoint did not start within %v: see %s", *wait, filepath.Join(dir, "lab", "supervisor.log"))
-		}
+	info, err := twin.StartBackground(o.Dir, exe, tf.args(o.Dir), wait)
+	if err != nil {
+		return err
 	}
 	fmt.Printf("twin up in %v: AWS endpoint %s (account %s, time scale %g), pid %d\n", time.Since(start).Round(time.Millisecond),
 		info.Endpoint, info.Account, info.TimeScale, info.PID)
-	fmt.Printf("  outputs  %s\n  env      %s (source it, then: drdrill drill --outputs %s)\n", info.Outputs, filepath.Join(dir, twinEnvFile), info.Outputs)
+	fmt.Printf("  outputs  %s\n  env      %s (source it, then: drdrill drill --outputs %s)\n", info.Outputs, filepath.Join(o.Dir, twin.EnvFile), info.Outputs)
 	return nil
 }
 
-func readTwinInfo(dir string) (TwinInfo, error) {
-	var info TwinInfo
-	b, err := os.ReadFile(filepath.Join(dir, twinInfoFile))
-	if err != nil {
-		return info, err
-	}
-	return info, json.Unmarshal(b, &info)
-}
-
-func twinRun(args []string) error {
-	fs := flag.NewFlagSet("twin run", flag.ContinueOnError)
-	tf := newTwinFlags(fs)
-	fs.String("lab-dir", "", "the embedded lab's directory (always DIR/lab; on the command line so `drdrill lab` tools recognise the process)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	dir, err := tf.validate()
+func twinRun(tf twinFlags) error {
+	o, err := tf.options()
 	if err != nil {
 		return err
 	}
-	spec, err := stackspec.Load(*tf.stack, *tf.account, map[string]string{"environment_suffix": *tf.suffix})
-	if err != nil {
-		return fmt.Errorf("twin: %w", err)
-	}
-	handlers, err := tf.handlers()
-	if err != nil {
-		return err
-	}
-	labDir := filepath.Join(dir, "lab")
-	var srv *twin.Server
-	var startErr error
-	// The lab's own failover controller stays off: on AWS the stack's
-	// failover trigger decides, not drdrill.
-	ctrl := lab.DefaultControllerConfig()
-	ctrl.AutoFailover = false
-	err = lab.Supervise(context.Background(), lab.Options{Dir: labDir, CrossRegionLatency: 35 * time.Millisecond, Controller: ctrl},
-		func(info lab.Info, labOut outputs.Outputs) {
-			c, err := lab.Connect(labDir)
-			if err != nil {
-				startErr = err
-				fmt.Fprintf(os.Stderr, "twin: %v\n", err)
-				return
-			}
-			srv, err = twin.Start(*tf.addr, twin.Config{Account: *tf.account, TimeScale: *tf.scale, LogDir: filepath.Join(dir, "lambda-logs")},
-				twin.FromSpec(spec, labOut, handlers), twin.NewLabPlane(c))
-			if err != nil {
-				startErr = err
-				fmt.Fprintf(os.Stderr, "twin: %v\n", err)
-				_ = c.Shutdown(context.Background())
-				return
-			}
-			// Warm before anyone is told the twin is there (twin.json).
-			warmUp(labDir)
-			outPath := filepath.Join(dir, "flat-outputs.json")
-			if err := writeJSONFile(outPath, twin.Outputs(spec, *tf.account, labOut)); err != nil {
-				startErr = err
-				fmt.Fprintf(os.Stderr, "twin: %v\n", err)
-				return
-			}
-			env := fmt.Sprintf("export AWS_ENDPOINT_URL=%s\nexport AWS_ACCESS_KEY_ID=AKIDDRDRILLTWIN\nexport AWS_SECRET_ACCESS_KEY=drdrill-twin\n"+
-				"export AWS_REGION=%s\nexport DRDRILL_ALLOWED_ACCOUNTS=%s\nexport DRDRILL_AWS_POLL=%s\nexport DRDRILL_CHECK_PERIOD=%s\n",
-				srv.Endpoint(), spec.PrimaryRegion, *tf.account, pollFor(*tf.scale), srv.CheckPeriod())
-			if err := os.WriteFile(filepath.Join(dir, twinEnvFile), []byte(env), 0o644); err != nil {
-				startErr = err
-				return
-			}
-			ti := TwinInfo{PID: os.Getpid(), Endpoint: srv.Endpoint(), Account: *tf.account, TimeScale: *tf.scale, Outputs: outPath}
-			if err := writeJSONFile(filepath.Join(dir, twinInfoFile), ti); err != nil {
-				startErr = err
-				return
-			}
-			fmt.Printf("twin ready: AWS endpoint %s over the lab in %s\n", srv.Endpoint(), labDir)
-		})
-	if srv != nil {
-		_ = srv.Close()
-	}
-	_ = os.Remove(filepath.Join(dir, twinInfoFile))
-	return errors.Join(err, startErr)
+	ctx, stop := twinSignals()
+	defer stop()
+	return twin.Run(ctx, o, func(info twin.Info) {
+		fmt.Printf("twin ready: AWS endpoint %s over the lab in %s\n", info.Endpoint, twin.LabDir(o.Dir))
+	})
 }
 
-// warmUp writes to the fresh lab for a moment before the twin says it is
-// ready, as the drill warms the lab: a deployed stack is warm. Best effort:
-// a failure here shows up, clearly, in the drill.
-func warmUp(labDir string) {
-	t, err := target.Open(filepath.Join(labDir, lab.OutputsFile))
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "twin: warm-up: %v\n", err)
-		return
-	}
-	defer t.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if _, err := scenario.WarmUp(ctx, t, ledger.Open(labDir), workload.Config{Rate: 1000, Writers: 8}, 1500*time.Millisecond); err != nil {
-		fmt.Fprintf(os.Stderr, "twin: warm-up: %v\n", err)
-	}
+// twinSignals is how `twin run` stops: SIGINT, SIGTERM, SIGHUP or SIGQUIT
+// (Ctrl-C, `twin down`'s signal, a closed terminal; SIGQUIT would dump
+// goroutines and exit) end its context, and the twin and its lab go down
+// in order.
+func twinSignals() (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
 }
 
-// pollFor is how often the AWS target should poll a twin running at scale:
-// AWS's own 10 s, scaled, but not below 50 ms.
-func pollFor(scale float64) string {
-	return max(time.Duration(float64(10*time.Second)*scale), 50*time.Millisecond).String()
-}
-
-func writeJSONFile(path string, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
+func twinDown(d string) error {
+	dir, err := absDir(d)
 	if err != nil {
 		return err
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
-}
-
-// twinDir parses a command that takes only the twin's --dir.
-func twinDir(name string, args []string) (string, error) {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	tf := newTwinFlags(fs)
-	if err := fs.Parse(args); err != nil {
-		return "", err
-	}
-	return absDir(*tf.dir)
-}
-
-func twinDown(args []string) error {
-	dir, err := twinDir("twin down", args)
-	if err != nil {
-		return err
-	}
-	did, err := lab.Stop(filepath.Join(dir, "lab"), 30*time.Second)
+	did, err := twin.Stop(dir, 30*time.Second)
 	for _, s := range did {
 		fmt.Println(s)
 	}
-	_ = os.Remove(filepath.Join(dir, twinInfoFile))
 	if err == nil {
 		fmt.Printf("twin in %s stopped\n", dir)
 	}
 	return err
 }
 
-func twinStatus(args []string) error {
-	dir, err := twinDir("twin status", args)
-	if err != nil {
-		return err
-	}
-	info, err := readTwinInfo(dir)
-	if err != nil || lab.RunningPID(filepath.Join(dir, "lab")) == 0 {
-		return fmt.Errorf("no twin running in %s: start one with `drdrill twin up --dir %s`", dir, dir)
-	}
-	fmt.Printf("twin pid %d: AWS endpoint %s, account %s, time scale %g\n  outputs %s\n", info.PID, info.Endpoint, info.Account, info.TimeScale, info.Outputs)
-	c, err := lab.Connect(filepath.Join(dir, "lab"))
+func twinStatus(d string) error {
+	dir, err := absDir(d)
 	if err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	st, err := c.Status(ctx)
+	info, st, err := twin.Status(ctx, dir)
+	if info.PID != 0 {
+		fmt.Printf("twin pid %d: AWS endpoint %s, account %s, time scale %g\n  outputs %s\n", info.PID, info.Endpoint, info.Account, info.TimeScale, info.Outputs)
+	}
 	if err != nil {
 		return err
 	}
+	// The global cluster as the AWS API shows it, through the twin's own
+	// endpoint and credentials (twin.env), as the AWS target reads it.
+	if err := loadEnvFile(filepath.Join(dir, twin.EnvFile)); err != nil {
+		return err
+	}
+	t, err := target.Open(info.Outputs)
+	if err != nil {
+		return err
+	}
+	defer t.Close()
+	topo, err := t.Topology(ctx)
+	if err != nil {
+		return fmt.Errorf("the twin's global cluster: %w", err)
+	}
+	state := "no failover under way"
+	if topo.Detail != "" {
+		state = topo.Detail
+	}
+	fmt.Printf("  global cluster writer %s (%s)\n", topo.Primary, state)
 	fmt.Printf("  lab: primary %s, healthy %v\n", st.Primary, st.Healthy)
+	return nil
+}
+
+// loadEnvFile sets the variables of a file of `export K=V` lines (the
+// twin's twin.env) in this process.
+func loadEnvFile(path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		k, v, ok := strings.Cut(strings.TrimPrefix(strings.TrimSpace(line), "export "), "=")
+		if ok && k != "" {
+			os.Setenv(k, v)
+		}
+	}
 	return nil
 }

@@ -21,6 +21,12 @@ var _ = BeforeSuite(func() {
 	d = framework.Setup()
 })
 
+// Each scenario begins by saying which it is of how many, and how long the
+// run has left by its plan.
+var _ = BeforeEach(func() {
+	d.Announce(CurrentSpecReport().Labels())
+})
+
 // The scenarios run in runbook order on one stack; each starts from and
 // returns to the steady state, and a failure does not stop the next one.
 var _ = Describe("DR drill", Ordered, ContinueOnFailure, func() {

@@ -31,14 +31,14 @@ func beginScenario(ctx context.Context, name string, faults ...string) (string, 
 }
 
 func plannedSwitchover() bool {
-	return Describe("Planned switchover", Label("planned-switchover", "smoke", "gameday", "signoff"), func() {
+	return Describe("Planned switchover", framework.ScenarioLabels("planned-switchover"), func() {
 		It("moves the primary with no acknowledged write lost (RPO 0)", func(ctx SpecContext) {
 			_, secondary := beginScenario(ctx, "planned-switchover", "planned-switchover")
 			s := d.Begin(ctx, "planned-switchover")
 			d.HoldBeforeFault(ctx, "writes before the switchover", framework.PreFaultHold)
 			h := d.Inject(ctx, s, "planned-switchover", nil)
 			d.WaitPrimary(ctx, secondary, d.Bounds().Promotion)
-			d.HoldStable(ctx, "writes on the new primary for the stability window", 3*time.Second, 5*time.Second)
+			d.Hold(ctx, "writes on the new primary", 3*time.Second)
 			By("reading what survived in every region")
 			Expect(s.FinalRead(ctx)).To(Succeed())
 			Expect(s.Rollback(ctx, h)).To(Succeed())
@@ -50,7 +50,7 @@ func plannedSwitchover() bool {
 }
 
 func regionOutage() bool {
-	return Describe("Region outage", Label("region-outage", "gameday", "signoff"), func() {
+	return Describe("Region outage", framework.ScenarioLabels("region-outage"), func() {
 		It("fails over automatically and loses at most what the policy allows", func(ctx SpecContext) {
 			_, secondary := beginScenario(ctx, "region-outage", "region-crash")
 			s := d.Begin(ctx, "region-outage")
@@ -58,7 +58,7 @@ func regionOutage() bool {
 			h := d.Inject(ctx, s, "region-crash", nil)
 			took := d.WaitPrimary(ctx, secondary, d.Bounds().Promotion)
 			framework.Record("failover_observed_ms", took.Milliseconds())
-			d.HoldStable(ctx, "writes on the new primary for the stability window", 3*time.Second, 5*time.Second)
+			d.Hold(ctx, "writes on the new primary", 3*time.Second)
 			By("reading what survived on the new primary")
 			Expect(s.FinalRead(ctx)).To(Succeed())
 			Expect(s.Rollback(ctx, h)).To(Succeed())
@@ -71,14 +71,14 @@ func regionOutage() bool {
 }
 
 func regionFreeze() bool {
-	return Describe("Region freeze", Label("region-freeze", "gameday"), func() {
+	return Describe("Region freeze", framework.ScenarioLabels("region-freeze"), func() {
 		It("fails over from a frozen primary and re-seeds it instead of resuming it", func(ctx SpecContext) {
 			primary, secondary := beginScenario(ctx, "region-freeze", "region-freeze")
 			s := d.Begin(ctx, "region-freeze")
 			d.HoldBeforeFault(ctx, "writes before the freeze", framework.PreFaultHold)
 			h := d.Inject(ctx, s, "region-freeze", nil)
 			d.WaitPrimary(ctx, secondary, d.Bounds().Promotion)
-			d.HoldStable(ctx, "writes on the new primary for the stability window", 3*time.Second, 5*time.Second)
+			d.Hold(ctx, "writes on the new primary", 3*time.Second)
 			Expect(s.FinalRead(ctx)).To(Succeed())
 			Expect(s.Rollback(ctx, h)).To(Succeed())
 			res, err := s.Finish(ctx)
@@ -114,7 +114,7 @@ func partitionThenFailover(ctx context.Context, name, controlPath, partitioned, 
 }
 
 func partition() bool {
-	return Describe("Partition", Label("partition", "gameday", "signoff"), func() {
+	return Describe("Partition", framework.ScenarioLabels("partition"), func() {
 		It("fences the old primary: no zombie commit, divergence healed by re-seed", func(ctx SpecContext) {
 			// The control plane reaches both regions (as AWS's regional one
 			// may): the trigger's fence gets through the partition.
@@ -138,7 +138,7 @@ func partition() bool {
 // zombie writes, and reads of them that vanish once the old primary is
 // re-seeded — rather than holding it to the fenced variant's targets.
 func partitionNoControlPath() bool {
-	return Describe("Partition without a control path", Label("partition-no-control-path", "gameday"), func() {
+	return Describe("Partition without a control path", framework.ScenarioLabels("partition-no-control-path"), func() {
 		It("cannot fence the old primary: reports the zombie writes and the reads that vanish", func(ctx SpecContext) {
 			primary, res := partitionThenFailover(ctx, "partition-no-control-path", "cut",
 				"both regions up, replication and the control path cut",
@@ -157,7 +157,7 @@ func partitionNoControlPath() bool {
 }
 
 func replicationLag() bool {
-	return Describe("Replication lag", Label("replication-lag", "gameday"), func() {
+	return Describe("Replication lag", framework.ScenarioLabels("replication-lag"), func() {
 		It("raises the lag alarm above 500 ms and clears it after the rollback", func(ctx SpecContext) {
 			beginScenario(ctx, "replication-lag", "wan-degradation")
 			alarm := d.Target.Outputs()["ReplicationLagAlarmName"]
@@ -184,7 +184,7 @@ func replicationLag() bool {
 }
 
 func monitorFailure() bool {
-	return Describe("Monitor failure", Label("monitor-failure", "gameday", "signoff"), func() {
+	return Describe("Monitor failure", framework.ScenarioLabels("monitor-failure"), func() {
 		It("reports that the stack would not have recovered on its own", func(ctx SpecContext) {
 			// The primary's outage: a crash on the lab; on AWS, where a
 			// region cannot be killed, its isolation. Both faults must exist
@@ -224,7 +224,7 @@ func monitorFailure() bool {
 // Aurora's storage replication) and the secondary is promoted with data
 // loss allowed. On the lab, region-crash plays this part.
 func regionIsolation() bool {
-	return Describe("Region isolation", Label("region-isolation", "gameday", "signoff"), func() {
+	return Describe("Region isolation", framework.ScenarioLabels("region-isolation"), func() {
 		It("cuts the primary region off and fails over with data loss allowed", func(ctx SpecContext) {
 			primary, secondary := beginScenario(ctx, "region-isolation", "region-isolation", "unplanned-failover")
 			s := d.Begin(ctx, "region-isolation")
@@ -257,7 +257,7 @@ func regionIsolation() bool {
 
 // alarmPath proves, on AWS, that the lag alarm's notification is delivered.
 func alarmPath() bool {
-	return Describe("Alarm path", Label("alarm-path", "gameday", "signoff"), func() {
+	return Describe("Alarm path", framework.ScenarioLabels("alarm-path"), func() {
 		It("delivers the replication-lag alarm's notification", func(ctx SpecContext) {
 			beginScenario(ctx, "alarm-path", "alarm-path")
 			s := d.Begin(ctx, "alarm-path")
@@ -275,7 +275,7 @@ func alarmPath() bool {
 }
 
 func failback() bool {
-	return Describe("Failback", Label("failback", "gameday", "signoff"), func() {
+	return Describe("Failback", framework.ScenarioLabels("failback"), func() {
 		var primary, secondary string
 		It("switches over to the secondary under load", func(ctx SpecContext) {
 			primary, secondary = beginScenario(ctx, "failback", "planned-switchover")
@@ -289,7 +289,7 @@ func failback() bool {
 			Expect(err).NotTo(HaveOccurred())
 			d.WaitPrimary(ctx, primary, d.Bounds().Promotion)
 			d.Hold(ctx, "writes on "+primary+" again", 3*time.Second)
-			s.StopTraffic()
+			s.StopTraffic(ctx)
 			By("waiting until every region has caught up")
 			framework.ExpectSteadyState(ctx, d.Target, d.Bounds().Restore)
 			d.WaitCaughtUp(ctx, time.Minute)

@@ -12,7 +12,7 @@ import (
 )
 
 func steadyState() bool {
-	return Describe("Steady state", Label("steady-state", "smoke", "gameday", "signoff"), func() {
+	return Describe("Steady state", framework.ScenarioLabels("steady-state"), func() {
 		It("has a writable primary and a replicating, read-only secondary", func(ctx SpecContext) {
 			topo := framework.ExpectSteadyState(ctx, d.Target, 30*time.Second)
 			Expect(topo.Regions).To(HaveLen(2))

@@ -17,9 +17,11 @@ import (
 	"github.com/drdrill/drdrill/internal/fault"
 	"github.com/drdrill/drdrill/internal/heartbeat"
 	"github.com/drdrill/drdrill/internal/ledger"
+	"github.com/drdrill/drdrill/internal/live"
 	"github.com/drdrill/drdrill/internal/outputs"
 	"github.com/drdrill/drdrill/internal/policy"
 	"github.com/drdrill/drdrill/internal/report"
+	"github.com/drdrill/drdrill/internal/runbook"
 	"github.com/drdrill/drdrill/internal/scenario"
 	"github.com/drdrill/drdrill/internal/target"
 	"github.com/drdrill/drdrill/internal/workload"
@@ -50,14 +52,95 @@ type Drill struct {
 	// schedule and current are the running scenario's; scenarios run one
 	// at a time.
 	schedule *Schedule
-	current  *scenario.Scenario
+	current  *Scenario
+	// eventSeq is the newest target event seen; scenarioEvents the newest
+	// before the current (or last) scenario began.
+	eventSeq, scenarioEvents int
+	// stops turns every stop (signal, abort, drdrill gone) into one
+	// interrupt (stop.go).
+	stops *stopGuard
+	// Plan is what this run of the suite runs (internal/runbook): where
+	// each scenario stands, and the time left.
+	Plan runbook.Plan
+	// scenario is the running scenario's runbook entry; announced the
+	// last scenario announced.
+	scenario  runbook.Scenario
+	announced string
+	ledgerDir string
+}
+
+// PlanEnv names the plan file `drdrill drill` writes for the suites (the
+// scenarios that run here, their expected durations); without it the
+// suite plans from its own label filter and the target's typical
+// durations.
+const PlanEnv = "DRDRILL_PLAN"
+
+// loadPlan reads $DRDRILL_PLAN, or plans from the label filter.
+func (d *Drill) loadPlan() {
+	if p := os.Getenv(PlanEnv); p != "" {
+		b, err := os.ReadFile(p)
+		Expect(err).NotTo(HaveOccurred(), "$%s", PlanEnv)
+		Expect(json.Unmarshal(b, &d.Plan)).To(Succeed(), "$%s=%s", PlanEnv, p)
+		return
+	}
+	e := runbook.LabExpectations
+	if d.Target.Kind() == "aws" {
+		e = runbook.AWSExpectations(d.Bounds().Detection/5, 1)
+	}
+	plan, err := runbook.Select(GinkgoLabelFilter(), d.Target.Kind(), func(name string) error {
+		f, err := fault.Lookup(name)
+		if err != nil {
+			return err
+		}
+		return f.Available(d.Target)
+	}, e)
+	Expect(err).NotTo(HaveOccurred())
+	d.Plan = plan
+}
+
+// Announce says, once per scenario, which scenario of how many begins and
+// how long the run has left by its plan. Call it before each spec with
+// the spec's labels (a scenario's first label is its name).
+func (d *Drill) Announce(labels []string) {
+	for _, l := range labels {
+		sc, ok := runbook.Lookup(l)
+		if !ok || l == d.announced {
+			continue
+		}
+		d.announced = l
+		i, n, left := d.Plan.Place(l)
+		if n == 0 {
+			By(fmt.Sprintf("scenario %s (not in this run's plan)", l))
+			return
+		}
+		By(fmt.Sprintf("scenario %d/%d %s: about %v; about %v left in the run", i, n, sc.Name, round(sc.Expected(d.Plan.Expectations)), round(left)))
+		return
+	}
+}
+
+func round(d time.Duration) time.Duration {
+	if d > time.Minute {
+		return d.Round(time.Second)
+	}
+	return d.Round(100 * time.Millisecond)
+}
+
+// ScenarioLabels are a scenario's Ginkgo labels, from the runbook: the plan
+// `drdrill drill --dry-run` prints selects scenarios by the same labels
+// Ginkgo does.
+func ScenarioLabels(scenario string) Labels {
+	sc, ok := runbook.Lookup(scenario)
+	if !ok {
+		panic(fmt.Sprintf("scenario %q is not in internal/runbook: add it there (its labels, faults and phases) first", scenario))
+	}
+	return Label(sc.Labels...)
 }
 
 // DefaultRate and DefaultWriters give an acknowledged write every 1 ms
 // across the writers, so the start of a loss window is known to about
 // ±1 ms (the achieved resolution is measured and reported per scenario).
 // It holds through REPEAT runs on two cores since a re-seed copies the
-// primary's rows instead of replaying its whole history.
+// primary's tablespaces, at a cost that does not grow with the drill.
 const (
 	DefaultRate    = 1000
 	DefaultWriters = 8
@@ -97,22 +180,33 @@ func Setup() *Drill {
 		ledgerDir = dir
 	}
 	d.Ledger = ledger.Open(ledgerDir)
+	d.ledgerDir = ledgerDir
+	recoverCmd := "drdrill recover --outputs " + absPath(os.Getenv(OutputsEnv))
+	if dir := d.Target.Outputs()[outputs.LabDir]; dir != "" {
+		recoverCmd = "drdrill recover --dir " + dir
+	}
+	Expect(os.MkdirAll(d.RunDir, 0o755)).To(Succeed())
+	d.stops = guardStops(d, ledgerDir, recoverCmd)
+	DeferCleanup(d.stops.finish)
 	if sc, ok := d.Target.(target.StopConditions); ok {
 		stopCheck = sc.CheckStopConditions
 	}
 	active, err := d.Ledger.Active()
 	Expect(err).NotTo(HaveOccurred())
-	Expect(active).To(BeEmpty(), "faults from an earlier run are still injected (%s): run `drdrill recover` first", d.Ledger.Path())
+	Expect(active).To(BeEmpty(), "faults from an earlier run are still injected (%s): run `%s` first", d.Ledger.Path(), recoverCmd)
+	d.loadPlan()
 	d.warmUp()
 	pb, _ := json.MarshalIndent(d.Policy, "", "  ")
-	Expect(os.MkdirAll(d.RunDir, 0o755)).To(Succeed())
 	Expect(os.WriteFile(filepath.Join(d.RunDir, "policy.json"), pb, 0o644)).To(Succeed())
 	AddReportEntry("policy", d.Policy.Source)
 	return d
 }
 
 // Begin starts a scenario's measurement; traffic stops when the spec ends.
-func (d *Drill) Begin(ctx context.Context, name string) *scenario.Scenario {
+func (d *Drill) Begin(ctx context.Context, name string) *Scenario {
+	sc, ok := runbook.Lookup(name)
+	Expect(ok).To(BeTrue(), "scenario %q is not in internal/runbook: add it there (its labels, faults and phases)", name)
+	d.scenario = sc
 	d.schedule = NewSchedule(d.Seed, name)
 	AddReportEntry("seed", d.Seed)
 	dir := filepath.Join(d.RunDir, name)
@@ -125,15 +219,26 @@ func (d *Drill) Begin(ctx context.Context, name string) *scenario.Scenario {
 			Expect(os.Rename(dir, keep)).To(Succeed())
 		}
 	}
+	d.scenarioEvents = d.lastEvent(ctx)
 	By(fmt.Sprintf("starting %.0f writes/s through the writer endpoint and the lag heartbeat", d.Rate))
-	s, err := scenario.Start(ctx, d.Target, scenario.Options{Dir: dir, Run: filepath.Base(d.RunDir),
+	m, err := scenario.Start(ctx, d.Target, scenario.Options{Dir: dir, Run: filepath.Base(d.RunDir),
 		Name: name, Ledger: d.Ledger, Workload: workload.Config{Rate: d.Rate, Writers: DefaultWriters, Seed: d.schedule.Derive("writers")},
 		Heartbeat: heartbeat.Config{Seed: d.schedule.Derive("readers")},
-		Logf:      func(f string, a ...any) { GinkgoWriter.Printf(f+"\n", a...) }})
+		Logf:      func(f string, a ...any) { GinkgoWriter.Printf(f+"\n", a...) },
+		Live:      d.ledgerDir, Progress: d.progress(name)})
 	Expect(err).NotTo(HaveOccurred())
+	s := &Scenario{Scenario: m, d: d, events: d.scenarioEvents}
 	d.current = s
-	DeferCleanup(func() { s.StopTraffic(); d.current = nil })
+	// A spec that failed midway stops its traffic here, without the
+	// holds: nothing of it will be judged.
+	DeferCleanup(func() { m.StopTraffic(); d.current = nil })
 	return s
+}
+
+// progress is what a scenario publishes for `drdrill status`.
+func (d *Drill) progress(name string) live.Progress {
+	i, n, left := d.Plan.Place(name)
+	return live.Progress{What: "drill " + filepath.Base(d.RunDir), Index: i, Total: n, RemainingS: left.Seconds()}
 }
 
 // WarmUp is how long the drill writes at its rate before the first
@@ -153,22 +258,48 @@ func (d *Drill) warmUp() {
 	GinkgoWriter.Printf("warm-up: %s\n", st)
 }
 
-// Inject injects a fault and registers its rollback right away.
-func (d *Drill) Inject(ctx context.Context, s *scenario.Scenario, name string, p fault.Params) *fault.Handle {
+// Inject injects a fault with its rollback registered before it starts.
+// A stop may come at any instant of an injection: the interrupt cancels
+// ctx, fault.Inject then undoes what it had done, and the cleanup —
+// which waits for the injection to return before it rolls back what is
+// left — runs even if Ginkgo gave up waiting for the spec. Once the drill
+// is stopping, no fault is injected.
+func (d *Drill) Inject(ctx context.Context, s *Scenario, name string, p fault.Params) *fault.Handle {
 	f, err := fault.Lookup(name)
 	Expect(err).NotTo(HaveOccurred())
+	if !d.scenario.Injects(name) {
+		Fail(fmt.Sprintf("scenario %s injects %s, which its entry in internal/runbook does not name: add it there, so that --dry-run shows it", d.scenario.Name, name))
+	}
 	if err := f.Available(d.Target); err != nil {
 		// Skipping here would leave traffic started and a history without
 		// a final read: a scenario names its faults up front (Requires).
 		Fail(fmt.Sprintf("fault %s is not available on the %s target (%v), and the scenario did not say it needs it before starting: name it in beginScenario/Requires", name, d.Target.Kind(), err))
 	}
-	By("injecting " + name)
-	h, err := s.Inject(ctx, name, p)
-	Expect(err).NotTo(HaveOccurred())
+	d.stops.refuseNewFault(name)
+	var h *fault.Handle
+	returned := make(chan struct{})
 	DeferCleanup(func(ctx SpecContext) {
-		Expect(s.Rollback(ctx, h)).To(Succeed())
-	}, NodeTimeout(d.Bounds().Rollback))
+		select {
+		case <-returned:
+		case <-ctx.Done():
+			Fail(fmt.Sprintf("the injection of %s did not return in time to be rolled back: run %s", name, d.stops.recoverCmd))
+		}
+		if h != nil {
+			Expect(s.Rollback(ctx, h)).To(Succeed())
+		}
+	}, NodeTimeout(d.Bounds().Inject+d.Bounds().Rollback))
+	By("injecting " + name)
+	h, err = s.Inject(ctx, name, p)
+	close(returned)
+	Expect(err).NotTo(HaveOccurred())
 	return h
+}
+
+func absPath(p string) string {
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return p
 }
 
 // Restore returns the stack to its original, healthy topology after a
@@ -184,7 +315,10 @@ func (d *Drill) Restore() {
 		}
 		ExpectSteadyState(ctx, d.Target, d.Bounds().Restore)
 		d.WaitReplicated(ctx, d.Bounds().Restore)
-	}, NodeTimeout(d.Bounds().Restore+2*d.Bounds().Promotion))
+		// Every scenario starts re-protected, so that the next one's
+		// in-sync events are its own.
+		d.WaitReprotected(ctx, d.scenarioEvents)
+	}, NodeTimeout(d.Bounds().Restore+2*d.Bounds().Promotion+d.Bounds().Reprotect))
 }
 
 // WaitReplicated writes a probe row through the writer endpoint and waits
@@ -196,7 +330,7 @@ func (d *Drill) Restore() {
 func (d *Drill) WaitReplicated(ctx context.Context, within time.Duration) time.Duration {
 	writer, err := d.Target.Writer()
 	Expect(err).NotTo(HaveOccurred())
-	defer writer.Close()
+	defer func() { writer.Close() }()
 	readers := map[string]*sql.DB{}
 	for _, region := range d.Target.Regions() {
 		db, err := d.Target.Reader(region)
@@ -209,7 +343,15 @@ func (d *Drill) WaitReplicated(ctx context.Context, within time.Duration) time.D
 		if seq == 0 {
 			if seq, err = ProbeWrite(ctx, writer, 0); err != nil {
 				seq = 0
-				return false, "probe write through the writer endpoint", err
+				// A connection the pool made while the writer endpoint
+				// still led to the old writer (the DNS TTL after a
+				// switch-back) stays there, read-only, for as long as the
+				// pool keeps it: the next probe dials afresh.
+				if fresh, oerr := d.Target.Writer(); oerr == nil {
+					writer.Close()
+					writer = fresh
+				}
+				return false, "probe write through the writer endpoint: " + err.Error(), err
 			}
 		}
 		for region, db := range readers {
@@ -301,31 +443,9 @@ func (d *Drill) Hold(ctx context.Context, why string, dur time.Duration) {
 }
 
 // StabilityWindow is how long writes must keep succeeding for a recovery to
-// count (the checker's default).
+// count (the checker's default); Scenario covers it before the traffic
+// stops.
 const StabilityWindow = 2 * time.Second
-
-// HoldStable holds for at least dur and then, while writes are still
-// failing, until none has failed for the stability window — at most extra
-// longer. A fixed hold measured from the promotion can end before the
-// window after the last failed write is in the history: writes stuck on a
-// frozen server fail up to their timeout after the writer has moved, and
-// the check then reports "not recovered" for a stack that recovered. The
-// hold never decides recovery; the checker does, from the history.
-func (d *Drill) HoldStable(ctx context.Context, why string, dur, extra time.Duration) {
-	d.Hold(ctx, why, dur)
-	s := d.current
-	if s == nil || s.Workload() == nil {
-		return
-	}
-	deadline := time.Now().Add(extra)
-	for {
-		quiet := time.Since(s.Workload().LastFailure())
-		if quiet >= StabilityWindow+250*time.Millisecond || !time.Now().Before(deadline) {
-			return
-		}
-		d.Hold(ctx, why+" (writes failed "+quiet.Round(time.Millisecond).String()+" ago)", StabilityWindow+250*time.Millisecond-quiet)
-	}
-}
 
 // WaitFor polls cond until it holds, printing progress every 2 s.
 func WaitFor(ctx context.Context, what string, within time.Duration, cond func(ctx context.Context) (bool, string, error)) time.Duration {
@@ -430,6 +550,10 @@ func (d *Drill) Judge(name string, res check.Result) {
 	}
 	ms, breaches := d.Policy.For(name).Judge(name, res)
 	for _, m := range ms {
+		if m.Unmeasured {
+			Record(m.Check, "not judged: "+m.NotJudged)
+			continue
+		}
 		Record(m.Check, m.Measured)
 	}
 	Record("ops_ok", res.Ops.OK)
@@ -452,15 +576,10 @@ func (d *Drill) Judge(name string, res check.Result) {
 		}
 		GinkgoWriter.Printf("rpo vs lag: %s\n", hy.Verdict)
 	}
-	if res.RTO.DetectMs != nil {
-		Record("detect_ms", *res.RTO.DetectMs)
-	}
-	if res.RTO.PromoteMs != nil {
-		Record("promote_ms", *res.RTO.PromoteMs)
-	}
 	for region, phases := range res.Lag {
 		for phase, p := range phases {
 			Record(fmt.Sprintf("lag_p99_ms_%s_%s", phase, region), p.P99)
+			Record(fmt.Sprintf("lag_p99_err_ms_%s_%s", phase, region), p.P99Err)
 		}
 	}
 	if rd := res.Reads; rd.Judged {
@@ -474,6 +593,7 @@ func (d *Drill) Judge(name string, res check.Result) {
 		for region, phases := range rd.Visibility {
 			for phase, p := range phases {
 				Record(fmt.Sprintf("read_visibility_p99_ms_%s_%s", phase, region), p.P99)
+				Record(fmt.Sprintf("read_visibility_p99_err_ms_%s_%s", phase, region), p.P99Err)
 			}
 			Record("read_resolution_ms_"+region, rd.ResolutionMs[region])
 		}
