@@ -42,6 +42,10 @@ type analysis struct {
 	primary   *history.RowSet
 	present   map[string]seqSet
 	onPrimary seqSet
+	// lost caches lostOps: the RPO, the failover split and the windows
+	// all read it.
+	lost     []history.Op
+	lostDone bool
 
 	// The reads, per region in invoke order (regions sorted), with which
 	// successful read first returned each key.

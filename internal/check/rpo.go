@@ -20,13 +20,7 @@ func lostWrites(a *analysis) {
 		return
 	}
 	r.Judged = true
-	var lost []history.Op
-	for _, op := range a.h.Ops {
-		if op.Outcome == history.OK && !a.onPrimary.has(op.Writer, op.Seq) {
-			lost = append(lost, op)
-		}
-	}
-	sort.SliceStable(lost, func(i, j int) bool { return lost[i].Complete < lost[j].Complete })
+	lost := a.lostOps()
 	r.LostWrites = len(lost)
 	r.SpanMs = a.lossSpan(lost)
 	if len(lost) > 0 {
@@ -97,18 +91,11 @@ func failoverLoss(a *analysis) {
 	}
 	p := a.promotions[0].At
 	f := &FailoverLoss{PromotionMs: ms(p)}
-	var before []history.Op
-	for _, op := range a.h.Ops {
-		if op.Outcome != history.OK || a.onPrimary.has(op.Writer, op.Seq) {
-			continue
-		}
-		if op.Complete < p {
-			before = append(before, op)
-		} else {
-			f.SplitBrainLostWrites++
-		}
-	}
-	sort.SliceStable(before, func(i, j int) bool { return before[i].Complete < before[j].Complete })
+	// lostOps is sorted by acknowledgement: the split is one search.
+	lost := a.lostOps()
+	n := sort.Search(len(lost), func(i int) bool { return lost[i].Complete >= p })
+	before := lost[:n]
+	f.SplitBrainLostWrites = len(lost) - n
 	f.ReplicationLostWrites = len(before)
 	f.ReplicationLossMs = a.lossSpan(before)
 	a.r.RPO.Failover = f

@@ -327,17 +327,20 @@ func (a *analysis) windowLoss(out *Window, k int, lost []history.Op) {
 // lostOps are the acknowledged writes absent from the final primary, by
 // acknowledgement (nil when that cannot be judged).
 func (a *analysis) lostOps() []history.Op {
+	if a.lostDone {
+		return a.lost
+	}
+	a.lostDone = true
 	if firstWhy(a.trafficWhy, a.primaryWhy) != "" {
 		return nil
 	}
-	var lost []history.Op
 	for _, op := range a.h.Ops {
 		if op.Outcome == history.OK && !a.onPrimary.has(op.Writer, op.Seq) {
-			lost = append(lost, op)
+			a.lost = append(a.lost, op)
 		}
 	}
-	sort.SliceStable(lost, func(i, j int) bool { return lost[i].Complete < lost[j].Complete })
-	return lost
+	sort.SliceStable(a.lost, func(i, j int) bool { return a.lost[i].Complete < a.lost[j].Complete })
+	return a.lost
 }
 
 // worstWindow reads a window measure: the largest figure over the
