@@ -79,7 +79,7 @@ func lag(a *analysis) {
 			if a.r.Lag[series] == nil {
 				a.r.Lag[series] = map[string]Percentiles{}
 			}
-			a.r.Lag[series][phaseNames[p]] = boundedPercentiles(b, true)
+			a.r.Lag[series][phaseNames[p]] = boundedPercentiles(b)
 		}
 	}
 	if _, _, ok := worstP99(a.r.Lag); !ok {

@@ -26,8 +26,8 @@ func Percentile(sorted []float64, q float64) float64 {
 	return sorted[min(len(sorted), max(1, rank))-1]
 }
 
-// bounded is a sample known to lie in [lo, hi], with its figure v and its
-// weight (time, for lag; 1 for visibility).
+// bounded is a lag sample known to lie in [lo, hi], with its figure v and
+// its weight (the time it stands for).
 type bounded struct {
 	v, lo, hi float64
 	w         int64
@@ -37,8 +37,8 @@ type bounded struct {
 // samples' figures, each with its error bound: the larger distance to the
 // same percentile of the samples' lower and upper bounds (every true value
 // lies within its bounds, so each percentile of them lies within those
-// percentiles). It reorders s; scratch is reused for the weights.
-func boundedPercentiles(s []bounded, weighted bool) Percentiles {
+// percentiles). Without any weight every sample counts once. It reorders s.
+func boundedPercentiles(s []bounded) Percentiles {
 	if len(s) == 0 {
 		return Percentiles{}
 	}
@@ -46,7 +46,7 @@ func boundedPercentiles(s []bounded, weighted bool) Percentiles {
 	for _, x := range s {
 		total += x.w
 	}
-	if !weighted || total == 0 {
+	if total == 0 {
 		for i := range s {
 			s[i].w = 1
 		}

@@ -80,10 +80,8 @@ func zombies(a *analysis) {
 			if !isZombie(row) {
 				continue
 			}
-			if row.Seq >= 0 && row.Seq <= 1<<34 {
-				if counted.add(row.Writer, row.Seq) {
-					continue
-				}
+			if counted.add(row.Writer, row.Seq) {
+				continue
 			}
 			a.r.ZombieCount++
 			if len(a.r.Zombies) < a.cfg.Examples {
