@@ -37,8 +37,9 @@ resource "aws_iam_role" "harness" {
   provider    = aws.primary
   name        = "${local.name}-harness"
   description = "drdrill's harness: drills, faults and recovery against ${local.name} (least privilege)"
-  # A drill on AWS runs up to 90 minutes (AWSBounds.Scenario), a recover
-  # up to 75: a session must outlast both.
+  # ECS renews the scheduled runner's task credentials. A session assumed
+  # by hand lasts 4 hours, shorter than one scenario at Aurora's slowest
+  # (AWSBounds.Scenario, 255 minutes): a long drill by hand re-assumes it.
   max_session_duration = 4 * 3600
   assume_role_policy = jsonencode({
     Version = "2012-10-17"

@@ -372,6 +372,9 @@ func TestStaticChecksCatchBrokenCopies(t *testing.T) {
       Condition = { StringEquals = { "aws:ResourceTag/managedByDrdrill" = "true" } } },`, `{ Sid = "DeleteOnlyDrdrillsAcls", Effect = "Allow", Action = ["ec2:DeleteNetworkAcl"], Resource = local.harness_acls },`,
 			"grants ec2:DeleteNetworkAcl on arn:aws:ec2:us-east-1:111122223333:network-acl/* without a condition", checkHarnessRole},
 		{"harness assumable by any account's tasks", "harness.tf", `StringEquals = { "aws:SourceAccount" = local.account }`, `StringEquals = {}`, "without aws:SourceAccount", checkHarnessRole},
+		{"runner output missing from the object", "runner.tf", "    TargetKind                         = \"aws\"\n", "", "output TargetKind is not in local.runner_outputs", checkRunnerOutputs},
+		{"runner in the database subnets", "runner.tf", "subnets          = aws_subnet.functions_secondary[*].id", "subnets          = aws_subnet.secondary[*].id", "a database subnet", checkRunnerPlacement},
+		{"function subnets without the NAT route", "runner.tf", "route_table_id         = aws_route_table.functions_secondary.id\n  destination_cidr_block = \"0.0.0.0/0\"", "route_table_id         = aws_route_table.public_secondary[0].id\n  destination_cidr_block = \"0.0.0.0/0\"", "has no NAT route", checkRunnerPlacement},
 		{"monitor probing a writer endpoint", "lambda.tf", `DRDRILL_PEER_ENDPOINT     = "${aws_rds_cluster.primary.reader_endpoint}:3306"`, `DRDRILL_PEER_ENDPOINT     = "${aws_rds_cluster.primary.endpoint}:3306"`, "aws_lambda_function.monitor_secondary's DRDRILL_PEER_ENDPOINT is aws_rds_cluster.primary.endpoint", checkFunctionsUseReaderEndpoints},
 	}
 	for _, c := range cases {

@@ -1,7 +1,6 @@
 package aws_test
 
 import (
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -128,33 +127,5 @@ func checkRunnerPlacement(t reporter, dir string) {
 		if natTables[subnetTable[sn]] {
 			t.Errorf("aws_subnet.%s, a database subnet, is on %s, which routes to the NAT gateway", sn, subnetTable[sn])
 		}
-	}
-}
-
-// Both checks catch their broken copies.
-func TestRunnerChecksCatchBrokenCopies(t *testing.T) {
-	cases := []struct {
-		name, file, old, new, want string
-		check                      func(reporter, string)
-	}{
-		{"output missing from the object", "runner.tf", "    TargetKind                         = \"aws\"\n", "", "output TargetKind is not in local.runner_outputs", checkRunnerOutputs},
-		{"runner in the database subnets", "runner.tf", "subnets          = aws_subnet.functions_secondary[*].id", "subnets          = aws_subnet.secondary[*].id", "a database subnet", checkRunnerPlacement},
-		{"function subnets without the NAT route", "runner.tf", "route_table_id         = aws_route_table.functions_secondary.id\n  destination_cidr_block = \"0.0.0.0/0\"", "route_table_id         = aws_route_table.public_secondary[0].id\n  destination_cidr_block = \"0.0.0.0/0\"", "has no NAT route", checkRunnerPlacement},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			dir := t.TempDir()
-			files, _ := filepath.Glob("*.tf")
-			for _, f := range files {
-				b, _ := os.ReadFile(f)
-				os.WriteFile(filepath.Join(dir, f), b, 0o644)
-			}
-			edit(t, filepath.Join(dir, c.file), c.old, c.new)
-			var got collected
-			c.check(&got, dir)
-			if !strings.Contains(strings.Join(got.msgs, "\n"), c.want) {
-				t.Fatalf("the check did not catch it (want %q), reported: %v", c.want, got.msgs)
-			}
-		})
 	}
 }

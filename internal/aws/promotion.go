@@ -115,21 +115,17 @@ func (s *Stack) promote(ctx context.Context, region string, allowDataLoss bool, 
 // WaitIdle polls until no switchover or failover of the global cluster is
 // in progress (FailoverState cleared) and returns the writer region then.
 func (s *Stack) WaitIdle(ctx context.Context, timeout time.Duration) (string, error) {
-	deadline := time.Now().Add(timeout)
-	for {
-		w, state, err := s.WriterRegion(ctx)
-		if err == nil && state == "" {
-			return w, nil
-		}
-		if time.Now().After(deadline) {
-			return "", fmt.Errorf("the global cluster is still %q after %v (writer %s, %v)", state, timeout, w, err)
-		}
-		select {
-		case <-ctx.Done():
-			return "", ctx.Err()
-		case <-time.After(s.poll()):
-		}
+	var w, state string
+	var err error
+	if err := s.pollUntil(ctx, timeout, func() bool {
+		w, state, err = s.WriterRegion(ctx)
+		return err == nil && state == ""
+	}, func() error {
+		return fmt.Errorf("the global cluster is still %q after %v (writer %s, %v)", state, timeout, w, err)
+	}); err != nil {
+		return "", err
 	}
+	return w, nil
 }
 
 // WaitInSync polls until no member of the global cluster is pending-resync
@@ -141,22 +137,36 @@ func (s *Stack) WaitIdle(ctx context.Context, timeout time.Duration) (string, er
 // (e.g. "switching back to us-east-1"), for the error at timeout.
 func (s *Stack) WaitInSync(ctx context.Context, timeout time.Duration, doing string) (time.Duration, error) {
 	start := time.Now()
-	deadline := start.Add(timeout)
+	var g GlobalState
+	var err error
+	werr := s.pollUntil(ctx, timeout, func() bool {
+		g, err = s.State(ctx)
+		return err == nil && len(g.Resyncing) == 0
+	}, func() error {
+		if err != nil {
+			return fmt.Errorf("%s: waiting %v for every member of the global cluster to be in sync: %w", doing, timeout, err)
+		}
+		return fmt.Errorf("%s: %s still pending-resync after %v: Aurora rebuilds an old primary on a new volume after a failover, which can take hours with the data size; run drdrill recover again once DescribeGlobalClusters shows it connected",
+			doing, strings.Join(g.Resyncing, ", "), timeout)
+	})
+	return time.Since(start), werr
+}
+
+// pollUntil asks done every poll until it says yes (nil), ctx ends, or
+// timeout has passed (expired's error); done is always asked once more
+// after the deadline before giving up.
+func (s *Stack) pollUntil(ctx context.Context, timeout time.Duration, done func() bool, expired func() error) error {
+	deadline := time.Now().Add(timeout)
 	for {
-		g, err := s.State(ctx)
-		if err == nil && len(g.Resyncing) == 0 {
-			return time.Since(start), nil
+		if done() {
+			return nil
 		}
 		if time.Now().After(deadline) {
-			if err != nil {
-				return time.Since(start), fmt.Errorf("%s: waiting %v for every member of the global cluster to be in sync: %w", doing, timeout, err)
-			}
-			return time.Since(start), fmt.Errorf("%s: %s still pending-resync after %v: Aurora rebuilds an old primary on a new volume after a failover, which can take hours with the data size; run drdrill recover again once DescribeGlobalClusters shows it connected",
-				doing, strings.Join(g.Resyncing, ", "), timeout)
+			return expired()
 		}
 		select {
 		case <-ctx.Done():
-			return time.Since(start), ctx.Err()
+			return ctx.Err()
 		case <-time.After(s.poll()):
 		}
 	}
@@ -170,11 +180,6 @@ func (s *Stack) poll() time.Duration {
 		return s.Poll
 	}
 	return 10 * time.Second
-}
-
-// WaitWriter polls until region is the writer and no failover is pending.
-func (s *Stack) WaitWriter(ctx context.Context, region string, timeout time.Duration) error {
-	return s.waitWriter(ctx, region, timeout, nil)
 }
 
 // waitWriter polls until region is the writer and the FailoverState has

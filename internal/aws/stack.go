@@ -701,21 +701,14 @@ func (s *Stack) WaitMonitorsHealthy(ctx context.Context, region string, since ti
 		}
 		return res.Values[0] == 1 && res.Timestamps[0].After(since), nil
 	}
-	deadline := time.Now().Add(timeout)
-	for {
-		own, err1 := fresh(r, healthmetric.MetricRegionHealthy)
-		peer, err2 := fresh(other, healthmetric.MetricPeerHealthy)
-		if own && peer {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("the health monitors do not see %s healthy %v after it was restored (RegionHealthy fresh and 1: %v, PeerHealthy: %v; %v)",
-				region, timeout, own, peer, errors.Join(err1, err2))
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(s.poll()):
-		}
-	}
+	var own, peer bool
+	var err1, err2 error
+	return s.pollUntil(ctx, timeout, func() bool {
+		own, err1 = fresh(r, healthmetric.MetricRegionHealthy)
+		peer, err2 = fresh(other, healthmetric.MetricPeerHealthy)
+		return own && peer
+	}, func() error {
+		return fmt.Errorf("the health monitors do not see %s healthy %v after it was restored (RegionHealthy fresh and 1: %v, PeerHealthy: %v; %v)",
+			region, timeout, own, peer, errors.Join(err1, err2))
+	})
 }

@@ -22,8 +22,6 @@ type Clone struct {
 	// Import is how long the destination took to import the files, and
 	// Restart to restart after it (see reseedLocked).
 	Import, Restart time.Duration
-	// Position is the source's GTID position of the copy.
-	Position string
 }
 
 func (c Clone) String() string {
@@ -140,7 +138,6 @@ func cloneFrom(ctx context.Context, src, dst *Server) (c Clone, err error) {
 			return c, fmt.Errorf("destination: %s: %w", s, err)
 		}
 	}
-	c.Position = pos
 	return c, nil
 }
 

@@ -190,8 +190,7 @@ func (w *syncWatch) follow(pd pending) {
 			return
 		}
 	}
-	var res sql.NullInt64
-	if err := pd.replica.QueryRowContext(ctx, "SELECT MASTER_GTID_WAIT(?, ?)", pd.target, syncWatchEvery.Seconds()).Scan(&res); err != nil || !res.Valid || res.Int64 != 0 {
+	if waitGTID(ctx, pd.replica, pd.target, syncWatchEvery) != nil {
 		return
 	}
 	at := time.Now()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -261,7 +262,7 @@ func (w *globalWatch) observe(g drdaws.GlobalState, add func(kind, region, detai
 // flush reports the regions awaited since the last promotion that are
 // synchronised secondaries in g, and any other that is connected again.
 func (w *globalWatch) flush(g drdaws.GlobalState, add func(kind, region, detail string)) {
-	for _, r := range sortedKeys(w.awaiting) {
+	for _, r := range slices.Sorted(maps.Keys(w.awaiting)) {
 		if r == g.Writer || slices.Contains(g.Resyncing, r) {
 			continue
 		}
@@ -270,21 +271,12 @@ func (w *globalWatch) flush(g drdaws.GlobalState, add func(kind, region, detail 
 		delete(w.awaiting, r)
 		delete(w.resyncing, r)
 	}
-	for _, r := range sortedKeys(w.resyncing) {
+	for _, r := range slices.Sorted(maps.Keys(w.resyncing)) {
 		if r != g.Writer && !slices.Contains(g.Resyncing, r) {
 			add(EventInSync, r, "connected again after pending-resync")
 			delete(w.resyncing, r)
 		}
 	}
-}
-
-func sortedKeys(m map[string]bool) []string {
-	var out []string
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
 }
 
 func (a *AWS) startWatch() {

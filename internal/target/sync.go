@@ -1,5 +1,7 @@
 package target
 
+import "github.com/drdrill/drdrill/internal/lab"
+
 // The events by which a target reports a region's protection (Event.Kind):
 // a region other than the primary that loses sync with it — its server or
 // the primary's is lost or replaced, it is fenced or demoted, its
@@ -9,8 +11,8 @@ package target
 // a region emits EventInSync when that region is a usable failover target
 // again; time to re-protection ends with the last of them.
 const (
-	EventSyncLost = "sync-lost"
-	EventInSync   = "in-sync"
+	EventSyncLost = lab.EventSyncLost
+	EventInSync   = lab.EventInSync
 )
 
 // OutOfSync lists, in the order they lost it, the regions other than
