@@ -118,7 +118,7 @@ func (c *checker) lag() {
 	for _, s := range c.h.Lag {
 		bySeries[s.Region] = append(bySeries[s.Region], s)
 	}
-	worst, worstErr, judged := 0.0, 0.0, false
+	var worst worstBeforeFault
 	for series, samples := range bySeries {
 		sort.SliceStable(samples, func(i, j int) bool { return samples[i].At < samples[j].At })
 		res, ok := c.lagResolution(series)
@@ -153,23 +153,10 @@ func (c *checker) lag() {
 		for p, ps := range phases {
 			prefix := "lag/" + series + "/" + p
 			c.percentiles(prefix, ps.v, ps.lo, ps.hi, ps.w)
-			if p == "steady" || p == "before" {
-				p99, err := c.f[prefix+"/p99"].Value, c.f[prefix+"/p99_err"].Value
-				switch {
-				case !judged || p99 > worst:
-					worst, worstErr, judged = p99, err, true
-				case p99 == worst:
-					worstErr = max(worstErr, err)
-				}
-			}
+			worst.take(c.f, p, prefix)
 		}
 	}
-	if !judged {
-		c.f.notJudged(measure, "no lag samples before the fault")
-		return
-	}
-	c.f.set(measure, worst)
-	c.f.set(measure+"/err", worstErr)
+	worst.record(c.f, measure, "no lag samples before the fault")
 }
 
 func isAWSSeries(s string) bool { return strings.HasPrefix(s, "aws:") }

@@ -72,7 +72,7 @@ func (c *checker) reads() {
 
 func (c *checker) visibility(ok map[string][]*history.ReadOp, firstSeen map[string]map[key]int) {
 	type acc struct{ v, lo, hi []float64 }
-	worst, worstErr, judged := 0.0, 0.0, false
+	var worst worstBeforeFault
 	for region, list := range ok {
 		phases := map[string]*acc{}
 		for _, op := range c.h.Ops {
@@ -109,23 +109,42 @@ func (c *checker) visibility(ok map[string][]*history.ReadOp, firstSeen map[stri
 		for p, a := range phases {
 			prefix := "visibility/" + region + "/" + p
 			c.percentiles(prefix, a.v, a.lo, a.hi, nil)
-			if p == "steady" || p == "before" {
-				p99, err := c.f[prefix+"/p99"].Value, c.f[prefix+"/p99_err"].Value
-				switch {
-				case !judged || p99 > worst:
-					worst, worstErr, judged = p99, err, true
-				case p99 == worst:
-					worstErr = max(worstErr, err)
-				}
-			}
+			worst.take(c.f, p, prefix)
 		}
 	}
-	if !judged {
-		c.f.notJudged("read_visibility_p99_ms", "no write was read back before the fault")
+	worst.record(c.f, "read_visibility_p99_ms", "no write was read back before the fault")
+}
+
+// worstBeforeFault is what a bound on a p99 judges: the largest p99 of
+// the phases before the fault (steady, before) over every series or
+// region, with the largest error among those equal to it.
+type worstBeforeFault struct {
+	p99, err float64
+	judged   bool
+}
+
+// take counts the p99 at prefix when phase p is before the fault.
+func (w *worstBeforeFault) take(f Figures, p, prefix string) {
+	if p != "steady" && p != "before" {
 		return
 	}
-	c.f.set("read_visibility_p99_ms", worst)
-	c.f.set("read_visibility_p99_ms/err", worstErr)
+	p99, err := f[prefix+"/p99"].Value, f[prefix+"/p99_err"].Value
+	switch {
+	case !w.judged || p99 > w.p99:
+		w.p99, w.err, w.judged = p99, err, true
+	case p99 == w.p99:
+		w.err = max(w.err, err)
+	}
+}
+
+// record sets measure and its error, or says why it is not judged.
+func (w *worstBeforeFault) record(f Figures, measure, why string) {
+	if !w.judged {
+		f.notJudged(measure, why)
+		return
+	}
+	f.set(measure, w.p99)
+	f.set(measure+"/err", w.err)
 }
 
 func (c *checker) vanished(ok map[string][]*history.ReadOp, firstSeen map[string]map[key]int) {
