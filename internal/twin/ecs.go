@@ -348,19 +348,6 @@ func rebase(root, v string) string {
 	return strings.Join(parts, ":")
 }
 
-// LogPath is where a task's container log is (CloudWatch Logs' awslogs
-// stream prefix/container/task-id, as files).
-func (e *ecsService) LogPath(taskID string) string {
-	e.mu.Lock()
-	t := e.tasks[taskID]
-	e.mu.Unlock()
-	if t == nil {
-		return ""
-	}
-	c := t.def.Container
-	return filepath.Join(e.srv.cfg.LogDir, "ecs", c.LogGroup, c.LogStreamPrefix, c.Name, t.id+".log")
-}
-
 func (t *ecsTask) set(status string) {
 	t.mu.Lock()
 	t.lastStatus = status

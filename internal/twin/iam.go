@@ -306,12 +306,11 @@ func (s *Server) principal(key string) (*principal, *APIError) {
 // authorize checks a call signed with role credentials against the role's
 // policies — and, for the KMS permissions a service uses on the caller's
 // behalf, against the key's policy too (keyAllows) — and returns the error
-// the service answers a denial with. The administrator's calls are not
-// checked.
-func (s *Server) authorize(svc *service, key string, c *call) *APIError {
-	p, e := s.principal(key)
-	if e != nil || p == nil {
-		return e
+// the service answers a denial with. p and perr are who signed
+// (Server.principal); the administrator's calls are not checked.
+func (s *Server) authorize(svc *service, p *principal, perr *APIError, c *call) *APIError {
+	if perr != nil || p == nil {
+		return perr
 	}
 	need := []authorization{{action: svc.iam.prefix + ":" + c.Action, resource: "*"}}
 	if svc.iam.required != nil {

@@ -314,39 +314,6 @@ func (f *fnRuntime) release(e *execEnv) {
 	}
 }
 
-// Invoke runs one invocation synchronously and waits for its result; a
-// throttled one fails (TooManyRequestsException) and is not retried.
-func (s *lambdaService) Invoke(ctx context.Context, name, source string, payload []byte) ([]byte, error) {
-	s.mu.Lock()
-	f := s.fns[name]
-	s.mu.Unlock()
-	if f == nil {
-		return nil, fmt.Errorf("no function %s", name)
-	}
-	e, err := f.acquire()
-	if err != nil {
-		return nil, err
-	}
-	if e == nil {
-		s.metrics(f.Function, "Throttles", 1)
-		return nil, fmt.Errorf("%s: TooManyRequestsException: Rate Exceeded (reserved concurrency %v)", name, f.concurrency())
-	}
-	res := s.run(ctx, e, Invocation{Function: name, Region: f.Region, Source: source, Attempt: 1}, payload)
-	if res.err != "" {
-		return res.body, fmt.Errorf("%s: %s", name, res.err)
-	}
-	return res.body, nil
-}
-
-func (f *fnRuntime) concurrency() any {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.reserved == nil {
-		return "unreserved"
-	}
-	return *f.reserved
-}
-
 // InvokeAsync queues an event for a function, as EventBridge and SNS
 // invoke functions (asynchronously), and returns at once: the event runs
 // when the function has concurrency for it, is retried as Lambda retries

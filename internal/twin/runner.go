@@ -2,7 +2,6 @@ package twin
 
 import (
 	"fmt"
-	"slices"
 
 	"github.com/drdrill/drdrill/internal/stackspec"
 )
@@ -18,34 +17,16 @@ func runnerStack(st *Stack, spec *stackspec.Spec) {
 	}
 	st.Buckets = append(st.Buckets, Bucket{Name: r.Bucket, Region: r.Region, KMSKey: r.BucketKMSKey, Versioned: r.Versioned, Policy: r.BucketPolicy})
 	st.Clusters = append(st.Clusters, r.Cluster)
-	policy := func(docs []string) *Policy {
-		p, err := ParsePolicies(docs)
-		if err != nil || len(docs) == 0 {
-			return &Policy{}
-		}
-		return p
-	}
 	c := r.Task.Container
 	st.TaskDefinitions = append(st.TaskDefinitions, TaskDefinition{Family: r.Task.Family, Region: r.Region, ARN: r.Task.ARN,
-		TaskRole: r.Task.TaskRole, ExecutionRole: r.Task.ExecutionRole, Policy: policy(r.Task.TaskRolePolicies), Arch: r.Task.Arch,
+		TaskRole: r.Task.TaskRole, ExecutionRole: r.Task.ExecutionRole, Policy: parsedOrNothing(r.Task.TaskRolePolicies), Arch: r.Task.Arch,
 		Container: ContainerDefinition{Name: c.Name, Image: c.Image, EntryPoint: c.EntryPoint, Command: c.Command, Environment: c.Environment,
 			StopTimeout: c.StopTimeout, LogGroup: c.LogGroup, LogStreamPrefix: c.LogStreamPrefix}})
 	sc := r.Schedule
-	var subnets []string
-	for _, n := range networks(spec) {
-		if n.Region != r.Region {
-			continue
-		}
-		for _, res := range sc.Subnets {
-			if slices.Contains(spec.DatabaseSubnets, res) {
-				subnets = append(subnets, n.Subnets...)
-			} else {
-				subnets = append(subnets, n.FunctionSubnets...)
-			}
-		}
-	}
+	// The task's subnets map to the twin's ids as a function's do.
+	_, subnets := functionSubnets(networks(spec), spec, stackspec.Function{Region: r.Region, Subnets: sc.Subnets})
 	st.ScheduledTasks = append(st.ScheduledTasks, ScheduledTask{Name: sc.Name, Group: sc.Group, Region: r.Region, Expression: sc.Expression,
-		Timezone: sc.Timezone, Enabled: sc.Enabled, FlexibleWindow: sc.FlexibleWindow, Role: sc.Role, RolePolicy: policy(sc.RolePolicies),
+		Timezone: sc.Timezone, Enabled: sc.Enabled, FlexibleWindow: sc.FlexibleWindow, Role: sc.Role, RolePolicy: parsedOrNothing(sc.RolePolicies),
 		Cluster: sc.Cluster, TaskDefinition: sc.TaskDefinition, Subnets: subnets, AssignPublicIP: sc.AssignPublicIP})
 }
 

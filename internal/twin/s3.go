@@ -44,7 +44,7 @@ var s3API = service{
 	start: func(s *Server) (handler, error) {
 		svc := &s3Service{account: s.cfg.Account, buckets: map[string]*bucket{}}
 		for _, b := range s.stack.Buckets {
-			svc.buckets[b.Name] = &bucket{Bucket: b, objects: map[string]*object{}}
+			svc.buckets[b.Name] = &bucket{Bucket: b, objects: map[string]*object{}, denies: bucketDenies(b.Policy)}
 		}
 		return svc, nil
 	},
@@ -64,6 +64,14 @@ type Bucket struct {
 type bucket struct {
 	Bucket
 	objects map[string]*object
+	denies  []bucketDeny // the policy's Deny statements for everyone, read once
+}
+
+// bucketDeny is a bucket policy Deny statement whose Principal is
+// everyone, its Bool conditions as string comparisons.
+type bucketDeny struct {
+	action, resource stringList
+	cond             map[string]map[string][]string
 }
 
 type object struct {
@@ -419,19 +427,7 @@ func unchunk(raw []byte) ([]byte, map[string]string, error) {
 // the twin stands for one to S3's TLS endpoint, so aws:SecureTransport is
 // "true"; Bool conditions compare as strings.
 func (b *bucket) policyDenies(c *call, name, key string) *APIError {
-	if b.Policy == "" {
-		return nil
-	}
-	var doc struct {
-		Statement []struct {
-			Effect    string
-			Principal any
-			Action    stringList
-			Resource  stringList
-			Condition map[string]map[string]stringList
-		}
-	}
-	if err := json.Unmarshal([]byte(b.Policy), &doc); err != nil {
+	if len(b.denies) == 0 {
 		return nil
 	}
 	action := "s3:" + map[string]string{"HeadBucket": "ListBucket", "ListObjectsV2": "ListBucket", "HeadObject": "GetObject"}[c.Action]
@@ -443,6 +439,33 @@ func (b *bucket) policyDenies(c *call, name, key string) *APIError {
 		resource += "/" + key
 	}
 	keys := map[string]string{"aws:SecureTransport": "true", "s3:prefix": c.Query.Get("prefix")}
+	for _, d := range b.denies {
+		if matchAny(d.action, action, true) && matchAny(d.resource, resource, false) && conditionsHold(d.cond, keys) {
+			return s3Error(http.StatusForbidden, "AccessDenied", "Access Denied (an explicit deny in the bucket policy of %s)", name)
+		}
+	}
+	return nil
+}
+
+// bucketDenies reads a bucket policy's Deny statements for everyone (nil
+// when there is none or it does not read).
+func bucketDenies(policy string) []bucketDeny {
+	if policy == "" {
+		return nil
+	}
+	var doc struct {
+		Statement []struct {
+			Effect    string
+			Principal any
+			Action    stringList
+			Resource  stringList
+			Condition map[string]map[string]stringList
+		}
+	}
+	if err := json.Unmarshal([]byte(policy), &doc); err != nil {
+		return nil
+	}
+	var out []bucketDeny
 	for _, st := range doc.Statement {
 		if st.Effect != "Deny" || st.Principal != "*" && fmt.Sprint(st.Principal) != "map[AWS:*]" {
 			continue
@@ -457,9 +480,7 @@ func (b *bucket) policyDenies(c *call, name, key string) *APIError {
 				cond[op][k] = v
 			}
 		}
-		if matchAny(st.Action, action, true) && matchAny(st.Resource, resource, false) && conditionsHold(cond, keys) {
-			return s3Error(http.StatusForbidden, "AccessDenied", "Access Denied (an explicit deny in the bucket policy of %s)", name)
-		}
+		out = append(out, bucketDeny{action: st.Action, resource: st.Resource, cond: cond})
 	}
-	return nil
+	return out
 }

@@ -520,18 +520,20 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	decoded.Service, decoded.Region, decoded.ReqID = name, region, reqID
 	c = decoded
 	key := accessKey(r)
+	// Who signed, found once for the authorisation and the call log.
+	who, whoErr := s.principal(key)
 	if e := s.throttled(svc, c.Action); e != nil {
-		s.logCall(c, key, e)
+		s.logCall(c, key, who, e)
 		respondError(w, svc, c, e)
 		return
 	}
-	if e := s.authorize(svc, key, c); e != nil {
-		s.logCall(c, key, e)
+	if e := s.authorize(svc, who, whoErr, c); e != nil {
+		s.logCall(c, key, who, e)
 		respondError(w, svc, c, e)
 		return
 	}
 	out, e := h.handle(c)
-	s.logCall(c, key, e)
+	s.logCall(c, key, who, e)
 	if e != nil {
 		respondError(w, svc, c, e)
 		return
@@ -547,9 +549,9 @@ type APICall struct {
 	At                                       time.Time
 }
 
-func (s *Server) logCall(c *call, key string, e *APIError) {
+func (s *Server) logCall(c *call, key string, p *principal, e *APIError) {
 	who := "administrator"
-	if p, _ := s.principal(key); p != nil {
+	if p != nil {
 		who = p.role
 	} else if strings.HasPrefix(key, "ASIA") {
 		who = "unknown"

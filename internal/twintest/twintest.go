@@ -20,7 +20,6 @@ import (
 	"github.com/drdrill/drdrill/internal/lab"
 	"github.com/drdrill/drdrill/internal/labtest"
 	"github.com/drdrill/drdrill/internal/outputs"
-	"github.com/drdrill/drdrill/internal/stackspec"
 	"github.com/drdrill/drdrill/internal/target"
 	"github.com/drdrill/drdrill/internal/twin"
 )
@@ -92,7 +91,7 @@ func StartWith(t *testing.T, o Options) *Twin {
 	lambdaDir := ""
 	if o.Lambdas {
 		lambdaDir = t.TempDir()
-		for _, fn := range []string{"healthmonitor", "failovertrigger"} {
+		for _, fn := range twin.Handlers {
 			cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-o", filepath.Join(lambdaDir, fn), "./lambda/"+fn)
 			cmd.Dir = filepath.Join(infraDir(t), "..", "..")
 			if out, err := cmd.CombinedOutput(); err != nil {
@@ -141,15 +140,11 @@ func start(t *testing.T, o Options, lambdaDir string) *Twin {
 	if err != nil {
 		t.Fatal(err)
 	}
-	all := map[string]string{"environment_suffix": "twin"}
-	for k, v := range vars {
-		all[k] = v
-	}
 	stackDir := o.Stack
 	if stackDir == "" {
 		stackDir = infraDir(t)
 	}
-	spec, err := stackspec.Load(stackDir, Account, all)
+	spec, err := twin.Options{Stack: stackDir, Suffix: "twin", Account: Account, Vars: vars}.LoadStack()
 	if err != nil {
 		t.Fatal(err)
 	}
