@@ -235,10 +235,7 @@ func drill(cmd *cobra.Command, d drillFlags) (err error) {
 		recoverCmd = recoverCommand(ledgerDir, "")
 	}
 	bounds := target.BoundsForOutputs(out)
-	kind := "lab"
-	if out != "" {
-		kind = outputsKind(out)
-	}
+	kind := outputsKind(out)
 	if *timeout == 0 {
 		*timeout = bounds.Suite
 	}
@@ -384,10 +381,7 @@ func dryRunDrill(outputsFile, policyFile, labels, targetKind string, timeout tim
 			return usageError{oneLine(err).Error()}
 		}
 	}
-	kind := "lab"
-	if outputsFile != "" {
-		kind = outputsKind(outputsFile)
-	}
+	kind := outputsKind(outputsFile)
 	pol := policy.Default(kind)
 	if policyFile != "" {
 		p, err := policy.Load(policyFile)
@@ -423,8 +417,11 @@ func drillExit(meta report.RunMeta, toolErr, failed bool) error {
 }
 
 // outputsKind is the target kind an outputs file names ("aws" unless it
-// says it is the lab's).
+// says it is the lab's); no outputs file is a lab drdrill starts.
 func outputsKind(path string) string {
+	if path == "" {
+		return "lab"
+	}
 	if o, err := outputs.Read(path); err == nil && o[outputs.TargetKind] == "lab" {
 		return "lab"
 	}

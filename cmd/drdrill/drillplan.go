@@ -52,11 +52,8 @@ func planDrill(outputsFile, policyFile, labels, suites string) (drillPlan, error
 			return p, usageError{oneLine(fmt.Errorf("--labels %q is not a valid Ginkgo label filter: %v (e.g. 'signoff', 'smoke && !freeze')", labels, err)).Error()}
 		}
 	}
-	if v, ok := os.LookupEnv("DRDRILL_RATE"); ok {
-		var rate float64
-		if _, err := fmt.Sscan(v, &rate); err != nil || rate <= 0 {
-			return p, usageError{fmt.Sprintf("$DRDRILL_RATE=%q is not a positive number of writes per second: unset it or use --rate", v)}
-		}
+	if _, err := envRate(); err != nil {
+		return p, err
 	}
 	var err error
 	if p.suites, err = findSuites(suites); err != nil {
@@ -147,4 +144,18 @@ func runLifecycle(infraDir string, drillArgs []string) error {
 		return exitError{ee.ExitCode()}
 	}
 	return err
+}
+
+// envRate is $DRDRILL_RATE, the workload's writes per second (1000 when
+// it is not set), or a usage error naming it.
+func envRate() (float64, error) {
+	v, ok := os.LookupEnv("DRDRILL_RATE")
+	if !ok {
+		return 1000, nil
+	}
+	var rate float64
+	if _, err := fmt.Sscan(v, &rate); err != nil || rate <= 0 {
+		return 0, usageError{fmt.Sprintf("$DRDRILL_RATE=%q is not a positive number of writes per second: unset it or use --rate", v)}
+	}
+	return rate, nil
 }

@@ -21,10 +21,7 @@ import (
 // each skipped where its faults are not offered, with the target's
 // typical durations. It starts and reaches nothing.
 func drillPlanFor(outputsFile, labels string) (runbook.Plan, error) {
-	kind := "lab"
-	if outputsFile != "" {
-		kind = outputsKind(outputsFile)
-	}
+	kind := outputsKind(outputsFile)
 	t := target.Offline(kind)
 	available := func(name string) error {
 		f, err := fault.Lookup(name)

@@ -63,12 +63,11 @@ func observeRun(o observeFlags) (err error) {
 		return usageError{"--rate must be a positive number of writes per second"}
 	}
 	if *rate == 0 {
-		*rate = 1000
-		if v, ok := os.LookupEnv("DRDRILL_RATE"); ok {
-			if _, err := fmt.Sscan(v, rate); err != nil || *rate <= 0 {
-				return usageError{fmt.Sprintf("$DRDRILL_RATE=%q is not a positive number of writes per second: unset it or use --rate", v)}
-			}
+		r, err := envRate()
+		if err != nil {
+			return err
 		}
+		*rate = r
 	}
 	var pol policy.Policy
 	if *policyFile != "" {
@@ -197,13 +196,5 @@ wait:
 		fmt.Fprintf(os.Stderr, "drdrill observe: %v\n", ferr)
 	}
 	failed := summarize(runDir, time.Since(start))
-	switch {
-	case meta.Status == report.StatusAborted:
-		return exitError{exitAborted}
-	case ferr != nil:
-		return exitError{exitToolError}
-	case failed:
-		return exitError{exitVerdict}
-	}
-	return nil
+	return drillExit(meta, ferr != nil, failed)
 }

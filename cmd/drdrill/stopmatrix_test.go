@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -160,24 +159,11 @@ func (d *drillProc) suitePGID() int {
 	return 0
 }
 
-// ledgerSince is this drill's entries for fault, in the order recorded:
-// every line of the ledger, not only the latest state.
+// ledgerLines is every line of the ledger in dir, in the order recorded,
+// not only each fault's latest state.
 func ledgerLines(dir string) []ledger.Entry {
-	f, err := os.Open(filepath.Join(dir, ledger.FileName))
-	if err != nil {
-		return nil
-	}
-	defer f.Close()
-	var out []ledger.Entry
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		var e ledger.Entry
-		if json.Unmarshal(sc.Bytes(), &e) == nil {
-			out = append(out, e)
-		}
-	}
-	return out
+	es, _, _ := ledger.Open(dir).Changes(0)
+	return es
 }
 
 // ledgerState is the first time this drill's planned-switchover reached

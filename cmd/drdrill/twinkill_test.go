@@ -32,18 +32,10 @@ import (
 // twinConfig is an SDK configuration for the twin in env, in a region.
 func twinConfig(t *testing.T, env []string, region string) awssdk.Config {
 	t.Helper()
-	get := func(k string) string {
-		for _, kv := range env {
-			if v, ok := strings.CutPrefix(kv, k+"="); ok {
-				return v
-			}
-		}
-		return ""
-	}
 	// The account administrator's keys: the test reads the twin's whole
 	// state back (every queue, every subscription), beyond what the
 	// harness's role may read.
-	cfg, err := config.LoadDefaultConfig(context.Background(), config.WithRegion(region), config.WithBaseEndpoint(get("AWS_ENDPOINT_URL")),
+	cfg, err := config.LoadDefaultConfig(context.Background(), config.WithRegion(region), config.WithBaseEndpoint(envValue(env, "AWS_ENDPOINT_URL")),
 		config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(twin.AdministratorKey, "drdrill-twin", "")))
 	if err != nil {
 		t.Fatal(err)

@@ -133,7 +133,7 @@ func (l *Ledger) Active() ([]Entry, error) {
 	}
 	var out []Entry
 	for i := len(all) - 1; i >= 0; i-- {
-		if s := all[i].State; s == Injecting || s == Injected || s == RollingBack || s == RollbackFailed {
+		if IsActive(all[i].State) {
 			out = append(out, all[i])
 		}
 	}
@@ -174,4 +174,10 @@ func (l *Ledger) Changes(offset int64) ([]Entry, int64, error) {
 		}
 		out = append(out, e)
 	}
+}
+
+// IsActive says whether a fault in state may still be in place: injecting,
+// injected, rolling back, or its rollback failed.
+func IsActive(state string) bool {
+	return state == Injecting || state == Injected || state == RollingBack || state == RollbackFailed
 }

@@ -101,22 +101,18 @@ func Start(ctx context.Context, opt Options) (*Session, error) {
 		latest[e.ID] = e
 	}
 	for _, e := range before {
-		if active(latest[e.ID].State) {
+		if ledger.IsActive(latest[e.ID].State) {
 			s.record(e)
 		}
 	}
 	for _, e := range latest {
-		if active(e.State) {
+		if ledger.IsActive(e.State) {
 			opt.Logf("%s is already injected when the observation began: its window starts at its injection, with no baseline before it (start observe first to measure lag and reads before a fault)", e)
 		}
 	}
 	s.stopped.Add(1)
 	go s.followLedger()
 	return s, nil
-}
-
-func active(state string) bool {
-	return state == ledger.Injecting || state == ledger.Injected || state == ledger.RollingBack || state == ledger.RollbackFailed
 }
 
 // EventKind is the history event a ledger state change becomes: the first
