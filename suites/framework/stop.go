@@ -87,7 +87,7 @@ func (g *stopGuard) watch(poll time.Duration) {
 		case <-tick.C:
 			if r, ok := abort.Pending(g.ledgerDir, g.since); ok {
 				g.stopNow(report.Stop{Cause: "abort", By: r.By}, nil)
-				g.reg.Acknowledge() // also when it was already stopping
+				g.reg.Acknowledge() // the first stop or a later one: acknowledged once here
 			}
 			if g.parentPID > 0 && !abort.Alive(g.parentPID, g.parentAt) {
 				g.stopNow(report.Stop{Cause: "parent-gone"}, nil)
@@ -122,9 +122,6 @@ func (g *stopGuard) stopNow(st report.Stop, sig os.Signal) {
 	g.mu.Unlock()
 	if err := report.WriteStop(g.d.RunDir, st); err != nil {
 		fmt.Fprintf(os.Stderr, "[stop] cannot record the stop in %s: %v\n", g.d.RunDir, err)
-	}
-	if st.Cause == "abort" {
-		g.reg.Acknowledge()
 	}
 	m := report.RunMeta{Status: report.StatusFor(&st), Stop: &st}
 	fmt.Fprintf(os.Stderr, "\n[stop] %s: the running spec is interrupted; its cleanups roll its faults back (%s), no further fault or scenario starts\n",
