@@ -1,10 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"context"
+	"errors"
 	"fmt"
-	"io"
 	"os"
 	"time"
 
@@ -36,9 +35,8 @@ func awsPreflight(file string) error {
 	if err != nil {
 		return err
 	}
-	w := &notReadyWatch{w: os.Stdout}
-	if err := st.Preflight(ctx, w); err != nil {
-		if w.notReady {
+	if err := st.Preflight(ctx, os.Stdout); err != nil {
+		if notReady := (*drdaws.NotReadyError)(nil); errors.As(err, &notReady) {
 			// The check said no (a verdict), as opposed to a preflight
 			// that could not run.
 			fmt.Fprintf(os.Stderr, "drdrill aws preflight: %v\n", err)
@@ -47,17 +45,4 @@ func awsPreflight(file string) error {
 		return err
 	}
 	return nil
-}
-
-// notReadyWatch passes the preflight's lines through and notes its verdict.
-type notReadyWatch struct {
-	w        io.Writer
-	notReady bool
-}
-
-func (n *notReadyWatch) Write(p []byte) (int, error) {
-	if bytes.Contains(p, []byte("verdict: NOT READY")) {
-		n.notReady = true
-	}
-	return n.w.Write(p)
 }

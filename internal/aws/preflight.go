@@ -143,8 +143,16 @@ func (s *Stack) Preflight(ctx context.Context, w io.Writer) error {
 	}
 	if len(problems) > 0 {
 		line("verdict: NOT READY")
-		return fmt.Errorf("preflight found %d problem(s): %s", len(problems), strings.Join(problems, "; "))
+		return &NotReadyError{Problems: problems}
 	}
 	line("verdict: READY")
 	return nil
+}
+
+// NotReadyError is the preflight's verdict that the stack is not ready for
+// a drill (as opposed to a preflight that could not run).
+type NotReadyError struct{ Problems []string }
+
+func (e *NotReadyError) Error() string {
+	return fmt.Sprintf("preflight found %d problem(s): %s", len(e.Problems), strings.Join(e.Problems, "; "))
 }
